@@ -1,0 +1,35 @@
+# The two quick-start commands: `make demo` and `make test`. Both create the venv when missing.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+SSA_BENCH := $(VENV)/bin/ssa-bench
+
+.PHONY: demo test test-fast system-deps clean-venv
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	# The CPU wheel of torch first: a dependency asking for plain `torch` must find it satisfied,
+	# or pip would fetch a multi-GB CUDA build. On a GPU cluster install your CUDA torch here instead.
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[test]'
+	touch $@
+
+# Train and evaluate Table 3's seven runs on the embedded demo data (CPU, ~7 min), print the table.
+demo: $(VENV)/.installed
+	$(SSA_BENCH) run tables/table3.yaml --profile cpu-demo
+
+# Debian packages the tests need (SLURM + accounting, LaTeX); a no-op when present.
+system-deps:
+	bash ci/install-system-deps.sh
+
+# The whole suite: starts the local single-node SLURM cluster for the tests that need it.
+test: $(VENV)/.installed system-deps
+	bash slurm/up.sh
+	$(PY) -m pytest -q -ra; status=$$?; bash slurm/down.sh; exit $$status
+
+# Everything but SLURM, LaTeX and slow training, for a quick loop while editing.
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not slurm and not slow and not latex"
+
+clean-venv:
+	rm -rf $(VENV)

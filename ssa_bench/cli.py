@@ -1,0 +1,95 @@
+"""The ``ssa-bench`` command line: parses arguments, calls one function per command, maps errors.
+
+Exit codes (fixed by the contract): 0 success, 1 some runs failed (or a --check-paper gate
+tripped), 2 bad input -- a spec, an argument or missing data -- with a one-line error on stderr.
+Heavy imports (torch, mmseg) happen only inside the commands that train or measure.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ssa_bench.errors import UserError
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse exits 2 too; keep the message one line
+        self.exit(EXIT_BAD_INPUT, f"ssa-bench: error: {message} -- see 'ssa-bench {self.prog.split()[-1]} --help'\n")
+
+
+def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("spec", metavar="SPEC", help="a matrix YAML; looked up under experiments/ when not found as given")
+    parser.add_argument("--profile", default="paper", help="paper (default) or cpu-demo")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a spec key or a resolved mmseg config key (repeatable)")
+    parser.add_argument("--results-dir", default=None,
+                        help="results root (default $SSA_BENCH_RESULTS or ./results)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _ArgumentParser(prog="ssa-bench", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
+
+    plan = commands.add_parser("plan", help="expand and validate a spec, list its runs")
+    _add_spec_arguments(plan)
+    plan.add_argument("--json", action="store_true")
+
+    run = commands.add_parser("run", help="execute the runs that are not done yet")
+    _add_spec_arguments(run)
+    run.add_argument("--executor", choices=["local", "slurm"], default="local")
+    run.add_argument("--cluster", default=None, help="SLURM cluster profile name (slurm/clusters/NAME.yaml)")
+    run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
+    run.add_argument("--max-parallel", type=int, default=None)
+    run.add_argument("--rerun-failed", action="store_true", help="run only the failed runs again")
+    run.add_argument("--force", action="store_true", help="redo every run, finished ones included")
+    run.add_argument("--no-report", action="store_true", help="do not print the table afterwards")
+
+    status = commands.add_parser("status", help="every run's state")
+    _add_spec_arguments(status)
+    status.add_argument("--json", action="store_true")
+
+    report = commands.add_parser("report", help="the spec's table: paper, ours, delta")
+    _add_spec_arguments(report)
+    report.add_argument("--format", action="append", choices=["latex", "markdown", "csv"], default=None)
+    report.add_argument("--out", default=None, help="output directory (default <results>/reports/<spec>)")
+    report.add_argument("--check-paper", type=float, default=None, metavar="TOL",
+                        help="exit 1 when a reproduced number differs from the paper's by more than TOL points")
+
+    figures = commands.add_parser("figures", help="the figures the spec's runs support")
+    _add_spec_arguments(figures)
+    figures.add_argument("--out", default=None)
+
+    measure = commands.add_parser("measure", help="GFLOPs, params and latency of one model")
+    measure.add_argument("baseline")
+    measure.add_argument("--ssa", action="store_true")
+    measure.add_argument("--variant", default="paper", help="SSA preset: paper, released or cac")
+    measure.add_argument("--dataset", default="ade20k")
+    measure.add_argument("--json", action="store_true")
+
+    data = commands.add_parser("data", help="datasets: check or make the demo data")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_ArgumentParser)
+    data_commands.add_parser("check", help="each dataset: found or not, and what to do")
+    data_commands.add_parser("make", help="generate the embedded demo data set")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from ssa_bench import commands
+
+    handler = getattr(commands, f"cmd_{args.command}")
+    try:
+        return handler(args)
+    except UserError as error:
+        print(f"ssa-bench: error: {error.one_line()}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("ssa-bench: interrupted; finished runs are kept, rerun the same command to continue",
+              file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
