@@ -1,0 +1,129 @@
+"""Baseline recipes: each baseline's own optimisation facts, per-dataset lr, pretrained paths."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ssa_bench.catalog import BASELINES
+from ssa_bench.configs.baselines import BaselineRecipe, baseline_recipe, buildable_baselines
+from ssa_bench.errors import DataError, UserError
+
+
+def _heads(model):
+    heads = model["decode_head"] if isinstance(model["decode_head"], list) else [model["decode_head"]]
+    aux = model.get("auxiliary_head") or []
+    return heads + (aux if isinstance(aux, list) else [aux])
+
+
+def test_every_catalog_baseline_is_buildable_or_says_what_it_needs():
+    buildable = set(buildable_baselines())
+    for name, info in BASELINES.items():
+        assert (name in buildable) == info.available, name
+        if not info.available:
+            assert info.needs
+            with pytest.raises(UserError, match=re.escape(info.needs)):
+                baseline_recipe(name, 150)
+
+
+def test_unknown_baseline_names_the_choices():
+    with pytest.raises(UserError, match="use one of"):
+        baseline_recipe("resnet_9000", 150)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, i in BASELINES.items() if i.available))
+def test_num_classes_reach_every_head_and_no_download(name):
+    recipe = baseline_recipe(name, 59)
+    assert all(head["num_classes"] == 59 for head in _heads(recipe.model))
+    assert recipe.model.get("pretrained") is None
+    assert "init_cfg" not in recipe.model["backbone"]
+
+
+# (optimizer, lr, weight decay, head lr multiplier or None, warm-up iterations or 0, poly power)
+AUTHORS_SETTINGS = {
+    "fcn_r101": ("SGD", 0.01, 5e-4, None, 0, 0.9),
+    "ocrnet_hr48": ("SGD", 0.01, 5e-4, None, 0, 0.9),
+    "upernet_swin_t": ("AdamW", 6e-5, 0.01, None, 1500, 1.0),
+    "upernet_swin_b": ("AdamW", 6e-5, 0.01, None, 1500, 1.0),
+    "upernet_swin_l": ("AdamW", 6e-5, 0.01, None, 1500, 1.0),
+    "segformer_b5": ("AdamW", 6e-5, 0.01, 10.0, 1500, 1.0),
+    "segnext_t": ("AdamW", 6e-5, 0.01, 10.0, 1500, 1.0),
+    "seaformer_b": ("AdamW", 2.5e-4, 0.01, 10.0, 1500, 1.0),
+    "seaformer_l": ("AdamW", 2.5e-4, 0.01, 10.0, 1500, 1.0),
+    "afformer_b": ("AdamW", 3e-4, 0.01, None, 1500, 1.0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUTHORS_SETTINGS))
+def test_authors_optimisation_settings(name):
+    optimizer, lr, weight_decay, head_mult, warmup, power = AUTHORS_SETTINGS[name]
+    recipe = baseline_recipe(name, 150)
+    opt = recipe.optim_wrapper["optimizer"]
+    assert (opt["type"], opt["lr"], opt["weight_decay"]) == (optimizer, lr, weight_decay)
+    if optimizer == "SGD":
+        assert opt["momentum"] == 0.9
+    keys = recipe.optim_wrapper.get("paramwise_cfg", {}).get("custom_keys", {})
+    assert keys.get("head", {}).get("lr_mult") == head_mult
+    *warmups, decay = recipe.param_scheduler
+    assert sum(w["end"] - w.get("begin", 0) for w in warmups) == warmup
+    assert (decay["type"], decay["power"], decay["end"]) == ("PolyLR", power, 160_000)
+
+
+@pytest.mark.parametrize("name", ["ocrnet_hr48", "upernet_swin_t", "upernet_swin_b",
+                                  "upernet_swin_l", "fcn_r101"])
+def test_fcn_auxiliary_head_weight_04(name):
+    model = baseline_recipe(name, 150).model
+    # OCRNet cascades its FCN head (soft object regions) inside decode_head; the others run it
+    # as an auxiliary head in training only.
+    fcn = model["decode_head"][0] if name == "ocrnet_hr48" else model["auxiliary_head"]
+    assert fcn["type"] == "FCNHead"
+    assert fcn["loss_decode"]["loss_weight"] == pytest.approx(0.4)
+    if name.startswith("upernet"):
+        assert model["decode_head"]["channels"] == 512
+
+
+def test_seaformer_b_lr_per_dataset():
+    recipe = baseline_recipe("seaformer_b", 150)
+    assert recipe.lr_for("ade20k") == 2.5e-4
+    assert recipe.lr_for("pascal_context59") == recipe.lr_for("coco_stuff10k") == 2e-4
+    wrapper = recipe.optim_wrapper_for("coco_stuff10k")
+    assert wrapper["optimizer"]["lr"] == 2e-4
+    assert recipe.optim_wrapper["optimizer"]["lr"] == 2.5e-4      # the recipe itself untouched
+    assert baseline_recipe("seaformer_l", 150).lr_for("coco_stuff10k") == 2.5e-4
+
+
+def test_schedule_stretches_to_the_run():
+    recipe = baseline_recipe("seaformer_b", 150)
+    warmup, decay = recipe.param_scheduler_for(80_000)
+    assert (warmup["end"], decay["begin"], decay["end"]) == (1500, 1500, 80_000)
+    warmup, decay = recipe.param_scheduler_for(400)               # a short CPU run
+    assert (warmup["end"], decay["begin"], decay["end"]) == (40, 40, 400)
+    (decay,) = recipe.param_scheduler_for(5)
+    assert (decay["begin"], decay["end"]) == (0, 5)
+    (poly,) = baseline_recipe("fcn_r101", 150).param_scheduler_for(80_000)
+    assert (poly["begin"], poly["end"], poly["power"]) == (0, 80_000, 0.9)
+
+
+def test_ports_declare_their_imports():
+    for name in ("seaformer_b", "seaformer_l", "afformer_b"):
+        assert baseline_recipe(name, 150).imports == ["ssa_bench.models.backbones"]
+
+
+def test_pretrained_local_checkpoint(tmp_path):
+    checkpoint = tmp_path / "mscan_t.pth"
+    checkpoint.write_bytes(b"not read here")
+    recipe = baseline_recipe("segnext_t", 150, pretrained=str(checkpoint))
+    assert recipe.model["backbone"]["init_cfg"] == {"type": "Pretrained",
+                                                    "checkpoint": str(checkpoint)}
+    with pytest.raises(DataError) as error:
+        baseline_recipe("segnext_t", 150, pretrained=str(tmp_path / "missing.pth"))
+    text = str(error.value)
+    assert "pretrained" in text and "missing.pth" in text and "nothing is downloaded" in text
+    assert "\n" not in text
+
+
+def test_recipe_is_a_fresh_copy_each_time():
+    first = baseline_recipe("seaformer_b", 150)
+    first.model["backbone"]["arch"] = "L"
+    assert baseline_recipe("seaformer_b", 150).model["backbone"]["arch"] == "B"
+    assert isinstance(first, BaselineRecipe)
