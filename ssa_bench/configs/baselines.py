@@ -3,7 +3,8 @@
 Where mmseg ships the baseline, the recipe *names* one of the configs in mmsegmentation's wheel
 (``mmseg/.mim/configs``) and says what to change (classes, no pretrained download), so nothing is
 copied. The baselines mmseg does not ship (SeaFormer-B/L, AFFormer-B) are written here as dicts
-over the ports in :mod:`ssa_bench.models.backbones`.
+over the ports in :mod:`ssa_bench.models.backbones` (ViT-Adapter-L too: its deformable attention
+runs on mmcv's pure-PyTorch sampling).
 
 Each recipe carries the authors' optimisation facts (issue 4, "the authors' released configs"):
 
@@ -18,6 +19,8 @@ segnext_t      AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
 seaformer_b/l  AdamW 2.5e-4 (SeaFormer-B on PASCAL-Context and COCO-Stuff: 2e-4), wd 0.01,
                head lr x10, 1500 warm-up, poly 1
 afformer_b     AdamW 3e-4, wd 0.01; warm-up and poly as SegFormer's schedule (1500, power 1)
+vit_adapter_l  AdamW 2e-5, wd 0.05, layer-wise lr decay 0.95 over the 24 ViT blocks, 1500
+               warm-up, poly 1; UperNet (512 ch.) + FCN aux head 0.4; sliding-window test
 ============== ======================================================================
 
 What a composer reads besides ``model``/``optim_wrapper``/``param_scheduler``:
@@ -187,6 +190,26 @@ def _afformer_b() -> BaselineRecipe:
     )
 
 
+def _vit_adapter_l() -> BaselineRecipe:
+    # UperNet on the four 1024-wide adapter maps, 512 channels, FCN auxiliary head on 1/16;
+    # sliding-window test with 512 crops (the authors' stride: two thirds of the crop).
+    backbone = dict(type="ViTAdapter", arch="L", drop_path_rate=0.4)
+    head = dict(type="UPerHead", in_channels=[1024] * 4, in_index=[0, 1, 2, 3],
+                pool_scales=(1, 2, 3, 6), channels=512, dropout_ratio=0.1, num_classes=150,
+                norm_cfg=_NORM, align_corners=False, loss_decode=copy.deepcopy(_CE))
+    model = _encoder_decoder(backbone, head)
+    model["auxiliary_head"] = dict(
+        type="FCNHead", in_channels=1024, in_index=2, channels=256, num_convs=1,
+        concat_input=False, dropout_ratio=0.1, num_classes=150, norm_cfg=_NORM,
+        align_corners=False, loss_decode={**_CE, "loss_weight": 0.4})
+    model["test_cfg"] = dict(mode="slide", crop_size=(512, 512), stride=(341, 341))
+    optim_wrapper = _adamw(2e-5, 0.05, head_lr_mult=None)
+    optim_wrapper["constructor"] = "ViTLayerDecayOptimizerConstructor"
+    optim_wrapper["paramwise_cfg"] = dict(num_layers=24, decay_rate=0.95)
+    return BaselineRecipe(model=model, optim_wrapper=optim_wrapper,
+                          param_scheduler=copy.deepcopy(_WARMUP_POLY1), imports=[PORTS_MODULE])
+
+
 def _segformer_mini() -> BaselineRecipe:
     recipe = _from_mmseg("segformer/segformer_mit-b0_8xb2-160k_ade20k-512x512.py")
     backbone = recipe.model["backbone"]
@@ -213,6 +236,7 @@ _RECIPES: dict[str, Callable[[], BaselineRecipe]] = {
     "seaformer_b": lambda: _seaformer("B"),
     "seaformer_l": lambda: _seaformer("L"),
     "afformer_b": _afformer_b,
+    "vit_adapter_l": _vit_adapter_l,
 }
 
 

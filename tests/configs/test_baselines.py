@@ -127,3 +127,15 @@ def test_recipe_is_a_fresh_copy_each_time():
     first.model["backbone"]["arch"] = "L"
     assert baseline_recipe("seaformer_b", 150).model["backbone"]["arch"] == "B"
     assert isinstance(first, BaselineRecipe)
+
+
+def test_vit_adapter_l_settings():
+    recipe = baseline_recipe("vit_adapter_l", 150)
+    wrapper = recipe.optim_wrapper
+    assert (wrapper["optimizer"]["type"], wrapper["optimizer"]["lr"],
+            wrapper["optimizer"]["weight_decay"]) == ("AdamW", 2e-5, 0.05)
+    assert wrapper["constructor"] == "ViTLayerDecayOptimizerConstructor"
+    assert wrapper["paramwise_cfg"] == {"num_layers": 24, "decay_rate": 0.95}
+    assert recipe.model["test_cfg"]["mode"] == "slide"
+    assert recipe.model["auxiliary_head"]["loss_decode"]["loss_weight"] == pytest.approx(0.4)
+    assert recipe.model["decode_head"]["channels"] == 512

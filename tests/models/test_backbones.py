@@ -119,3 +119,73 @@ def test_ports_train_one_step():
         total.backward()
         grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_layer_decay_groups_follow_vit_depth():
+    from mmengine.optim import build_optim_wrapper
+    from torch import nn
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.backbone = nn.Module()
+            self.backbone.patch_embed = nn.Conv2d(3, 4, 2, 2)
+            self.backbone.pos_embed = nn.Parameter(torch.zeros(1, 4, 4))
+            self.backbone.blocks = nn.ModuleList(nn.Linear(4, 4) for _ in range(2))
+            self.decode_head = nn.Linear(4, 2)
+
+    model = Tiny()
+    wrapper = build_optim_wrapper(model, dict(
+        type="OptimWrapper", optimizer=dict(type="AdamW", lr=1.0, weight_decay=0.05),
+        constructor="ViTLayerDecayOptimizerConstructor",
+        paramwise_cfg=dict(num_layers=2, decay_rate=0.5)))
+    lr_of = {}
+    decay_of = {}
+    for group in wrapper.optimizer.param_groups:
+        for param in group["params"]:
+            lr_of[id(param)] = group["lr"]
+            decay_of[id(param)] = group["weight_decay"]
+    b = model.backbone
+    assert lr_of[id(b.patch_embed.weight)] == lr_of[id(b.pos_embed)] == 0.5 ** 3
+    assert lr_of[id(b.blocks[0].weight)] == 0.5 ** 2
+    assert lr_of[id(b.blocks[1].weight)] == 0.5
+    assert lr_of[id(model.decode_head.weight)] == 1.0
+    assert decay_of[id(b.pos_embed)] == decay_of[id(b.blocks[0].bias)] == 0.0
+    assert decay_of[id(b.blocks[0].weight)] == 0.05
+
+
+def test_deformable_attention_samples_the_value_at_the_reference_point():
+    # With zero offsets and one point/level/head, deformable attention reads the value map
+    # bilinearly at the reference point: at a cell centre that is exactly that cell's value.
+    from ssa_bench.models.backbones.vit_adapter_modules import (MSDeformAttention,
+                                                                reference_points)
+
+    attn = MSDeformAttention(dim=4, levels=1, heads=1, points=1, value_ratio=1.0)
+    with torch.no_grad():
+        attn.sampling_offsets.bias.zero_()
+        for linear in (attn.value_proj, attn.output_proj):
+            linear.weight.copy_(torch.eye(4))
+            linear.bias.zero_()
+    value = torch.randn(1, 3 * 5, 4)                 # a 3x5 grid
+    refs = reference_points([(3, 5)], torch.device("cpu"))
+    out = attn(torch.randn(1, 15, 4), refs, value, [(3, 5)])
+    assert torch.allclose(out, value, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_vit_adapter_l_forward_at_512_and_flops():
+    model = _build("vit_adapter_l")
+    graph = InferenceGraph(model, (512, 512))
+    image = torch.randn(1, 3, 512, 512)
+    with torch.no_grad():
+        assert graph(image).shape == (1, 150, 512, 512)
+    assert paper_flops(graph, image) == pytest.approx(616.1, rel=0.05)
+
+
+def test_vit_adapter_output_pyramid_small_input():
+    # The architecture at L width but on a 64x64 image: four 1024-wide maps at 1/4 ... 1/32.
+    backbone = MODELS.build(dict(type="ViTAdapter", arch="L")).eval()
+    with torch.no_grad():
+        outputs = backbone(torch.randn(1, 3, 64, 64))
+    assert [tuple(o.shape[1:]) for o in outputs] == [(1024, 16, 16), (1024, 8, 8),
+                                                     (1024, 4, 4), (1024, 2, 2)]

@@ -10,7 +10,10 @@ patch_openmmlab()
 
 from ssa_bench.models.backbones.afformer import AFFormer  # noqa: E402
 from ssa_bench.models.backbones.afformer_head import AFFormerHead  # noqa: E402
+from ssa_bench.models.backbones.layer_decay import ViTLayerDecayOptimizerConstructor  # noqa: E402
 from ssa_bench.models.backbones.seaformer import SeaFormer  # noqa: E402
 from ssa_bench.models.backbones.seaformer_head import SeaFormerHead  # noqa: E402
+from ssa_bench.models.backbones.vit_adapter import ViTAdapter  # noqa: E402
 
-__all__ = ["AFFormer", "AFFormerHead", "SeaFormer", "SeaFormerHead"]
+__all__ = ["AFFormer", "AFFormerHead", "SeaFormer", "SeaFormerHead", "ViTAdapter",
+           "ViTLayerDecayOptimizerConstructor"]
