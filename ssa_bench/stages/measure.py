@@ -46,7 +46,7 @@ def _apply_ssa(model_cfg: dict, settings: dict) -> None:
     apply_ssa(model_cfg, settings)
 
 
-def _model_cfg_from_recipe(run_config: dict) -> tuple[dict, list[str]]:
+def model_cfg_from_recipe(run_config: dict) -> tuple[dict, list[str]]:
     """Model config straight from the baseline recipe (+ SSA): what the composer would build,
     minus data and schedule, which measuring does not need."""
     from ssa_bench.configs.baselines import baseline_recipe
@@ -66,7 +66,7 @@ def _model_cfg(run_config: dict, work_dir: str) -> tuple[dict, list[str]]:
     try:
         from ssa_bench.configs import build_mmseg_config
     except ImportError:
-        return _model_cfg_from_recipe(run_config)
+        return model_cfg_from_recipe(run_config)
     cfg = build_mmseg_config(run_config, work_dir)
     imports = list((cfg.get("custom_imports") or {}).get("imports", []))
     return cfg.model.to_dict(), imports
@@ -177,7 +177,7 @@ def measure_model(baseline: str, ssa: bool = False, dataset: str = "ade20k",
     input_size = tuple(DATASETS[dataset].crop_size)
     run_config = {"baseline": baseline, "dataset": dataset, "dataset_def": None,
                   "ssa": resolved_ssa_settings(variant) if ssa else {"enabled": False}}
-    model_cfg, imports = _model_cfg_from_recipe(run_config)
+    model_cfg, imports = model_cfg_from_recipe(run_config)
     segmentor = build_segmentor(model_cfg, imports)
     result = _measure(segmentor, input_size, warmup=warmup, iters=iters,
                       threads=threads or torch.get_num_threads(), device=device)

@@ -62,7 +62,7 @@ def test_measure_stage_record_without_checkpoint(tmp_path):
 def test_measure_stage_loads_the_trained_checkpoint(tmp_path, monkeypatch):
     # Save a real checkpoint of the same model, point mmengine's `last_checkpoint` at it.
     config = _run_config()
-    model_cfg, imports = measure_module._model_cfg_from_recipe(config)
+    model_cfg, imports = measure_module.model_cfg_from_recipe(config)
     model = measure_module.build_segmentor(model_cfg, imports)
     work_dir = tmp_path / "work_dir"
     work_dir.mkdir()
@@ -102,7 +102,7 @@ def test_inline_dataset_sets_the_classes(tmp_path):
     config = _run_config(dataset="my_data",
                          dataset_def={"root": str(tmp_path), "classes": ["a", "b", "c"],
                                       "reduce_zero_label": False})
-    model_cfg, _ = measure_module._model_cfg_from_recipe(config)
+    model_cfg, _ = measure_module.model_cfg_from_recipe(config)
     assert model_cfg["decode_head"]["num_classes"] == 3
 
 

@@ -1,0 +1,55 @@
+"""Every baseline builds from its recipe and runs one forward at its paper input size on the CPU,
+without and (when the SSA module is installed) with SSA. Random init; the general models are
+big (seconds per forward), so they are marked slow."""
+from __future__ import annotations
+
+import importlib
+
+import pytest
+import torch
+
+from ssa_bench.catalog import BASELINES
+from ssa_bench.compat import patch_openmmlab
+
+patch_openmmlab()
+
+from ssa_bench.efficiency.inference import InferenceGraph  # noqa: E402
+from ssa_bench.stages.measure import (model_cfg_from_recipe, build_segmentor,  # noqa: E402
+                                      resolved_ssa_settings)
+from ssa_bench.efficiency.inference import prepare_for_inference  # noqa: E402
+
+
+def _has_ssa() -> bool:
+    try:
+        return hasattr(importlib.import_module("ssa_bench.models.ssa"), "apply_ssa")
+    except ImportError:
+        return False
+
+
+def _cases():
+    for name, info in sorted(BASELINES.items()):
+        if not info.available:
+            continue
+        marks = [] if info.family == "lightweight" else [pytest.mark.slow]
+        for ssa in (False, True):
+            case_marks = list(marks)
+            if ssa:
+                case_marks.append(pytest.mark.skipif(not _has_ssa(),
+                                                     reason="needs ssa_bench.models.ssa"))
+            yield pytest.param(name, ssa, marks=case_marks,
+                               id=f"{name}{'+ssa' if ssa else ''}")
+
+
+@pytest.mark.parametrize("name, ssa", list(_cases()))
+def test_forward_at_paper_input_size(name, ssa):
+    # PASCAL-Context's 480x480 for the lightweight models (their cheaper size), ADE20K's 512x512
+    # for the general ones.
+    dataset, size, classes = (("pascal_context59", 480, 59) if BASELINES[name].family == "lightweight"
+                              else ("ade20k", 512, 150))
+    run_config = {"baseline": name, "dataset": dataset, "dataset_def": None,
+                  "ssa": resolved_ssa_settings("paper") if ssa else {"enabled": False}}
+    model = prepare_for_inference(build_segmentor(*model_cfg_from_recipe(run_config)))
+    with torch.no_grad():
+        logits = InferenceGraph(model, (size, size))(torch.randn(1, 3, size, size))
+    assert logits.shape == (1, classes, size, size)
+    assert torch.isfinite(logits).all()
