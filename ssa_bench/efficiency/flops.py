@@ -26,6 +26,7 @@ are not counted. This is mmengine's ``get_model_complexity_info``; it has no hoo
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from functools import partial
@@ -59,21 +60,25 @@ def paper_flops(model: nn.Module, image: torch.Tensor) -> float:
     """GFLOPs by the MMCV 1.x module-hook convention (see the module docstring)."""
     from ptflops import get_model_complexity_info
 
-    macs, _ = get_model_complexity_info(
-        model, tuple(image.shape[1:]),
-        input_constructor=lambda _shape: image,
-        as_strings=False, print_per_layer_stat=False, verbose=False,
-        backend="pytorch",
-        ignore_modules=list(_NOT_COUNTED_BY_MMCV1),
-        custom_modules_hooks=_mmcv1_hook_table(),
-        backend_specific_config={"count_functional": False},
-        ost=io.StringIO(),
-    )
+    # ptflops prints its notes (and a caught exception) to stdout; keep them off the user's
+    # screen and show them only if counting fails.
+    notes = io.StringIO()
+    with contextlib.redirect_stdout(notes), contextlib.redirect_stderr(notes):
+        macs, _ = get_model_complexity_info(
+            model, tuple(image.shape[1:]),
+            input_constructor=lambda _shape: image,
+            as_strings=False, print_per_layer_stat=False, verbose=False,
+            backend="pytorch",
+            ignore_modules=list(_NOT_COUNTED_BY_MMCV1),
+            custom_modules_hooks=_mmcv1_hook_table(),
+            backend_specific_config={"count_functional": False},
+            ost=notes,
+        )
     if macs is None:
-        # ptflops catches the forward's exception and prints it; rerun to raise it here.
+        # ptflops caught the forward's exception; rerun the forward to raise it here.
         with torch.no_grad():
             model(image)
-        raise RuntimeError("ptflops could not count the model's FLOPs")
+        raise RuntimeError(f"ptflops could not count the model's FLOPs: {notes.getvalue()}")
     return macs / image.shape[0] / GIGA
 
 

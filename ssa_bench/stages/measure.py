@@ -58,6 +58,16 @@ def model_cfg_from_recipe(run_config: dict) -> tuple[dict, list[str]]:
     if ssa.get("enabled"):
         _apply_ssa(model_cfg, ssa)
         imports.append("ssa_bench.models.ssa")
+    # The run's raw overrides of the model (``cfg: {"model.decode_head.channels": 256}``) change
+    # what is measured; the other keys (data, schedule) do not.
+    model_overrides = {key[len("model."):]: value for key, value in
+                       (run_config.get("cfg") or {}).items() if key.startswith("model.")}
+    if model_overrides:
+        from mmengine.config import Config
+
+        merged = Config(dict(model=model_cfg))
+        merged.merge_from_dict({f"model.{key}": value for key, value in model_overrides.items()})
+        model_cfg = merged.model.to_dict()
     return model_cfg, imports
 
 

@@ -153,3 +153,11 @@ def test_ssa_adds_little_and_no_teacher_at_inference():
     assert 0 < extra < 0.5                       # the paper: about +0.1 G
     assert with_ssa["gflops"]["full"] > base["gflops"]["full"]
     assert with_ssa["params_m"] > base["params_m"]
+
+
+def test_model_overrides_of_the_run_are_measured():
+    config = _run_config(cfg={"model.decode_head.channels": 32, "train_dataloader.batch_size": 4})
+    model_cfg, _ = measure_module.model_cfg_from_recipe(config)
+    assert model_cfg["decode_head"]["channels"] == 32
+    plain, _ = measure_module.model_cfg_from_recipe(_run_config())
+    assert plain["decode_head"]["channels"] == 64
