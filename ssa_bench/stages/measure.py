@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob
 import os
+import warnings
 from typing import Any
 
 from ssa_bench.errors import UserError
@@ -95,7 +96,11 @@ def build_segmentor(model_cfg: dict, imports: list[str]):
     register_all_modules(init_default_scope=True)
     for module in imports:
         importlib.import_module(module)
-    return MODELS.build(model_cfg)
+    with warnings.catch_warnings():
+        # mmseg's notes to its own developers (build_loss deprecation, avg_non_ignore default)
+        # are noise for someone measuring a model.
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"mmseg\.")
+        return MODELS.build(model_cfg)
 
 
 def find_checkpoint(work_dir: str) -> str | None:
