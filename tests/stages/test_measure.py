@@ -161,3 +161,24 @@ def test_model_overrides_of_the_run_are_measured():
     assert model_cfg["decode_head"]["channels"] == 32
     plain, _ = measure_module.model_cfg_from_recipe(_run_config())
     assert plain["decode_head"]["channels"] == 64
+
+
+def test_ssa_settings_reach_apply_ssa(monkeypatch):
+    # The plumbing only: with ssa.enabled the recipe's model config goes through apply_ssa with
+    # the run's settings, and the SSA module is imported before building.
+    import ssa_bench.models.ssa as ssa_package
+
+    calls = []
+
+    def fake_apply_ssa(model_cfg, settings):
+        calls.append(settings)
+        model_cfg["decode_head"]["channels"] = 48
+
+    monkeypatch.setattr(ssa_package, "apply_ssa", fake_apply_ssa, raising=False)
+    settings = {"enabled": True, "variant": "paper", "sepa": True}
+    model_cfg, imports = measure_module.model_cfg_from_recipe(_run_config(ssa=settings))
+    assert calls == [settings]
+    assert model_cfg["decode_head"]["channels"] == 48
+    assert imports[-1] == "ssa_bench.models.ssa"
+    plain_cfg, plain_imports = measure_module.model_cfg_from_recipe(_run_config())
+    assert "ssa_bench.models.ssa" not in plain_imports
