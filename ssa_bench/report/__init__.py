@@ -1,0 +1,17 @@
+"""Records -> tables: gather (pandas), the table model, LaTeX/Markdown/CSV/terminal renderers and the
+paper's transcribed numbers. No torch here; figures live in `ssa_bench.report.figures`."""
+from ssa_bench.report.api import (
+    PaperDifference,
+    check_paper,
+    paper_differences,
+    report_table,
+    report_text,
+    terminal_table,
+    write_report,
+)
+from ssa_bench.report.gather import gather
+from ssa_bench.report.paper import load_paper_numbers
+from ssa_bench.report.table_model import build_table
+
+__all__ = ["PaperDifference", "build_table", "check_paper", "gather", "load_paper_numbers",
+           "paper_differences", "report_table", "report_text", "terminal_table", "write_report"]

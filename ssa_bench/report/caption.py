@@ -1,0 +1,84 @@
+"""What a table's caption must say, as plain-text sentences every renderer shows.
+
+The profile (a cpu-demo table says it is a CPU demo on synthetic data, not the paper's setting), what
+paper | ours | Δ mean, how the gain arrow was decided (seed spread, or a single seed), the device of
+our latency and the paper's, and which cells are still missing.
+"""
+from __future__ import annotations
+
+from ssa_bench.report.table_model import ReportTable
+
+
+def _paper_sentence(table: ReportTable) -> str:
+    if not table.has_paper:
+        return "The paper has no table for this comparison: only our numbers are shown."
+    note = f" ({table.paper.note})" if table.paper.note else ""
+    return f"Paper: {table.paper.title.split(':')[0]} of arXiv 2405.06525{note}; Δ = ours − paper."
+
+
+def _profile_sentence(table: ReportTable) -> str:
+    setting = ", ".join(table.ours_baselines + table.ours_datasets)
+    if table.profile == "cpu-demo":
+        setting = f" ({setting})" if setting else ""
+        return (f"Ours: CPU demo on synthetic data{setting}, profile cpu-demo -- not the paper's setting, "
+                "so ours is not comparable with the paper's numbers.")
+    suffix = f" ({setting})" if setting else ""
+    return f"Ours: profile {table.profile}{suffix}."
+
+
+def _gain_sentence(table: ReportTable) -> str:
+    baselines = sorted({label for label in table.baseline_rows.values()})
+    against = baselines[0] if len(baselines) == 1 else "each section's first row"
+    if table.max_seeds > 1:
+        return (f"Ours: mean ± std over up to {table.max_seeds} seeds (n); ↑ gain over {against}, drawn only "
+                "when it exceeds the seed spread √(std_row² + std_baseline²).")
+    return f"Single seed: ↑ gain over {against}, drawn for any gain, not tested against seed noise."
+
+
+def _latency_sentence(table: ReportTable) -> str | None:
+    if not any(c.metric == "latency_ms" for c in table.columns):
+        return None
+    paper_device = table.paper.latency_device if table.paper and table.paper.latency_device else None
+    paper_part = f"; the paper's on a {paper_device}" if paper_device else ""
+    if paper_device and not table.latency_comparable:
+        paper_part += " (no Δ: different devices)"
+    if table.latency is None:
+        return f"Our latency: not measured yet{paper_part}."
+    facts = table.latency
+    name = f" ({facts['device_name']})" if facts.get("device_name") else ""
+    threads = f", {'/'.join(str(t) for t in facts['threads'])} threads" if facts.get("threads") else ""
+    sizes = f", input {'/'.join(facts['input_sizes'])}" if facts.get("input_sizes") else ""
+    shared = next((c for c in table.columns if c.metric == "latency_ms" and c.shared), None)
+    where = f", on the {shared.group_title} model as the paper did" if shared else ""
+    return f"Our latency: median ms on {facts['device']}{name}{threads}{sizes}{where}{paper_part}."
+
+
+def _missing_sentence(table: ReportTable) -> str | None:
+    missing = [(row, cell) for row in table.rows for cell in row.cells if cell.missing]
+    partial = [(row, cell) for row in table.rows for cell in row.cells if cell.partial]
+    parts = []
+    if missing:
+        states: dict[str, int] = {}
+        for row in {id(r): r for r, _ in missing}.values():
+            for state, count in row.states.items():
+                states[state] = states.get(state, 0) + count
+        detail = ", ".join(f"{count} {state}" for state, count in sorted(states.items()))
+        parts.append(f"— = no record yet ({len(missing)} cells; runs: {detail or 'not started'})")
+    if partial:
+        parts.append(f"{len(partial)} cells average fewer seeds than asked (n shows done/asked)")
+    return "; ".join(parts) + "." if parts else None
+
+
+def caption_sentences(table: ReportTable) -> list[str]:
+    """The caption, one sentence per fact, plain text (the LaTeX renderer escapes and maps the signs)."""
+    heading = (table.caption or table.title).strip()
+    if heading and heading[-1] not in ".!?":
+        heading += "."
+    sentences = [heading, _paper_sentence(table), _profile_sentence(table),
+                 _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
+    shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
+    for column in shared:
+        sentences.append(f"{column.metric} is shown once per row, measured on the {column.group_title} model as in the paper.")
+    if any(row.paper_only for row in table.rows):
+        sentences.append("Rows marked 'paper only' are not run here: the paper's numbers only.")
+    return [s for s in sentences if s]

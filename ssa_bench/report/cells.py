@@ -1,0 +1,89 @@
+"""The text of one table cell (paper, ours, Δ), decided once so every renderer prints the same thing.
+
+A cell is a value, an optional seed spread, and an optional gain over the section's baseline row
+with its kind: "up"/"down" (an arrow: beyond the seed noise, or a single seed) or "noise" (shown
+in brackets, no arrow). Renderers only decide the markup.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ssa_bench.report.gather import ACCURACY_METRICS
+from ssa_bench.report.table_model import Cell, Column, ReportTable, Row
+from ssa_bench.report.text import MISSING, format_number
+
+
+@dataclass(frozen=True)
+class CellText:
+    value: str                   # "45.36", "—" (ours missing) or "" (nothing to show)
+    spread: str | None = None    # seed std, "0.20"
+    gain: str | None = None      # "3.00" for an arrow, "+0.05" for a gain within the noise
+    gain_kind: str | None = None  # "up", "down", "noise"
+
+    def plain(self) -> str:
+        text = self.value
+        if self.spread is not None:
+            text += f" ± {self.spread}"
+        if self.gain_kind == "up":
+            text += f" ↑{self.gain}"
+        elif self.gain_kind == "down":
+            text += f" ↓{self.gain}"
+        elif self.gain_kind == "noise":
+            text += f" ({self.gain})"
+        return text
+
+
+def _arrow(gain: float, decimals: int) -> tuple[str, str]:
+    return ("up" if gain > 0 else "down"), format_number(abs(gain), decimals)
+
+
+def paper_text(table: ReportTable, row: Row, column: Column, cell: Cell) -> CellText:
+    decimals = table.decimals_for(column.metric)
+    if cell.paper is None:
+        return CellText("")
+    gain = kind = None
+    if cell.paper_gain and column.metric in ACCURACY_METRICS and not row.is_baseline:
+        kind, gain = _arrow(cell.paper_gain, decimals)
+    return CellText(format_number(cell.paper, decimals), gain=gain, gain_kind=kind)
+
+
+def ours_text(table: ReportTable, row: Row, column: Column, cell: Cell) -> CellText:
+    decimals = table.decimals_for(column.metric)
+    if row.paper_only:
+        return CellText("")
+    if cell.ours is None:
+        return CellText(MISSING if cell.missing else "")
+    spread = format_number(cell.std, decimals) if cell.std is not None else None
+    gain = kind = None
+    if cell.gain is not None and column.metric in ACCURACY_METRICS and not row.is_baseline:
+        if cell.gain_shown:
+            kind, gain = _arrow(cell.gain, decimals)
+        else:
+            kind, gain = "noise", format_number(cell.gain, decimals, signed=True)
+    return CellText(format_number(cell.ours, decimals), spread=spread, gain=gain, gain_kind=kind)
+
+
+def delta_text(table: ReportTable, column: Column, cell: Cell) -> str:
+    if cell.delta is None:
+        return ""
+    return format_number(cell.delta, table.decimals_for(column.metric), signed=True)
+
+
+def seeds_text(row: Row) -> str:
+    done, asked = row.seeds
+    if row.paper_only or asked == 0:
+        return ""
+    return str(asked) if done == asked else f"{done}/{asked}"
+
+
+def label_text(row: Row) -> str:
+    return f"{row.label} (paper only)" if row.paper_only else str(row.label)
+
+
+def section_titles(table: ReportTable) -> list[str]:
+    """The section cell of each row: the section's name on its first row, blank below (as the paper prints)."""
+    titles, previous = [], object()
+    for row in table.rows:
+        titles.append("" if row.section == previous or row.section is None else str(row.section))
+        previous = row.section
+    return titles

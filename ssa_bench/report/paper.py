@@ -1,0 +1,203 @@
+"""The paper's transcribed numbers (paper_numbers.yaml) and how a spec row finds its number.
+
+A spec names things its own way ("SSA (Ours)" under a section "seaformer_l", a column "ade20k");
+the paper file names them the paper's way. Matching is by normalised text against a name and its
+aliases, plus the run's paper-scale baseline and dataset (which survive the cpu-demo profile's
+mapping), so a spec author never has to copy keys out of this file.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ssa_bench.catalog import DATASETS
+from ssa_bench.errors import DataError
+
+PAPER_NUMBERS_PATH = Path(__file__).with_name("paper_numbers.yaml")
+
+_IGNORED_CHARACTERS = re.compile(r"[\s_{}$\\]+")
+
+
+def normalize(text: object) -> str:
+    """Spelling-insensitive key: case, spaces and LaTeX braces do not matter ("Softmax_{HW}" == "softmax HW")."""
+    return _IGNORED_CHARACTERS.sub("", str(text)).lower()
+
+
+def table_key(value: object) -> str | None:
+    """3, "3", "Table 3", "table3" -> "table3"; None stays None."""
+    if value is None:
+        return None
+    text = normalize(value)
+    if text.isdigit():
+        return f"table{int(text)}"
+    return text
+
+
+@dataclass(frozen=True)
+class PaperRow:
+    table: str
+    section: str | None
+    label: str
+    source: str
+    aliases: tuple[str, ...] = ()
+    values: dict = field(default_factory=dict)         # metric -> number, whole row
+    groups: dict = field(default_factory=dict)         # group -> metric -> number
+    printed_gains: dict = field(default_factory=dict)  # group (or "") -> metric -> gain as printed
+
+    def names(self) -> set[str]:
+        return {normalize(self.label), *(normalize(a) for a in self.aliases)}
+
+
+@dataclass(frozen=True)
+class PaperSection:
+    name: str | None
+    baseline: str | None
+    aliases: tuple[str, ...]
+    rows: tuple[PaperRow, ...]
+
+    def names(self) -> set[str]:
+        names = {normalize(a) for a in self.aliases}
+        if self.name:
+            names.add(normalize(self.name))
+        if self.baseline:
+            names.add(normalize(self.baseline))
+        return names
+
+    def row(self, label: str) -> PaperRow | None:
+        key = normalize(label)
+        exact = [r for r in self.rows if normalize(r.label) == key]
+        if exact:
+            return exact[0]
+        aliased = [r for r in self.rows if key in r.names()]
+        return aliased[0] if len(aliased) == 1 else None
+
+
+@dataclass(frozen=True)
+class PaperTable:
+    key: str
+    title: str
+    note: str
+    sections: tuple[PaperSection, ...]
+    dataset: str | None = None           # Tables 3-8: the one dataset every number is on
+    baseline: str | None = None
+    latency_device: str | None = None
+    shared_metrics: dict = field(default_factory=dict)  # metric -> group it was measured on
+    decimals: dict = field(default_factory=dict)
+
+    def section(self, name: str | None, paper_baselines: set[str] = frozenset()) -> PaperSection | None:
+        """The paper block a spec section means: by the runs' paper baseline first, then by name."""
+        if len(self.sections) == 1 and self.sections[0].name is None:
+            return self.sections[0]
+        by_baseline = [s for s in self.sections if s.baseline and s.baseline in paper_baselines]
+        if len(by_baseline) == 1:
+            return by_baseline[0]
+        if name is None:
+            return None
+        key = normalize(name)
+        named = [s for s in self.sections if s.name and normalize(s.name) == key]
+        if not named:
+            named = [s for s in self.sections if key in s.names()]
+        return named[0] if len(named) == 1 else None
+
+    def group(self, column: str | None, paper_datasets: set[str] = frozenset()) -> str | None:
+        """The paper's column group (a catalog dataset name) for a spec's column value."""
+        if column is None:
+            return None
+        known = {g for s in self.sections for r in s.rows for g in r.groups}
+        if self.dataset:
+            known.add(self.dataset)
+        key = normalize(column)
+        for name in sorted(known):
+            title = DATASETS[name].title if name in DATASETS else name
+            if key in (normalize(name), normalize(title)):
+                return name
+        matches = known & set(paper_datasets)
+        return next(iter(matches)) if len(matches) == 1 else None
+
+    def value(self, row: PaperRow, metric: str, group: str | None) -> float | None:
+        """The paper's number for a metric in a column group; row-wide numbers hold for every group."""
+        if group is not None and metric in row.groups.get(group, {}):
+            return float(row.groups[group][metric])
+        if metric not in row.values:
+            return None
+        if group is not None and self.dataset and group != self.dataset:
+            return None
+        return float(row.values[metric])
+
+
+@dataclass(frozen=True)
+class PaperNumbers:
+    paper: str
+    tables: dict[str, PaperTable]
+
+    def table(self, key: object) -> PaperTable | None:
+        return self.tables.get(table_key(key) or "")
+
+
+def _fail(path: Path, key: str, message: str) -> DataError:
+    return DataError(message, file=str(path), key=key, fix="fix the entry; the layout is described at the top of the file")
+
+
+def _numbers(path: Path, key: str, mapping: object) -> dict:
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, dict):
+        raise _fail(path, key, "expected a mapping of metric -> number")
+    for metric, number in mapping.items():
+        if not isinstance(number, (int, float)) or isinstance(number, bool):
+            raise _fail(path, f"{key}.{metric}", f"expected a number, got {number!r}")
+    return dict(mapping)
+
+
+def _parse_row(path: Path, table: str, section: str | None, key: str, raw: dict) -> PaperRow:
+    for required in ("label", "source"):
+        if not raw.get(required):
+            raise _fail(path, f"{key}.{required}", f"missing '{required}'")
+    groups = {g: _numbers(path, f"{key}.groups.{g}", m) for g, m in (raw.get("groups") or {}).items()}
+    gains = {g: _numbers(path, f"{key}.printed_gains.{g}", m) for g, m in (raw.get("printed_gains") or {}).items()}
+    return PaperRow(table=table, section=section, label=str(raw["label"]), source=str(raw["source"]),
+                    aliases=tuple(str(a) for a in raw.get("aliases") or ()),
+                    values=_numbers(path, f"{key}.values", raw.get("values")), groups=groups,
+                    printed_gains=gains)
+
+
+def _parse_table(path: Path, key: str, raw: dict) -> PaperTable:
+    sections = []
+    for s_index, s_raw in enumerate(raw.get("sections") or ()):
+        s_key = f"tables.{key}.sections[{s_index}]"
+        name = s_raw.get("name")
+        rows = tuple(_parse_row(path, key, name, f"{s_key}.rows[{r_index}]", r_raw)
+                     for r_index, r_raw in enumerate(s_raw.get("rows") or ()))
+        if not rows:
+            raise _fail(path, f"{s_key}.rows", "a section without rows")
+        sections.append(PaperSection(name=name, baseline=s_raw.get("baseline"),
+                                     aliases=tuple(str(a) for a in s_raw.get("aliases") or ()), rows=rows))
+    if not sections:
+        raise _fail(path, f"tables.{key}.sections", "a table without sections")
+    return PaperTable(key=key, title=str(raw.get("title", key)), note=str(raw.get("note", "")),
+                      sections=tuple(sections), dataset=raw.get("dataset"), baseline=raw.get("baseline"),
+                      latency_device=raw.get("latency_device"),
+                      shared_metrics=dict(raw.get("shared_metrics") or {}),
+                      decimals=dict(raw.get("decimals") or {}))
+
+
+def load_paper_numbers(path: str | Path | None = None) -> PaperNumbers:
+    """Parse and check the paper-numbers file (the packaged one by default; cached)."""
+    return _load(Path(path) if path else PAPER_NUMBERS_PATH)
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: Path) -> PaperNumbers:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise DataError(f"cannot read the paper numbers: {error}", file=str(path),
+                        fix="restore the file from git") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
+        raise _fail(path, "tables", "expected a top-level 'tables' mapping")
+    tables = {table_key(k): _parse_table(path, table_key(k), v) for k, v in raw["tables"].items()}
+    return PaperNumbers(paper=str(raw.get("paper", "")), tables=tables)

@@ -1,0 +1,46 @@
+"""The report table as GitHub Markdown: a pipe table (one header row, groups folded into the
+column names) followed by the caption's sentences as a list."""
+from __future__ import annotations
+
+from ssa_bench.report.caption import caption_sentences
+from ssa_bench.report.cells import delta_text, label_text, ours_text, paper_text, section_titles, seeds_text
+from ssa_bench.report.table_model import Column, ReportTable
+from ssa_bench.report.text import METRIC_TITLES
+
+
+def _escape(text: str) -> str:
+    return str(text).replace("|", r"\|")
+
+
+def column_titles(table: ReportTable, column: Column) -> list[str]:
+    """Header names of one metric column: with its group, and split into paper/ours/Δ when the paper has it."""
+    metric = METRIC_TITLES.get(column.metric, column.metric)
+    prefix = f"{column.group_title} " if column.group_title and not column.shared else ""
+    name = f"{prefix}{metric}"
+    if table.has_paper:
+        return [f"{name} paper", f"{name} ours", f"{name} Δ"]
+    return [name]
+
+
+def render_markdown(table: ReportTable) -> str:
+    header = (["Section"] if table.has_sections else []) + ["Method"] + (["n"] if table.max_seeds > 1 else [])
+    for column in table.columns:
+        header += column_titles(table, column)
+    lines = [f"**{_escape(table.caption or table.title)}**", "",
+             "| " + " | ".join(_escape(h) for h in header) + " |",
+             "|" + "|".join([":---"] * (len(header) - len(table.columns) * (3 if table.has_paper else 1))
+                            + ["---:"] * (len(table.columns) * (3 if table.has_paper else 1))) + "|"]
+    for row, section in zip(table.rows, section_titles(table)):
+        cells = ([section] if table.has_sections else []) + [label_text(row)]
+        if table.max_seeds > 1:
+            cells.append(seeds_text(row))
+        for column, cell in zip(table.columns, row.cells):
+            ours = ours_text(table, row, column, cell).plain()
+            if table.has_paper:
+                cells += [paper_text(table, row, column, cell).plain(), ours, delta_text(table, column, cell)]
+            else:
+                cells.append(ours)
+        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+    lines.append("")
+    lines += [f"- {sentence}" for sentence in caption_sentences(table)[1:]]
+    return "\n".join(lines) + "\n"

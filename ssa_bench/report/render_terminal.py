@@ -1,0 +1,74 @@
+"""The report table for the terminal: a rich Table with coloured arrows, missing cells in red with
+their runs' state, one rule between sections, and the caption's sentences underneath."""
+from __future__ import annotations
+
+import io
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from ssa_bench.report.caption import caption_sentences
+from ssa_bench.report.cells import CellText, delta_text, label_text, ours_text, paper_text, section_titles, seeds_text
+from ssa_bench.report.table_model import ReportTable, Row
+from ssa_bench.report.text import METRIC_TITLES, MISSING
+
+_STYLES = {"up": "green", "down": "red", "noise": "dim"}
+
+
+def _text(cell: CellText, row: Row | None = None) -> Text:
+    if cell.value == MISSING:
+        states = ", ".join(sorted(row.states)) if row is not None and row.states else "not run"
+        return Text(f"{MISSING} {states}", style="red")
+    text = Text(cell.value)
+    if cell.spread is not None:
+        text.append(f" ± {cell.spread}", style="dim")
+    if cell.gain_kind:
+        gain = {"up": f" ↑{cell.gain}", "down": f" ↓{cell.gain}", "noise": f" ({cell.gain})"}[cell.gain_kind]
+        text.append(gain, style=_STYLES[cell.gain_kind])
+    return text
+
+
+def terminal_renderable(table: ReportTable) -> Group:
+    """A rich renderable: the table and its caption lines."""
+    title = f"{table.title} -- profile {table.profile}"
+    grid = Table(title=title, title_justify="left", show_lines=False)
+    if table.has_sections:
+        grid.add_column("section", style="bold")
+    grid.add_column("method")
+    if table.max_seeds > 1:
+        grid.add_column("n", justify="right")
+    for column in table.columns:
+        head = METRIC_TITLES.get(column.metric, column.metric)
+        if column.group_title and not column.shared:
+            head = f"{column.group_title}\n{head}"
+        if table.has_paper:
+            grid.add_column(f"{head}\npaper", justify="right", style="cyan")
+            grid.add_column(f"{head}\nours", justify="right")
+            grid.add_column(f"{head}\nΔ", justify="right")
+        else:
+            grid.add_column(head, justify="right")
+    for index, (row, section) in enumerate(zip(table.rows, section_titles(table))):
+        if index and section:
+            grid.add_section()
+        label = Text(label_text(row), style="italic dim" if row.paper_only else ("bold" if row.is_baseline else ""))
+        cells: list = ([section] if table.has_sections else []) + [label]
+        if table.max_seeds > 1:
+            cells.append(seeds_text(row))
+        for column, cell in zip(table.columns, row.cells):
+            ours = _text(ours_text(table, row, column, cell), row)
+            if table.has_paper:
+                cells += [_text(paper_text(table, row, column, cell)), ours, delta_text(table, column, cell)]
+            else:
+                cells.append(ours)
+        grid.add_row(*cells)
+    notes = Text("\n".join(caption_sentences(table)[1:]), style="dim")
+    return Group(grid, notes)
+
+
+def terminal_text(table: ReportTable, width: int = 160) -> str:
+    """The same, as plain text (no colour codes), e.g. for logs and tests."""
+    console = Console(width=width, record=True, force_terminal=False, color_system=None, file=io.StringIO())
+    console.print(terminal_renderable(table))
+    return console.export_text()
+

@@ -1,0 +1,318 @@
+"""The table a report renders: rows = the spec's row labels (grouped by section, in spec order),
+columns = metrics (per column group when the spec pivots, e.g. per dataset), and in each cell the
+paper's number, ours (mean over seeds), the difference, and the gain over the section's baseline row.
+
+Renderers (LaTeX, Markdown, CSV, terminal) only format this model; every number is decided here.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from ssa_bench.catalog import DATASETS
+from ssa_bench.errors import UserError
+from ssa_bench.report.aggregate import SeedStats, aggregate_seeds, cell_key
+from ssa_bench.report.gather import ACCURACY_METRICS, METRICS
+from ssa_bench.report.paper import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
+from ssa_bench.report.text import DEFAULT_DECIMALS
+
+DEFAULT_COLUMNS = ("mIoU",)
+
+
+@dataclass
+class Cell:
+    paper: float | None = None
+    paper_gain: float | None = None   # the paper's own gain over its baseline row
+    ours: float | None = None         # mean over the seeds that finished
+    std: float | None = None          # over seeds; None for fewer than two
+    n: int = 0                        # seeds with a value
+    n_expected: int = 0               # seeds the spec asked for (0: a paper-only row)
+    delta: float | None = None        # ours - paper
+    gain: float | None = None         # ours - ours of the baseline row
+    gain_noise: float | None = None   # the seed spread the gain is tested against
+    gain_shown: bool = False          # draw the arrow: the gain exceeds the noise (or single seed)
+
+    @property
+    def missing(self) -> bool:
+        """A number of ours was asked for and no run has produced it yet."""
+        return self.n_expected > 0 and self.ours is None
+
+    @property
+    def partial(self) -> bool:
+        return self.ours is not None and self.n < self.n_expected
+
+
+@dataclass(frozen=True)
+class Column:
+    metric: str
+    group: str | None          # the spec's column-group value (e.g. "ade20k"); None when not pivoted
+    group_title: str | None    # how headers name it ("ADE20K")
+    shared: bool = False       # printed once per row (the paper's Table 1 latency); measured in `group`
+
+
+@dataclass
+class Row:
+    section: str | None
+    label: str
+    cells: list[Cell]                  # aligned with ReportTable.columns
+    is_baseline: bool = False
+    paper_only: bool = False
+    paper_source: str | None = None
+    run_ids: list[str] = field(default_factory=list)
+    states: dict[str, int] = field(default_factory=dict)   # states of runs without a record
+
+    @property
+    def seeds(self) -> tuple[int, int]:
+        """(fewest seeds done in any cell, most seeds asked for) for the row's n column."""
+        expected = [c.n_expected for c in self.cells if c.n_expected]
+        if not expected:
+            return 0, 0
+        return min(c.n for c in self.cells if c.n_expected), max(expected)
+
+
+@dataclass
+class ReportTable:
+    name: str
+    title: str
+    caption: str | None
+    profile: str
+    columns: list[Column]
+    rows: list[Row]
+    paper: PaperTable | None
+    paper_name: str
+    baseline_rows: dict[str | None, str]        # section -> label the gains are against
+    decimals: dict[str, int]
+    latency: dict | None = None                 # device facts of our latency column
+    ours_baselines: list[str] = field(default_factory=list)
+    ours_datasets: list[str] = field(default_factory=list)
+    spec_path: str | None = None
+
+    @property
+    def latency_comparable(self) -> bool:
+        """Our latency and the paper's (a V100) can be subtracted only when ours ran on a GPU too."""
+        return self.latency is not None and self.latency.get("device") == "cuda"
+
+    @property
+    def has_paper(self) -> bool:
+        return self.paper is not None
+
+    @property
+    def has_sections(self) -> bool:
+        return any(row.section is not None for row in self.rows)
+
+    @property
+    def max_seeds(self) -> int:
+        return max((row.seeds[1] for row in self.rows), default=0)
+
+    def decimals_for(self, metric: str) -> int:
+        return self.decimals.get(metric, DEFAULT_DECIMALS.get(metric, 2))
+
+
+def _value(series_value):
+    return None if series_value is None or (isinstance(series_value, float) and math.isnan(series_value)) else series_value
+
+
+def _ordered_unique(values) -> list:
+    seen, out = set(), []
+    for value in values:
+        if value not in seen:
+            seen.add(value)
+            out.append(value)
+    return out
+
+
+def _spec_metrics(spec, report: dict) -> list[str]:
+    columns = report.get("columns") or list(DEFAULT_COLUMNS)
+    if isinstance(columns, str):
+        columns = [columns]
+    for index, metric in enumerate(columns):
+        if metric not in METRICS:
+            raise UserError(f"unknown report column '{metric}'", file=getattr(spec, "path", None),
+                            key=f"report.columns[{index}]", fix=f"use metric names from: {', '.join(METRICS)}")
+    return list(columns)
+
+
+def _group_title(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return DATASETS[value].title if value in DATASETS else str(value)
+
+
+def _paper_only_requests(spec, report: dict) -> list[tuple[str, str | None, str]]:
+    """(label, section or None, key path) of rows the spec wants shown with the paper's numbers only."""
+    requests = []
+    for index, item in enumerate(report.get("paper_only_rows") or getattr(spec, "paper_only_rows", None) or ()):
+        key = f"report.paper_only_rows[{index}]"
+        if isinstance(item, str):
+            requests.append((item, None, key))
+        elif isinstance(item, dict) and item.get("label"):
+            sections = item.get("sections") or [item.get("section")]
+            requests.extend((str(item["label"]), s, key) for s in sections)
+        else:
+            raise UserError("a paper-only row needs a label", file=getattr(spec, "path", None), key=key,
+                            fix="write the paper's row name, e.g. 'DNC', or {label: DNC, section: ...}")
+    for index, row in enumerate(getattr(spec, "rows", None) or ()):
+        if getattr(row, "paper_only", False):
+            requests.append((row.label, getattr(row, "section", None), f"rows[{index}]"))
+    return requests
+
+
+def _latency_facts(spec, frame: pd.DataFrame) -> dict | None:
+    measured = frame[frame["latency_ms"].notna()].drop_duplicates(subset=["id"])
+    if measured.empty:
+        return None
+    devices = _ordered_unique(zip(measured["latency_device"], measured["latency_device_name"]))
+    if len(devices) > 1:
+        listed = "; ".join(f"{device} ({name})" for device, name in devices)
+        raise UserError(f"the table's latencies were measured on different devices: {listed}",
+                        file=getattr(spec, "path", None), key="report.columns",
+                        fix="measure every run of this table on one device, or drop latency_ms from report.columns")
+    device, name = devices[0]
+    return {"device": device, "device_name": name,
+            "threads": _ordered_unique(int(t) for t in measured["latency_threads"] if pd.notna(t)),
+            "input_sizes": _ordered_unique(s for s in measured["latency_input_size"] if s)}
+
+
+class _Layout:
+    """Sections, their rows and the column groups, in the order the spec lists them."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.sections: dict = {}
+        self.paper_baselines: dict = {}
+        self.paper_datasets: dict = {}
+        self.run_ids: dict = {}
+        self.states: dict = {}
+        for rec in frame.itertuples(index=False):
+            section, group, column = _value(rec.section), rec.group, _value(rec.column)
+            rows = self.sections.setdefault(section, [])
+            if group not in rows:
+                rows.append(group)
+            self.paper_baselines.setdefault(section, set()).add(rec.paper_baseline)
+            self.paper_datasets.setdefault(column, set()).add(rec.paper_dataset)
+            ids = self.run_ids.setdefault((section, group), [])
+            if rec.id not in ids:
+                ids.append(rec.id)
+                if rec.state != "done":
+                    self.states.setdefault((section, group), Counter())[rec.state] += 1
+        self.groups = _ordered_unique(_value(c) for c in frame["column"]) or [None]
+
+
+def _columns(metrics: list[str], layout: _Layout, paper: PaperTable | None) -> list[Column]:
+    groups = layout.groups
+    if groups == [None]:
+        return [Column(metric, None, None) for metric in metrics]
+    shared: dict[str, str] = {}
+    if paper is not None:
+        for metric in metrics:
+            measured_on = paper.shared_metrics.get(metric)
+            if measured_on:
+                matching = [g for g in groups if paper.group(g, layout.paper_datasets.get(g, set())) == measured_on]
+                shared[metric] = matching[0] if matching else groups[0]
+    columns = [Column(m, shared[m], _group_title(shared[m]), shared=True) for m in metrics if m in shared]
+    columns += [Column(m, g, _group_title(g)) for g in groups for m in metrics if m not in shared]
+    return columns
+
+
+def _gain(cell: Cell, base: Cell, metric: str) -> None:
+    if cell.ours is not None and base.ours is not None:
+        cell.gain = cell.ours - base.ours
+        if cell.n >= 2 or base.n >= 2:
+            cell.gain_noise = math.hypot(cell.std or 0.0, base.std or 0.0)
+            cell.gain_shown = abs(cell.gain) > cell.gain_noise
+        else:
+            cell.gain_shown = cell.gain != 0  # single seed: drawn, and the caption says so
+    if cell.paper is not None and base.paper is not None:
+        cell.paper_gain = cell.paper - base.paper
+    if metric not in ACCURACY_METRICS:
+        cell.gain_shown = False
+
+
+def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = None) -> ReportTable:
+    """The report table of a spec from its gathered runs (see `gather`)."""
+    report = dict(getattr(spec, "report", None) or {})
+    metrics = _spec_metrics(spec, report)
+    numbers = paper_numbers or load_paper_numbers()
+    paper_name = report.get("paper_table") or getattr(spec, "paper_table", None)
+    paper = numbers.table(paper_name) if paper_name is not None else None
+    layout = _Layout(frame)
+    columns = _columns(metrics, layout, paper)
+    stats = aggregate_seeds(frame, metrics)
+    latency = _latency_facts(spec, frame) if "latency_ms" in metrics else None
+    on_gpu = latency is not None and latency.get("device") == "cuda"
+    requests = _paper_only_requests(spec, report)
+    used_requests: set[str] = set()
+
+    def paper_group(column: Column) -> str | None:
+        if paper is None or column.group is None:
+            return None
+        return paper.group(column.group, layout.paper_datasets.get(column.group, set()))
+
+    paper_groups = [paper_group(c) for c in columns]
+
+    def paper_cells(prow: PaperRow | None) -> list[Cell]:
+        return [Cell(paper=paper.value(prow, c.metric, g) if prow is not None else None)
+                for c, g in zip(columns, paper_groups)]
+
+    rows: list[Row] = []
+    baseline_rows: dict = {}
+    wanted_baseline = report.get("baseline_row")
+    for section, labels in layout.sections.items():
+        psection: PaperSection | None = paper.section(section, layout.paper_baselines[section]) if paper else None
+        section_rows: list[tuple[int, Row]] = []   # (paper order, row)
+        for label in labels:
+            prow = psection.row(label) if psection else None
+            cells = paper_cells(prow)
+            for cell, column in zip(cells, columns):
+                got: SeedStats | None = stats.get(cell_key(section, label, column.group), {}).get(column.metric)
+                if got is not None:
+                    cell.ours, cell.std, cell.n, cell.n_expected = got.mean, got.std, got.n, got.n_expected
+                if cell.ours is not None and cell.paper is not None and (column.metric != "latency_ms" or on_gpu):
+                    cell.delta = cell.ours - cell.paper
+            order = psection.rows.index(prow) if prow is not None else -1
+            section_rows.append((order, Row(section, label, cells, paper_source=prow.source if prow else None,
+                                            run_ids=layout.run_ids.get((section, label), []),
+                                            states=dict(layout.states.get((section, label), {})))))
+        baseline_label = wanted_baseline if wanted_baseline in labels else labels[0]
+        baseline_rows[section] = baseline_label
+        for request_label, request_section, key in requests:
+            if psection is None or (request_section is not None and normalize(request_section) != normalize(section)
+                                    and normalize(request_section) not in psection.names()):
+                continue
+            prow = psection.row(request_label)
+            if prow is None:
+                continue
+            used_requests.add(key)
+            if any(r.paper_source == prow.source for _, r in section_rows):
+                continue  # the spec runs this row itself
+            order = psection.rows.index(prow)
+            position = max((i + 1 for i, (o, _) in enumerate(section_rows) if 0 <= o < order), default=len(section_rows))
+            section_rows.insert(position, (order, Row(section, request_label, paper_cells(prow), paper_only=True,
+                                                      paper_source=prow.source)))
+        base = next(r for _, r in section_rows if r.label == baseline_label and not r.paper_only)
+        base.is_baseline = True
+        for _, row in section_rows:
+            if row is not base:
+                for cell, base_cell, column in zip(row.cells, base.cells, columns):
+                    _gain(cell, base_cell, column.metric)
+            rows.append(row)
+    for label, _, key in requests:
+        if key in used_requests:
+            continue
+        if paper is None:
+            raise UserError(f"paper-only row '{label}' but the spec names no paper table to take it from",
+                            file=getattr(spec, "path", None), key=key,
+                            fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
+        raise UserError(f"paper-only row '{label}' is not in the paper's {paper.title.split(':')[0]}",
+                        file=getattr(spec, "path", None), key=key,
+                        fix="use a row name of that table as printed in the paper (see ssa_bench/report/paper_numbers.yaml)")
+    return ReportTable(
+        name=str(getattr(spec, "name", "report")), title=str(getattr(spec, "title", None) or getattr(spec, "name", "")),
+        caption=report.get("caption"), profile=str(getattr(spec, "profile", "paper")), columns=columns, rows=rows,
+        paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
+        baseline_rows=baseline_rows, decimals=dict(paper.decimals) if paper else {}, latency=latency,
+        ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
+        ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
+        spec_path=str(getattr(spec, "path", "")) or None)
