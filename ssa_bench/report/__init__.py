@@ -1,5 +1,8 @@
 """Records -> tables: gather (pandas), the table model, LaTeX/Markdown/CSV/terminal renderers and the
-paper's transcribed numbers. No torch here; figures live in `ssa_bench.report.figures`."""
+paper's transcribed numbers. No torch here; figures live in `ssa_bench.report.figures`.
+
+`gather` is not re-exported here: `ssa_bench.report.gather` stays the module (docs/ARCHITECTURE.md
+names `ssa_bench.report.gather.gather`)."""
 from ssa_bench.report.api import (
     PaperDifference,
     check_paper,
@@ -9,9 +12,8 @@ from ssa_bench.report.api import (
     terminal_table,
     write_report,
 )
-from ssa_bench.report.gather import gather
 from ssa_bench.report.paper import load_paper_numbers
 from ssa_bench.report.table_model import build_table
 
-__all__ = ["PaperDifference", "build_table", "check_paper", "gather", "load_paper_numbers",
+__all__ = ["PaperDifference", "build_table", "check_paper", "load_paper_numbers",
            "paper_differences", "report_table", "report_text", "terminal_table", "write_report"]

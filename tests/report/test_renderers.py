@@ -1,0 +1,128 @@
+"""Renderers: the same numbers in Markdown, CSV, LaTeX and the terminal; write_report writes them."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+from report_fixtures import FakeRun, FakeSpec, write_record, write_state
+from test_table_model import TABLE3, _table1, _table2, _table3
+
+from ssa_bench.errors import UserError
+from ssa_bench.report import report_table, report_text, terminal_table, write_report
+from ssa_bench.report.render_csv import CSV_COLUMNS, render_csv
+from ssa_bench.report.render_latex import render_latex
+from ssa_bench.report.render_markdown import render_markdown
+from ssa_bench.report.text import format_number, latex_escape, latex_label
+
+
+def _demo(tmp_path, seeds=1, spread=0.0):
+    return _table3(tmp_path, [42.0, 42.5, 42.6, 43.0, 44.0, 44.1, None], seeds=seeds, spread=spread)
+
+
+def test_markdown_has_paper_ours_delta_and_flags_missing(tmp_path):
+    spec, runs = _demo(tmp_path)
+    text = render_markdown(report_table(spec, runs, tmp_path))
+    lines = text.splitlines()
+    header = next(line for line in lines if line.startswith("| Method"))
+    assert "| mIoU paper | mIoU ours | mIoU Δ |" in header
+    row = next(line for line in lines if line.startswith("| + SEPA + Lg + Lsd |"))
+    assert [c.strip() for c in row.split("|")][5:8] == ["44.26 ↑1.90", "44.00 ↑2.00", "−0.26"]
+    ssa = next(line for line in lines if line.startswith("| SSA (Ours) |"))
+    assert "| 45.36 ↑3.00 | — |" in ssa
+    assert any(line.startswith("- — = no record yet") for line in lines)
+
+
+def test_markdown_with_seeds_shows_mean_std_n_and_unarrowed_small_gains(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0)
+    text = render_markdown(report_table(spec, runs, tmp_path))
+    sepa = next(line for line in text.splitlines() if line.startswith("| + SEPA |"))
+    assert "| 3 |" in sepa and "42.50 ± 1.00 (+0.50)" in sepa
+    ssa = next(line for line in text.splitlines() if line.startswith("| SSA (Ours) |"))
+    assert "45.00 ± 1.00 ↑3.00" in ssa
+
+
+def test_csv_is_tidy_one_line_per_row_and_metric(tmp_path):
+    spec, runs = _demo(tmp_path)
+    frame = pd.read_csv(io.StringIO(render_csv(report_table(spec, runs, tmp_path))))
+    assert list(frame.columns) == list(CSV_COLUMNS)
+    assert len(frame) == len(TABLE3) * 2
+    sepa = frame[(frame.label == "+ SEPA") & (frame.metric == "mIoU")].iloc[0]
+    assert (sepa.paper, sepa.ours, sepa.delta, sepa.gain, sepa.n_seeds) == pytest.approx((42.88, 42.5, -0.38, 0.5, 1))
+    ssa = frame[(frame.label == "SSA (Ours)") & (frame.metric == "mIoU")].iloc[0]
+    assert bool(ssa.missing) and pd.isna(ssa.ours) and ssa.states == "failed=1"
+
+
+def test_latex_is_booktabs_with_arrows_and_the_papers_labels(tmp_path):
+    spec, runs = _demo(tmp_path)
+    tex = render_latex(report_table(spec, runs, tmp_path))
+    for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
+        assert rule in tex
+    assert r"{\color{green!60!black}$\uparrow$2.00}" in tex
+    assert r"+ SEPA + $\mathcal{L}_{g}$ + $\mathcal{L}_{sd}$ &" in tex
+    assert r"Paper & Ours & $\Delta$" in tex
+    assert "Single seed" in tex
+    assert "\n" + r"SSA (Ours) & 6.4 & --- &" in tex
+
+
+def test_latex_groups_datasets_under_cmidrules(tmp_path):
+    spec, runs = _table1(tmp_path)
+    tex = render_latex(report_table(spec, runs, tmp_path))
+    assert r"\multicolumn{6}{c}{ADE20K} & \multicolumn{6}{c}{COCO-Stuff-10K} & \multicolumn{6}{c}{PASCAL-Context}" in tex
+    assert r"\cmidrule(lr){6-11} \cmidrule(lr){12-17} \cmidrule(lr){18-23}" in tex
+    assert r"\resizebox{\linewidth}{!}" in tex and r"\usepackage{graphicx}" in tex
+    assert "\n" + r"block-A & OCRNet & 67.2 & 20.0 &  & 164.8 &" in tex  # latency Δ omitted: cpu vs V100
+
+
+def test_latex_marks_paper_only_rows(tmp_path):
+    spec, runs = _table2(tmp_path, ["ProtoSeg"])
+    tex = render_latex(report_table(spec, runs, tmp_path))
+    assert r"ProtoSeg (paper only) & 278.5 &  &  & 41.1 {\color{green!60!black}$\uparrow$1.2} &" in tex
+
+
+def test_terminal_text_shows_states_of_missing_runs(tmp_path):
+    spec, runs = _demo(tmp_path)
+    text = report_text(spec, runs, tmp_path)
+    assert "Table 3 -- profile paper" in text and "— failed" in text and "44.26 ↑1.90" in text
+    assert terminal_table(spec, runs, tmp_path) is not None
+
+
+def test_write_report_writes_each_format_to_the_default_directory(tmp_path):
+    spec, runs = _demo(tmp_path)
+    paths = write_report(spec, runs, tmp_path, formats=["latex", "markdown", "csv"], out_dir=None)
+    assert {k: p.relative_to(tmp_path).as_posix() for k, p in paths.items()} == {
+        "latex": "reports/table3/table3.tex", "markdown": "reports/table3/table3.md", "csv": "reports/table3/table3.csv"}
+    assert paths["latex"].read_text().startswith("% ssa-bench report 'table3'")
+    assert not [p for p in paths["csv"].parent.iterdir() if ".tmp-" in p.name]
+    only = write_report(spec, runs, tmp_path, formats=["csv"], out_dir=tmp_path / "elsewhere")
+    assert list(only) == ["csv"] and only["csv"].parent == tmp_path / "elsewhere"
+    with pytest.raises(UserError) as caught:
+        write_report(spec, runs, tmp_path, formats=["html"], out_dir=None)
+    assert caught.value.key == "--format"
+
+
+def test_format_number_keeps_small_values_visible():
+    assert format_number(45.36, 2) == "45.36"
+    assert format_number(0.5, 1) == "0.5"
+    assert format_number(0.04, 1) == "0.04"
+    assert format_number(-0.26, 2, signed=True) == "−0.26"
+    assert format_number(None) == "—"
+
+
+def test_latex_labels_map_plain_names_to_the_papers_notation():
+    assert latex_label("+ Lg + Lrd + Lsd + Lpd") == (
+        r"+ $\mathcal{L}_{g}$ + $\mathcal{L}_{rd}$ + $\mathcal{L}_{sd}$ + $\mathcal{L}_{pd}$")
+    assert latex_label("- H") == r"$-\mathcal{H}$"
+    assert latex_label("Softmax_HW") == r"Softmax$_{HW}$"
+    assert latex_label("AFFormer-B") == "AFFormer-B"       # a model name, not "-B" the boundary mask
+    assert latex_label("Learnable") == "Learnable"
+    assert latex_escape("50% & a_b #1") == r"50\% \& a\_b \#1"
+
+
+def test_a_table_with_no_runs_done_still_renders(tmp_path):
+    for run_id in ("n1", "n2"):
+        write_state(tmp_path, run_id, "queued")
+    spec = FakeSpec("t7", title="Table 7", paper_table=7, report={"columns": ["mIoU"]})
+    table = report_table(spec, [FakeRun("n1", "Sinusoidal"), FakeRun("n2", "CPVT")], tmp_path)
+    assert "44.18" in render_markdown(table) and "---" in render_latex(table)
+    assert all(cell.missing for row in table.rows for cell in row.cells)

@@ -1,0 +1,226 @@
+"""The table model: row order, paper | ours | delta, gains and their arrows, missing and paper-only rows."""
+from __future__ import annotations
+
+import pytest
+from report_fixtures import FakeRun, FakeSpec, write_record, write_state
+
+from ssa_bench.errors import UserError
+from ssa_bench.report import paper_differences, report_table
+from ssa_bench.report.caption import caption_sentences
+
+TABLE3 = ["Baseline", "+ SEPA", "+ SPPA", "+ SEPA + SPPA", "+ SEPA + Lg + Lsd", "+ SPPA + Lg + Lpd", "SSA (Ours)"]
+
+
+def _table3(tmp_path, mious, seeds=1, spread=0.0, columns=("gflops", "mIoU"), report=None, **spec_fields):
+    """Runs for Table 3's rows; row i, seed s gets mious[i] + (s - mean seed) * spread (None: no record)."""
+    runs = []
+    for i, label in enumerate(TABLE3):
+        for seed in range(seeds):
+            run_id = f"t3r{i}s{seed}"
+            runs.append(FakeRun(run_id, label, seed=seed, group=label))
+            if mious[i] is not None:
+                write_record(tmp_path, run_id, miou=mious[i] + (seed - (seeds - 1) / 2) * spread, seed=seed)
+            else:
+                write_state(tmp_path, run_id, "failed")
+    spec = FakeSpec("table3", title="Table 3", paper_table=3,
+                    report={"columns": list(columns), **(report or {})}, **spec_fields)
+    return spec, runs
+
+
+def _cell(table, label, metric, group=None):
+    column = next(i for i, c in enumerate(table.columns) if c.metric == metric and c.group == group)
+    row = next(r for r in table.rows if r.label == label)
+    return row.cells[column]
+
+
+def test_rows_follow_the_spec_and_cells_hold_paper_ours_delta_gain(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0, 42.5, 42.6, 43.0, 44.0, 44.1, 45.0])
+    table = report_table(spec, runs, tmp_path)
+    assert [r.label for r in table.rows] == TABLE3
+    cell = _cell(table, "+ SEPA + Lg + Lsd", "mIoU")
+    assert cell.paper == pytest.approx(44.26)
+    assert cell.ours == pytest.approx(44.0)
+    assert cell.delta == pytest.approx(44.0 - 44.26)
+    assert cell.gain == pytest.approx(2.0)               # over "Baseline", ours
+    assert cell.paper_gain == pytest.approx(44.26 - 42.36)
+    assert cell.gain_shown                                # single seed: drawn
+    base = _cell(table, "Baseline", "mIoU")
+    assert base.gain is None and next(r for r in table.rows if r.label == "Baseline").is_baseline
+    assert _cell(table, "SSA (Ours)", "gflops").paper == pytest.approx(6.4)
+    assert any(s.startswith("Single seed") for s in caption_sentences(table))
+
+
+def test_arrow_only_when_the_gain_exceeds_the_seed_spread(tmp_path):
+    # Rows 1-6 all gain 0.5 over the baseline; seeds spread by 1.0 (std 1.0 per row) -> noise ~1.41.
+    spec, runs = _table3(tmp_path, [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0)
+    table = report_table(spec, runs, tmp_path)
+    small, large = _cell(table, "+ SEPA", "mIoU"), _cell(table, "SSA (Ours)", "mIoU")
+    assert small.std == pytest.approx(1.0) and small.n == 3 and small.n_expected == 3
+    assert small.gain == pytest.approx(0.5) and small.gain_noise == pytest.approx(2 ** 0.5)
+    assert not small.gain_shown
+    assert large.gain == pytest.approx(3.0) and large.gain_shown
+    assert table.max_seeds == 3
+    assert any("seed spread" in s for s in caption_sentences(table))
+
+
+def test_gflops_gains_never_draw_an_arrow(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] * 7)
+    table = report_table(spec, runs, tmp_path)
+    assert not any(r.cells[0].gain_shown for r in table.rows)
+
+
+def test_baseline_row_can_be_named(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0, 42.5, 42.6, 43.0, 44.0, 44.1, 45.0],
+                         report={"baseline_row": "+ SEPA + SPPA"})
+    table = report_table(spec, runs, tmp_path)
+    assert _cell(table, "SSA (Ours)", "mIoU").gain == pytest.approx(2.0)
+    assert _cell(table, "SSA (Ours)", "mIoU").paper_gain == pytest.approx(45.36 - 43.27)
+    assert _cell(table, "Baseline", "mIoU").gain == pytest.approx(-1.0)
+
+
+def test_missing_runs_are_flagged_never_filled(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0, 42.5, 42.6, 43.0, 44.0, 44.1, None])
+    table = report_table(spec, runs, tmp_path)
+    cell = _cell(table, "SSA (Ours)", "mIoU")
+    assert cell.missing and cell.ours is None and cell.delta is None and cell.gain is None
+    assert cell.paper == pytest.approx(45.36)
+    assert next(r for r in table.rows if r.label == "SSA (Ours)").states == {"failed": 1}
+    assert any("no record yet" in s and "1 failed" in s for s in caption_sentences(table))
+
+
+def test_partially_finished_seeds_are_marked(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] * 7, seeds=2)
+    (tmp_path / "runs" / "t3r6s1" / "record.json").unlink()
+    table = report_table(spec, runs, tmp_path)
+    cell = _cell(table, "SSA (Ours)", "mIoU")
+    assert cell.partial and not cell.missing and (cell.n, cell.n_expected) == (1, 2)
+    assert next(r for r in table.rows if r.label == "SSA (Ours)").seeds == (1, 2)
+
+
+def test_unknown_report_column_is_a_user_error(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] * 7, columns=("mIoU", "miou_ms"))
+    with pytest.raises(UserError) as caught:
+        report_table(spec, runs, tmp_path)
+    assert caught.value.key == "report.columns[1]" and "mIoU" in caught.value.fix
+
+
+def test_cpu_demo_caption_says_it_is_not_the_papers_setting(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] * 7, profile="cpu-demo")
+    sentences = caption_sentences(report_table(spec, runs, tmp_path))
+    assert any("CPU demo on synthetic data" in s and "not the paper's setting" in s for s in sentences)
+
+
+def _table1(tmp_path, device_of=lambda run_id: "cpu"):
+    runs = []
+    blocks = [("ocrnet_hr48", "block-A", "OCRNet"), ("seaformer_l", "block-B", "SeaFormer-L")]
+    for b, (baseline, section, base_label) in enumerate(blocks):
+        for r, label in enumerate([base_label, "SSA (Ours)"]):
+            for d, dataset in enumerate(["ade20k", "coco_stuff10k", "pascal_context59"]):
+                run_id = f"t1b{b}r{r}d{d}"
+                runs.append(FakeRun(run_id, label, section=section, column=dataset, paper_baseline=baseline,
+                                    paper_dataset=dataset))
+                device = device_of(run_id)
+                write_record(tmp_path, run_id, miou=40.0 + r + d, gflops=5.0 + d, latency_ms=20.0 + b,
+                             device=device, device_name="gpu0" if device == "cuda" else "test-cpu")
+    spec = FakeSpec("table1", title="Table 1", paper_table="table1",
+                    report={"columns": ["latency_ms", "gflops", "mIoU"], "column_groups": "dataset"})
+    return spec, runs
+
+
+def test_grouped_table_finds_paper_numbers_by_paper_baseline_and_dataset(tmp_path):
+    spec, runs = _table1(tmp_path)
+    table = report_table(spec, runs, tmp_path)
+    assert [(r.section, r.label) for r in table.rows] == [
+        ("block-A", "OCRNet"), ("block-A", "SSA (Ours)"), ("block-B", "SeaFormer-L"), ("block-B", "SSA (Ours)")]
+    # latency once per row (measured on the ADE20K model, as the paper did), then each dataset
+    assert [(c.metric, c.group, c.shared) for c in table.columns[:3]] == [
+        ("latency_ms", "ade20k", True), ("gflops", "ade20k", False), ("mIoU", "ade20k", False)]
+    assert len(table.columns) == 1 + 3 * 2
+    assert _cell(table, "SSA (Ours)", "mIoU", "pascal_context59").paper == pytest.approx(50.21)
+    assert _cell(table, "SSA (Ours)", "latency_ms", "ade20k").paper == pytest.approx(69.3)
+    seaformer = [r for r in table.rows if r.section == "block-B"][1]
+    assert seaformer.cells[table.columns.index(next(c for c in table.columns if c.group == "ade20k" and c.metric == "mIoU"))].paper == pytest.approx(45.36)
+
+
+def test_latency_delta_only_between_comparable_devices(tmp_path):
+    spec, runs = _table1(tmp_path)
+    table = report_table(spec, runs, tmp_path)
+    cell = _cell(table, "OCRNet", "latency_ms", "ade20k")
+    assert cell.ours == pytest.approx(20.0) and cell.paper == pytest.approx(67.2) and cell.delta is None
+    assert any("cpu (test-cpu)" in s and "V100" in s and "no Δ" in s for s in caption_sentences(table))
+    gpu_root = tmp_path / "gpu"
+    spec, runs = _table1(gpu_root, device_of=lambda run_id: "cuda")
+    cell = _cell(report_table(spec, runs, gpu_root), "OCRNet", "latency_ms", "ade20k")
+    assert cell.delta == pytest.approx(20.0 - 67.2)
+
+
+def test_refuses_to_mix_latencies_from_different_devices(tmp_path):
+    spec, runs = _table1(tmp_path, device_of=lambda run_id: "cuda" if run_id == "t1b1r1d2" else "cpu")
+    with pytest.raises(UserError) as caught:
+        report_table(spec, runs, tmp_path)
+    assert "different devices" in caught.value.message and caught.value.key == "report.columns"
+    spec.report["columns"] = ["gflops", "mIoU"]   # without a latency column the table is fine
+    assert report_table(spec, runs, tmp_path).rows
+
+
+def _table2(tmp_path, paper_only):
+    runs = []
+    for b, (baseline, section) in enumerate([("fcn_r101", "FCN"), ("ocrnet_hr48", "OCRNet")]):
+        for r, label in enumerate([section, "CAC", "SSA (Ours)"]):
+            for dataset in ("ade20k", "coco_stuff10k"):
+                run_id = f"t2b{b}r{r}{dataset}"
+                runs.append(FakeRun(run_id, label, section=section, column=dataset, paper_baseline=baseline,
+                                    paper_dataset=dataset))
+                write_record(tmp_path, run_id, miou=40.0 + r)
+    spec = FakeSpec("table2", title="Table 2", paper_table=2,
+                    report={"columns": ["gflops", "mIoU"], "column_groups": "dataset", "paper_only_rows": paper_only})
+    return spec, runs
+
+
+def test_paper_only_rows_sit_where_the_paper_has_them(tmp_path):
+    spec, runs = _table2(tmp_path, ["ProtoSeg", "DNC", {"label": "GMMSeg", "section": "OCRNet"}])
+    table = report_table(spec, runs, tmp_path)
+    assert [(r.section, r.label, r.paper_only) for r in table.rows] == [
+        ("FCN", "FCN", False), ("FCN", "ProtoSeg", True), ("FCN", "DNC", True), ("FCN", "CAC", False),
+        ("FCN", "SSA (Ours)", False),
+        ("OCRNet", "OCRNet", False), ("OCRNet", "GMMSeg", True), ("OCRNet", "CAC", False),
+        ("OCRNet", "SSA (Ours)", False)]
+    protoseg = next(r for r in table.rows if r.label == "ProtoSeg")
+    ade = next(i for i, c in enumerate(table.columns) if c.group == "ade20k" and c.metric == "mIoU")
+    assert protoseg.cells[ade].paper == pytest.approx(41.1)
+    assert protoseg.cells[ade].paper_gain == pytest.approx(1.2)
+    assert protoseg.cells[ade].ours is None and not protoseg.cells[ade].missing
+    # CAC under FCN is ours only: the paper has no such row
+    fcn_cac = next(r for r in table.rows if r.section == "FCN" and r.label == "CAC")
+    assert fcn_cac.cells[ade].paper is None and fcn_cac.cells[ade].ours == pytest.approx(41.0)
+    # GFLOPs printed once per row, measured on ADE20K as the paper did
+    assert table.columns[0].metric == "gflops" and table.columns[0].shared
+
+
+def test_a_paper_only_row_the_paper_lacks_is_a_user_error(tmp_path):
+    spec, runs = _table2(tmp_path, ["ProtoSeg", "Mask2Former"])
+    with pytest.raises(UserError) as caught:
+        report_table(spec, runs, tmp_path)
+    assert caught.value.key == "report.paper_only_rows[1]" and "Mask2Former" in caught.value.message
+
+
+def test_a_table_without_paper_numbers_shows_ours_only(tmp_path):
+    write_record(tmp_path, "p1", miou=41.0)
+    write_record(tmp_path, "p2", miou=41.5)
+    spec = FakeSpec("presets", title="paper vs released", paper_table=None, report={"columns": ["mIoU"]})
+    table = report_table(spec, [FakeRun("p1", "paper"), FakeRun("p2", "released")], tmp_path)
+    assert not table.has_paper
+    assert table.rows[1].cells[0].gain == pytest.approx(0.5) and table.rows[1].cells[0].paper is None
+
+
+def test_paper_differences_beyond_tolerance(tmp_path):
+    spec, runs = _table3(tmp_path, [42.36, 42.88, 41.0, 43.27, 44.26, 44.48, None])
+    table = report_table(spec, runs, tmp_path)
+    found = paper_differences(table, 0.5)
+    assert [(d.row, d.column) for d in found] == [("+ SPPA", "mIoU")]
+    assert found[0].paper == pytest.approx(42.76) and found[0].ours == pytest.approx(41.0)
+    assert found[0].diff == pytest.approx(1.76)
+    assert "+ SPPA" in str(found[0]) and "1.76" in str(found[0])
+    assert len(paper_differences(table, 2.0)) == 0
+    with pytest.raises(UserError):
+        paper_differences(table, -1)
