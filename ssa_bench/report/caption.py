@@ -7,6 +7,7 @@ our latency and the paper's, and which cells are still missing.
 from __future__ import annotations
 
 from ssa_bench.report.table_model import ReportTable
+from ssa_bench.report.text import METRIC_TITLES
 
 
 def _paper_sentence(table: ReportTable) -> str:
@@ -78,7 +79,8 @@ def caption_sentences(table: ReportTable) -> list[str]:
                  _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
     shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
     for column in shared:
-        sentences.append(f"{column.metric} is shown once per row, measured on the {column.group_title} model as in the paper.")
+        title = METRIC_TITLES.get(column.metric, column.metric)
+        sentences.append(f"{title} is shown once per row, measured on the {column.group_title} model as in the paper.")
     if any(row.paper_only for row in table.rows):
         sentences.append("Rows marked 'paper only' are not run here: the paper's numbers only.")
     return [s for s in sentences if s]

@@ -16,8 +16,9 @@ from ssa_bench.report.text import METRIC_TITLES, latex_escape, latex_label
 UP_COLOUR = "green!60!black"
 DOWN_COLOUR = "red!70!black"
 NOISE_COLOUR = "black!50"
-# Beyond this many number columns the tabular is scaled to the text width.
-WIDE_TABLE_COLUMNS = 9
+# A tabular whose plain text is wider than this many characters (about a one-column article's
+# text width at \small) is scaled to \linewidth rather than running into the margin.
+WIDE_TABLE_CHARACTERS = 75
 
 
 def _cell(text: CellText) -> str:
@@ -81,6 +82,13 @@ def _header(table: ReportTable, label_titles: list[str]) -> list[str]:
     return lines
 
 
+def _is_wide(rows: list[list[str]]) -> bool:
+    """Estimate from the plain text of each column's widest cell (markup stripped) plus column gaps."""
+    plain = [[re.sub(r"\\[a-zA-Z]+(\{[^}]*\})?|[{}$]", "", cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in plain) for i in range(len(plain[0]))] if plain else []
+    return sum(widths) + 2 * len(widths) > WIDE_TABLE_CHARACTERS
+
+
 def _label_for_tex(name: str) -> str:
     return "tab:ssa-bench-" + re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")
 
@@ -91,6 +99,7 @@ def render_latex(table: ReportTable) -> str:
     spec = "l" * len(label_titles) + "r" * numbers
     body = [r"\toprule", *_header(table, label_titles), r"\midrule"]
     sections = section_titles(table)
+    row_cells: list[list[str]] = []
     for index, (row, section) in enumerate(zip(table.rows, sections)):
         if index and section:
             body.append(r"\midrule")
@@ -105,16 +114,19 @@ def render_latex(table: ReportTable) -> str:
             else:
                 cells.append(ours)
         body.append(" & ".join(cells) + r" \\")
+        row_cells.append(cells)
     body.append(r"\bottomrule")
     tabular = [rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}"]
-    if numbers > WIDE_TABLE_COLUMNS:
+    wide = _is_wide(row_cells)
+    if wide:
         tabular = [r"\resizebox{\linewidth}{!}{%", *tabular, "}"]
     caption = " ".join(latex_escape(s) for s in caption_sentences(table))
     lines = [
         f"% ssa-bench report '{table.name}' (profile {table.profile}); generated -- edit the spec, not this file.",
-        r"% Needs \usepackage{booktabs} and \usepackage{xcolor}" + (r" and \usepackage{graphicx}." if numbers > WIDE_TABLE_COLUMNS else "."),
+        r"% Needs \usepackage{booktabs} and \usepackage{xcolor}" + (r" and \usepackage{graphicx}." if wide else "."),
         r"\begin{table}[t]",
         r"\centering",
+        r"\small",
         rf"\caption{{{caption}}}",
         rf"\label{{{_label_for_tex(table.name)}}}",
         *tabular,
