@@ -230,6 +230,75 @@ def _gain(cell: Cell, base: Cell, metric: str) -> None:
         cell.gain_shown = False
 
 
+class _Builder:
+    """Fills the cells of one table: ours from the seed statistics, paper from its transcription."""
+
+    def __init__(self, spec, frame: pd.DataFrame, paper: PaperTable | None, metrics: list[str]):
+        self.spec, self.paper = spec, paper
+        self.layout = _Layout(frame)
+        self.columns = _columns(metrics, self.layout, paper)
+        self.stats = aggregate_seeds(frame, metrics)
+        self.latency = _latency_facts(spec, frame) if "latency_ms" in metrics else None
+        self.paper_groups = [self._paper_group(c) for c in self.columns]
+
+    def _paper_group(self, column: Column) -> str | None:
+        if self.paper is None or column.group is None:
+            return None
+        return self.paper.group(column.group, self.layout.paper_datasets.get(column.group, set()))
+
+    def paper_cells(self, prow: PaperRow | None) -> list[Cell]:
+        return [Cell(paper=self.paper.value(prow, c.metric, g) if prow is not None else None)
+                for c, g in zip(self.columns, self.paper_groups)]
+
+    def paper_section(self, section) -> PaperSection | None:
+        return self.paper.section(section, self.layout.paper_baselines[section]) if self.paper else None
+
+    def spec_row(self, section, label, psection: PaperSection | None) -> tuple[int, Row]:
+        """(position in the paper's block, or -1, row) for one of the spec's rows."""
+        prow = psection.row(label) if psection else None
+        cells = self.paper_cells(prow)
+        # Our latency (CPU) minus the paper's (V100) would be a device comparison, not a reproduction.
+        latency_comparable = self.latency is not None and self.latency.get("device") == "cuda"
+        for cell, column in zip(cells, self.columns):
+            got: SeedStats | None = self.stats.get(cell_key(section, label, column.group), {}).get(column.metric)
+            if got is not None:
+                cell.ours, cell.std, cell.n, cell.n_expected = got.mean, got.std, got.n, got.n_expected
+            if cell.ours is not None and cell.paper is not None and (column.metric != "latency_ms" or latency_comparable):
+                cell.delta = cell.ours - cell.paper
+        row = Row(section, label, cells, paper_source=prow.source if prow else None,
+                  run_ids=self.layout.run_ids.get((section, label), []),
+                  states=dict(self.layout.states.get((section, label), {})))
+        return (psection.rows.index(prow) if prow is not None else -1), row
+
+    def insert_paper_only(self, section, psection: PaperSection | None, section_rows: list, requests) -> set[str]:
+        """Add the requested paper-only rows of this block where the paper prints them; the keys used."""
+        used = set()
+        for label, wanted_section, key in requests:
+            if psection is None or (wanted_section is not None and normalize(wanted_section) != normalize(section)
+                                    and normalize(wanted_section) not in psection.names()):
+                continue
+            prow = psection.row(label)
+            if prow is None:
+                continue
+            used.add(key)
+            if any(row.paper_source == prow.source for _, row in section_rows):
+                continue  # the spec runs this row itself
+            order = psection.rows.index(prow)
+            # after the last row the paper prints before it
+            position = max((i + 1 for i, (o, _) in enumerate(section_rows) if 0 <= o < order), default=len(section_rows))
+            section_rows.insert(position, (order, Row(section, label, self.paper_cells(prow), paper_only=True,
+                                                      paper_source=prow.source)))
+        return used
+
+    def unused_request_error(self, label: str, key: str) -> UserError:
+        where = dict(file=getattr(self.spec, "path", None), key=key)
+        if self.paper is None:
+            return UserError(f"paper-only row '{label}' but the spec names no paper table to take it from", **where,
+                             fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
+        return UserError(f"paper-only row '{label}' is not in the paper's {self.paper.title.split(':')[0]}", **where,
+                         fix="use a row name of that table as printed in the paper (see ssa_bench/report/paper_numbers.yaml)")
+
+
 def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = None) -> ReportTable:
     """The report table of a spec from its gathered runs (see `gather`)."""
     report = dict(getattr(spec, "report", None) or {})
@@ -237,82 +306,32 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
     numbers = paper_numbers or load_paper_numbers()
     paper_name = report.get("paper_table") or getattr(spec, "paper_table", None)
     paper = numbers.table(paper_name) if paper_name is not None else None
-    layout = _Layout(frame)
-    columns = _columns(metrics, layout, paper)
-    stats = aggregate_seeds(frame, metrics)
-    latency = _latency_facts(spec, frame) if "latency_ms" in metrics else None
-    on_gpu = latency is not None and latency.get("device") == "cuda"
+    build = _Builder(spec, frame, paper, metrics)
     requests = _paper_only_requests(spec, report)
     used_requests: set[str] = set()
-
-    def paper_group(column: Column) -> str | None:
-        if paper is None or column.group is None:
-            return None
-        return paper.group(column.group, layout.paper_datasets.get(column.group, set()))
-
-    paper_groups = [paper_group(c) for c in columns]
-
-    def paper_cells(prow: PaperRow | None) -> list[Cell]:
-        return [Cell(paper=paper.value(prow, c.metric, g) if prow is not None else None)
-                for c, g in zip(columns, paper_groups)]
-
     rows: list[Row] = []
     baseline_rows: dict = {}
-    wanted_baseline = report.get("baseline_row")
-    for section, labels in layout.sections.items():
-        psection: PaperSection | None = paper.section(section, layout.paper_baselines[section]) if paper else None
-        section_rows: list[tuple[int, Row]] = []   # (paper order, row)
-        for label in labels:
-            prow = psection.row(label) if psection else None
-            cells = paper_cells(prow)
-            for cell, column in zip(cells, columns):
-                got: SeedStats | None = stats.get(cell_key(section, label, column.group), {}).get(column.metric)
-                if got is not None:
-                    cell.ours, cell.std, cell.n, cell.n_expected = got.mean, got.std, got.n, got.n_expected
-                if cell.ours is not None and cell.paper is not None and (column.metric != "latency_ms" or on_gpu):
-                    cell.delta = cell.ours - cell.paper
-            order = psection.rows.index(prow) if prow is not None else -1
-            section_rows.append((order, Row(section, label, cells, paper_source=prow.source if prow else None,
-                                            run_ids=layout.run_ids.get((section, label), []),
-                                            states=dict(layout.states.get((section, label), {})))))
-        baseline_label = wanted_baseline if wanted_baseline in labels else labels[0]
+    for section, labels in build.layout.sections.items():
+        psection = build.paper_section(section)
+        section_rows = [build.spec_row(section, label, psection) for label in labels]
+        used_requests |= build.insert_paper_only(section, psection, section_rows, requests)
+        baseline_label = report.get("baseline_row") if report.get("baseline_row") in labels else labels[0]
         baseline_rows[section] = baseline_label
-        for request_label, request_section, key in requests:
-            if psection is None or (request_section is not None and normalize(request_section) != normalize(section)
-                                    and normalize(request_section) not in psection.names()):
-                continue
-            prow = psection.row(request_label)
-            if prow is None:
-                continue
-            used_requests.add(key)
-            if any(r.paper_source == prow.source for _, r in section_rows):
-                continue  # the spec runs this row itself
-            order = psection.rows.index(prow)
-            position = max((i + 1 for i, (o, _) in enumerate(section_rows) if 0 <= o < order), default=len(section_rows))
-            section_rows.insert(position, (order, Row(section, request_label, paper_cells(prow), paper_only=True,
-                                                      paper_source=prow.source)))
-        base = next(r for _, r in section_rows if r.label == baseline_label and not r.paper_only)
+        base = next(row for _, row in section_rows if row.label == baseline_label and not row.paper_only)
         base.is_baseline = True
         for _, row in section_rows:
             if row is not base:
-                for cell, base_cell, column in zip(row.cells, base.cells, columns):
+                for cell, base_cell, column in zip(row.cells, base.cells, build.columns):
                     _gain(cell, base_cell, column.metric)
             rows.append(row)
     for label, _, key in requests:
-        if key in used_requests:
-            continue
-        if paper is None:
-            raise UserError(f"paper-only row '{label}' but the spec names no paper table to take it from",
-                            file=getattr(spec, "path", None), key=key,
-                            fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
-        raise UserError(f"paper-only row '{label}' is not in the paper's {paper.title.split(':')[0]}",
-                        file=getattr(spec, "path", None), key=key,
-                        fix="use a row name of that table as printed in the paper (see ssa_bench/report/paper_numbers.yaml)")
+        if key not in used_requests:
+            raise build.unused_request_error(label, key)
     return ReportTable(
         name=str(getattr(spec, "name", "report")), title=str(getattr(spec, "title", None) or getattr(spec, "name", "")),
-        caption=report.get("caption"), profile=str(getattr(spec, "profile", "paper")), columns=columns, rows=rows,
-        paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
-        baseline_rows=baseline_rows, decimals=dict(paper.decimals) if paper else {}, latency=latency,
+        caption=report.get("caption"), profile=str(getattr(spec, "profile", "paper")), columns=build.columns,
+        rows=rows, paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
+        baseline_rows=baseline_rows, decimals=dict(paper.decimals) if paper else {}, latency=build.latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
         spec_path=str(getattr(spec, "path", "")) or None)
