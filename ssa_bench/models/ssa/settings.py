@@ -2,13 +2,16 @@
 
 A spec's ``ssa:`` block is checked against :class:`SSASettings` (unknown key -> error naming it);
 the model builder consumes the same object. ``variant`` selects a preset (``paper``, ``released``
-or ``cac``); any field set explicitly overrides the preset's value for that field.
+or ``cac``, see :data:`PRESETS`); any field set explicitly overrides the preset's value for that
+field. :func:`resolve_settings` does both; its ``to_dict()`` is what a run's id hashes, so every
+detail that changes training is a field here.
 
 Field names here are the public vocabulary of the spec files: renaming one breaks specs.
+What each field means, and why the presets differ, is in docs/ssa.md.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, asdict
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 Variant = Literal["paper", "released", "cac"]
@@ -16,6 +19,8 @@ Variant = Literal["paper", "released", "cac"]
 
 @dataclass(frozen=True)
 class SSASettings:
+    """Defaults are the ``paper`` preset (the equations of arXiv 2405.06525)."""
+
     enabled: bool = False
     variant: Variant = "paper"
     # Structure (Table 3, 6, 7)
@@ -34,6 +39,40 @@ class SSASettings:
     rd_boundary: bool = True              # B
     rd_category: bool = True              # E
     edge_size: int = 4
+    # ---- where the paper and the authors' released code differ (docs/ssa.md, "Presets") ----
+    # Logits: "dot" = Eq. 2's inner product; "cosine" = L2-normalised features and prototypes
+    # times logit_scale.
+    logits: Literal["dot", "cosine"] = "dot"
+    logit_scale: float = 15.0
+    proto_proj: bool = False              # bias-free Linear(C, C) on S_p + P_p before the logits
+    # phi_s / phi_p: "linear" = one 1x1 conv (Linear(2C, C)); "mlp" = Linear(2C, C/2, no bias)
+    # -> ReLU -> Linear(C/2, C).
+    phi: Literal["linear", "mlp"] = "linear"
+    sppa_concat: Literal["centre_basis", "basis_centre"] = "centre_basis"   # input order of phi_p
+    pe_residual: bool = False             # P_f = S_f + PE(S_f) instead of PE(S_f)
+    w_coarse: float = 0.0                 # CE on the coarse mask M_c
+    dice: Literal["vnet", "sigmoid_present", "none"] = "vnet"   # the Dice term of L_c and L_g
+    # Where the terms SSA adds to the head's CE (Dice, coarse CE, teacher CE and Dice) compare
+    # with the label: at the classifier's resolution (label resized by nearest) or upsampled to
+    # the label's, as the head's own CE. The main CE is always the head's, at label resolution.
+    extra_loss_resolution: Literal["feature", "label"] = "feature"
+    # Teacher semantic centre behind O-hat: per image, or pooled over the batch (L_sd always
+    # uses the batch-pooled one, as the paper says under Eq. 15).
+    teacher_semantic_pool: Literal["image", "batch"] = "image"
+    # L_rd: target = (1 - rd_onehot_mix) softmax(O-hat) + rd_onehot_mix onehot(GT); a region's
+    # mean divides by its summed entropy weights ("weight", Eq. 11) or its pixel count ("count").
+    rd_onehot_mix: float = 0.0
+    rd_normalise: Literal["weight", "count"] = "weight"
+    rd_resolution: Literal["feature", "label"] = "feature"
+    edge_border: int = 0                  # edges within this many pixels of the image border dropped
+    # L_sd relation matrices: softmax(sd_scale * a b^T) of raw ("dot") or L2-normalised ("cosine")
+    # prototypes; sd_detach_key: the student's b is detached.
+    sd_relation: Literal["dot", "cosine"] = "dot"
+    sd_scale: float = 1.0
+    sd_detach_key: bool = False
+    # L_pd: "eq16" = -sum softmax(P_p) log softmax(P_p-hat) as printed; "soft_ce" = the teacher's
+    # softmax as the target of the student's log-softmax.
+    pd_form: Literal["eq16", "soft_ce"] = "eq16"
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -48,25 +87,86 @@ class SSASettings:
 
     @classmethod
     def from_spec(cls, block: dict[str, Any] | None) -> "SSASettings":
-        """Build from a spec's ``ssa:`` block.
+        """Build from a spec's ``ssa:`` block: the variant's preset plus the explicit keys.
 
         Raises ``SSASettingsError(key, message, fix)`` for an unknown key or a value of the wrong
         type, so the spec loader can name the file and key path.
         """
-        block = dict(block or {})
-        hints = get_type_hints(cls)
-        for key, value in block.items():
-            if key not in hints:
-                raise SSASettingsError(key, f"unknown SSA setting '{key}'",
-                                       f"use one of: {', '.join(sorted(hints))}")
-            _check_type(key, value, hints[key])
-        return cls(**block)
+        return resolve_settings(block)
+
+    @property
+    def teacher_enabled(self) -> bool:
+        """Whether training builds and runs the teacher classifier."""
+        adapts = self.sepa or self.sppa
+        return adapts and any(w > 0 for w in (self.w_g, self.w_rd, self.w_sd, self.w_pd))
+
+
+# What each variant changes from the dataclass defaults (= "paper").
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper": {},
+    # The authors' code (github.com/xwmaxwma/SSA, mmseg 0.30), as listed in issue 3.
+    "released": {
+        "logits": "cosine", "logit_scale": 15.0, "proto_proj": True, "phi": "mlp",
+        "sppa_concat": "basis_centre", "pe_residual": True, "w_coarse": 1.0,
+        "dice": "sigmoid_present", "extra_loss_resolution": "label",
+        "teacher_semantic_pool": "batch",
+        "rd_onehot_mix": 0.5, "rd_normalise": "count", "rd_resolution": "feature",
+        "edge_size": 3, "edge_border": 6,
+        "sd_relation": "cosine", "sd_scale": 15.0, "sd_detach_key": True, "w_sd": 10.0,
+        "pd_form": "soft_ce", "w_pd": 0.4,
+    },
+    # Context-aware Classifier (Tian et al., AAAI 2023), the comparator of Table 2.
+    "cac": {
+        "sepa": True, "sppa": False, "logits": "cosine", "logit_scale": 15.0,
+        "proto_proj": False, "phi": "mlp", "w_coarse": 1.0, "dice": "none",
+        "extra_loss_resolution": "label",
+        "teacher_semantic_pool": "batch", "w_g": 1.0, "w_rd": 1.0, "w_sd": 0.0, "w_pd": 0.0,
+        "rd_entropy": True, "rd_boundary": False, "rd_category": True,
+        "rd_onehot_mix": 0.5, "rd_normalise": "count", "rd_resolution": "feature",
+    },
+}
 
 
 class SSASettingsError(ValueError):
     def __init__(self, key: str, message: str, fix: str = "") -> None:
         super().__init__(message)
         self.key, self.message, self.fix = key, message, fix
+
+
+def resolve_settings(block: dict[str, Any] | None) -> SSASettings:
+    """The settings of a spec's ``ssa:`` block: ``variant``'s preset, then the explicit keys.
+
+    A fully resolved dict (``SSASettings.to_dict()``) resolves to itself. Raises
+    :class:`SSASettingsError` on an unknown key, a value of the wrong type or out of range.
+    """
+    block = dict(block or {})
+    hints = get_type_hints(SSASettings)
+    for key, value in block.items():
+        if key not in hints:
+            raise SSASettingsError(key, f"unknown SSA setting '{key}'",
+                                   f"use one of: {', '.join(sorted(hints))}")
+        _check_type(key, value, hints[key])
+    variant = block.get("variant", "paper")
+    values = {**PRESETS[variant], **block}
+    for key, value in values.items():
+        if hints[key] is float:
+            values[key] = float(value)   # 10 and 10.0 must hash alike
+        _check_range(key, values[key])
+    return SSASettings(**values)
+
+
+_NON_NEGATIVE = ("w_g", "w_rd", "w_sd", "w_pd", "w_coarse", "edge_border")
+_POSITIVE = ("edge_size", "logit_scale", "sd_scale")
+
+
+def _check_range(key: str, value: Any) -> None:
+    if key in _NON_NEGATIVE and value < 0:
+        raise SSASettingsError(key, f"must be >= 0, got {value}", "use 0 to switch it off")
+    if key in _POSITIVE and value <= 0:
+        raise SSASettingsError(key, f"must be > 0, got {value}", "use a positive value")
+    if key == "rd_onehot_mix" and not 0.0 <= value <= 1.0:
+        raise SSASettingsError(key, f"must be in [0, 1], got {value}",
+                               "0 = teacher only (paper), 0.5 = released")
 
 
 def _check_type(key: str, value: Any, hint: Any) -> None:

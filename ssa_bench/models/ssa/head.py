@@ -1,0 +1,193 @@
+"""``SSAHead``: any mmseg decode head with its classifier and loss taken over by SSA.
+
+The wrapper builds the original head from its config, unchanged, and replaces only the bound
+``cls_seg`` of that instance: the head still computes its features its own way and calls
+``self.cls_seg(feat)``, which now runs the head's dropout, then :class:`SSAClassifier` with the
+head's ``conv_seg`` as the fixed prototypes. Everything else (``align_corners``,
+``num_classes``, ``loss_decode``, ...) is read through to the inner head, so segmentors -- plain
+or cascade (the wrapper is the last stage) -- use it like the head itself.
+
+Training (``loss``): the head's forward records the classifier's tensors; then
+
+    L = CE(O) + Dice(O) + w_coarse CE(M_c) + w_g [CE(O-hat) + Dice(O-hat)]
+        + w_rd L_rd + w_sd L_sd + w_pd L_pd
+
+with CE = the head's own ``loss_decode`` (and sampler), at label resolution as mmseg does.
+The keys of the main terms are the head's (``loss_ce``, ``acc_seg``); the SSA terms are
+``loss_ssa_dice``, ``<name>_coarse``, ``<name>_teacher``, ``loss_ssa_teacher_dice``,
+``loss_ssa_rd``, ``loss_ssa_sd``, ``loss_ssa_pd``.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmseg.registry import MODELS
+from torch import nn
+
+from ssa_bench.models.ssa.boundary import boundary_mask
+from ssa_bench.models.ssa.classifier import SSAClassifier
+from ssa_bench.models.ssa.losses import (dice_loss, relation_distillation,
+                                         response_distillation, spatial_distillation)
+from ssa_bench.models.ssa.settings import resolve_settings
+
+
+@MODELS.register_module()
+class SSAHead(BaseModule):
+    """``SSAHead(head=<decode head config>, ssa=<settings dict>)``; ``ssa['enabled']`` is
+    implied (the wrapper's presence switches SSA on)."""
+
+    def __init__(self, head: dict, ssa: dict | None = None, init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.settings = resolve_settings({**(ssa or {}), "enabled": True})
+        self.head = MODELS.build(head)
+        conv_seg = getattr(self.head, "conv_seg", None)
+        if not isinstance(conv_seg, nn.Conv2d) or conv_seg.kernel_size != (1, 1):
+            raise TypeError(f"SSAHead needs a decode head with a 1x1 conv_seg classifier; "
+                            f"{type(self.head).__name__} has {type(conv_seg).__name__}")
+        if conv_seg.out_channels != self.head.num_classes:
+            raise ValueError("SSAHead needs one output channel per class (the binary "
+                             "out_channels=1 form has no class prototypes to adapt)")
+        self.classifier = SSAClassifier(conv_seg.in_channels, conv_seg.out_channels,
+                                        self.settings)
+        self._record: dict | None = None
+        # The take-over: an instance attribute shadows BaseDecodeHead.cls_seg for this head only.
+        self.head.cls_seg = self._classify
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            head = self.__dict__.get("_modules", {}).get("head")
+            if head is None:
+                raise
+            return getattr(head, name)
+
+    def _classify(self, features: torch.Tensor) -> torch.Tensor:
+        dropout = getattr(self.head, "dropout", None)
+        if dropout is not None:
+            features = dropout(features)
+        return self.classifier(features, self.head.conv_seg, self._record)
+
+    @contextlib.contextmanager
+    def recording(self):
+        """Within the block, head forwards store the classifier's tensors in the yielded dict."""
+        record: dict = {}
+        self._record = record
+        try:
+            yield record
+        finally:
+            self._record = None
+
+    # ---- what segmentors call --------------------------------------------------------------
+    def forward(self, *inputs):
+        return self.head.forward(*inputs)
+
+    def predict(self, *args):
+        return self.head.predict(*args)
+
+    def loss(self, inputs, *args) -> dict:
+        """``loss(inputs, data_samples, train_cfg)``, or for a cascade stage
+        ``loss(inputs, prev_output, data_samples, train_cfg)``."""
+        *extra, data_samples, _train_cfg = args
+        with self.recording() as record:
+            output = self.head.forward(inputs, *extra)
+        label = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).squeeze(1)
+        return self.loss_by_record(output, record, label.long())
+
+    # ---- losses ------------------------------------------------------------------------------
+    def loss_by_record(self, output: torch.Tensor, record: dict, label: torch.Tensor) -> dict:
+        """All loss terms from the head's ``output``, the classifier ``record`` and the
+        (B, H, W) label at input resolution."""
+        s = self.settings
+        ignore = self.head.ignore_index
+        label_size = label.shape[-2:]
+        up = self._upsample(output, label_size)
+        losses = self._decode_losses(up, label, suffix="", weight=1.0)
+        losses["acc_seg"] = _accuracy(up, label, ignore)
+        feature_label = _resize_label(label, record["features"].shape[-2:])
+
+        def extra_view(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            # The logits and label the added CE/Dice terms compare (extra_loss_resolution).
+            if s.extra_loss_resolution == "label":
+                return self._upsample(logits, label_size), label
+            return logits, feature_label
+
+        if s.dice != "none":
+            if s.extra_loss_resolution == "label":
+                losses["loss_ssa_dice"] = dice_loss(up, label, ignore, s.dice)
+            else:
+                losses["loss_ssa_dice"] = dice_loss(record["logits"], feature_label, ignore,
+                                                    s.dice)
+        if not self.classifier.adapts:
+            return losses
+        if s.w_coarse > 0:
+            losses.update(self._decode_losses(*extra_view(record["coarse"]), "_coarse",
+                                              s.w_coarse))
+        if not self.classifier.has_teacher:
+            return losses
+        teacher_label = torch.where(feature_label == ignore,
+                                    torch.full_like(feature_label, -1), feature_label)
+        teacher = self.classifier.teacher(record, teacher_label)
+        if s.w_g > 0:
+            teacher_logits, teacher_target = extra_view(teacher["logits"])
+            losses.update(self._decode_losses(teacher_logits, teacher_target, "_teacher", s.w_g))
+            if s.dice != "none":
+                losses["loss_ssa_teacher_dice"] = s.w_g * dice_loss(
+                    teacher_logits, teacher_target, ignore, s.dice)
+        if s.w_rd > 0:
+            if s.rd_resolution == "label":
+                student, target = up, self._upsample(teacher["logits"], label_size)
+                rd_label = label
+            else:
+                student, target, rd_label = record["logits"], teacher["logits"], feature_label
+            boundary = (boundary_mask(rd_label, s.edge_size, s.edge_border)
+                        if s.rd_boundary else None)
+            losses["loss_ssa_rd"] = s.w_rd * response_distillation(
+                student, target, rd_label, ignore, onehot_mix=s.rd_onehot_mix,
+                entropy=s.rd_entropy, boundary=boundary, category=s.rd_category,
+                normalise=s.rd_normalise)
+        if s.w_sd > 0 and s.sepa:
+            losses["loss_ssa_sd"] = s.w_sd * relation_distillation(
+                record["semantic"], teacher["semantic_batch"], relation=s.sd_relation,
+                scale=s.sd_scale, detach_key=s.sd_detach_key)
+        if s.w_pd > 0 and s.sppa:
+            losses["loss_ssa_pd"] = s.w_pd * spatial_distillation(
+                record["spatial"], teacher["spatial"], s.pd_form)
+        return losses
+
+    def _upsample(self, logits: torch.Tensor, size) -> torch.Tensor:
+        if tuple(logits.shape[-2:]) == tuple(size):
+            return logits
+        return F.interpolate(logits, size=size, mode="bilinear",
+                             align_corners=self.head.align_corners)
+
+    def _decode_losses(self, logits: torch.Tensor, label: torch.Tensor, suffix: str,
+                       weight: float) -> dict:
+        """The head's ``loss_decode`` terms on resized logits, as ``loss_by_feat`` computes
+        them (same sampler, same ignore index), each name + ``suffix``, times ``weight``."""
+        head = self.head
+        seg_weight = head.sampler.sample(logits, label.unsqueeze(1)) if head.sampler else None
+        modules = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) \
+            else [head.loss_decode]
+        losses: dict = {}
+        for module in modules:
+            name = module.loss_name + suffix
+            value = weight * module(logits, label, weight=seg_weight,
+                                    ignore_index=head.ignore_index)
+            losses[name] = losses[name] + value if name in losses else value
+        return losses
+
+
+def _resize_label(label: torch.Tensor, size) -> torch.Tensor:
+    if tuple(label.shape[-2:]) == tuple(size):
+        return label
+    return F.interpolate(label.unsqueeze(1).float(), size=size, mode="nearest").squeeze(1).long()
+
+
+def _accuracy(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> torch.Tensor:
+    from mmseg.models.losses import accuracy
+
+    return accuracy(logits, label, ignore_index=ignore_index)
