@@ -84,3 +84,13 @@ def test_importing_settings_and_apply_ssa_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_docs_list_every_difference_of_the_released_preset():
+    from pathlib import Path
+
+    from ssa_bench.models.ssa.settings import PRESETS
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ssa.md").read_text()
+    undocumented = [key for key in PRESETS["released"] if f"`{key}`" not in doc]
+    assert not undocumented, f"docs/ssa.md does not name: {undocumented}"
