@@ -146,7 +146,12 @@ class Store:
         return path
 
     def forget_results(self, run_id: str) -> None:
-        """--force: drop the record and the stage markers (checkpoints stay; training restarts)."""
+        """--force: drop the record, the stage markers, checkpoints and dumps, so the run trains
+        again from iteration 0 (run.json and state.json stay)."""
+        import shutil
+
+        for name in ("work_dir", "dump"):
+            shutil.rmtree(self.path(run_id, name), ignore_errors=True)
         for name in ("record.json", "progress.json", "traceback.txt"):
             try:
                 os.unlink(self.path(run_id, name))

@@ -1,0 +1,317 @@
+"""``load_spec(path, profile, overrides) -> Spec``: read, validate, expand and resolve a matrix.
+
+The result holds one :class:`Entry` per table cell to fill -- a row label, its section and column,
+a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.plan``).
+Nothing here imports torch: ``plan`` and ``status`` must answer in well under a second.
+"""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from ssa_bench.catalog import BASELINES, DATASETS
+from ssa_bench.errors import SpecError
+from ssa_bench.models.ssa.settings import SSASettingsError, resolve_settings
+from ssa_bench.spec import schema
+from ssa_bench.spec.expand import Expanded, expand, get_path, set_path
+from ssa_bench.spec.overrides import Override, parse_overrides
+from ssa_bench.spec.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
+
+REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+
+
+@dataclass(frozen=True)
+class SpecRow:
+    """A row as the report lists it (paper-only rows included)."""
+    label: str
+    section: str | None = None
+    paper_only: bool = False
+
+
+@dataclass
+class Entry:
+    label: str
+    section: str | None
+    column: str | None
+    seed: int
+    row_index: int
+    config: dict
+    paper_baseline: str
+    paper_dataset: str
+    slurm: dict | None
+    origin: str
+
+
+@dataclass
+class Spec:
+    name: str
+    title: str
+    path: str
+    profile: str
+    report: dict
+    paper_table: str | None
+    rows: list[SpecRow]
+    entries: list[Entry] = field(default_factory=list)
+    datasets: dict = field(default_factory=dict)
+
+
+def resolve_path(path: str) -> Path:
+    candidates = [Path(path), Path("experiments") / path, REPO_EXPERIMENTS / path]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise SpecError(f"spec file not found: {path}", file=path, key="SPEC",
+                    fix="give a path to a YAML file, or one under experiments/ (e.g. tables/table3.yaml)")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SpecError(f"malformed YAML{where}: {problem}", file=str(path), key="(file)",
+                        fix="fix the YAML syntax (indentation, a missing ':' or an unclosed bracket)") from None
+    if document is None:
+        raise SpecError("the spec file is empty", file=str(path), key="(file)",
+                        fix="write at least `base: {baseline: ..., dataset: ...}` and `rows:`")
+    if not isinstance(document, dict):
+        raise SpecError(f"a spec is a mapping of keys, got a {type(document).__name__}", file=str(path),
+                        key="(file)", fix="start the file with keys such as name:, base:, rows:")
+    return document
+
+
+def _check_row_block(block, file: str, where: str, need_label: bool) -> None:
+    schema.check_block(block, schema.ROW_KEYS, file, where)
+    if need_label and not str(block.get("label") or "").strip():
+        raise SpecError("a row needs a label", file=file, key=f"{where}.label",
+                        fix="add label: with the paper's row name, e.g. label: + SEPA")
+    for key, keys in (("train", schema.TRAIN_KEYS), ("measure", schema.MEASURE_KEYS),
+                      ("slurm", schema.SLURM_KEYS)):
+        if key in block:
+            schema.check_block(block[key], keys, file, f"{where}.{key}")
+
+
+def _check_axis_key(key: str, file: str, where: str) -> None:
+    parts = key.split(".")
+    nested = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS}
+    allowed = set(schema.ROW_KEYS) - {"label", "section", "paper_only"}
+    if parts[0] not in allowed:
+        raise SpecError(f"unknown axis key '{key}'", file=file, key=f"{where}.{key}",
+                        fix=f"{schema.closest(parts[0], allowed)}an axis varies one of: {', '.join(sorted(allowed))}")
+    if parts[0] in nested and (len(parts) != 2 or parts[1] not in nested[parts[0]]):
+        sub = nested[parts[0]]
+        raise SpecError(f"unknown axis key '{key}'", file=file, key=f"{where}.{key}",
+                        fix=f"{schema.closest(parts[-1], sub)}{parts[0]} keys: {', '.join(sub)}")
+
+
+def _check_axes(block, file: str, where: str) -> dict:
+    if block is None:
+        return {}
+    schema.check_type(block, dict, file, where)
+    for key, values in block.items():
+        _check_axis_key(str(key), file, where)
+        if not isinstance(values, list) or not values:
+            raise SpecError("an axis needs a non-empty list of values", file=file, key=f"{where}.{key}",
+                            fix=f"write e.g. {key}: [a, b]")
+    return block
+
+
+def _check_datasets(block, file: str) -> dict:
+    if block is None:
+        return {}
+    schema.check_type(block, dict, file, "datasets")
+    for name, definition in block.items():
+        where = f"datasets.{name}"
+        if name in DATASETS:
+            raise SpecError(f"inline dataset '{name}' shadows a built-in dataset", file=file, key=where,
+                            fix="give your dataset another name")
+        schema.check_block(definition, schema.DATASET_KEYS, file, where)
+        for required in ("root", "classes"):
+            if required not in definition:
+                raise SpecError(f"inline dataset needs '{required}'", file=file, key=f"{where}.{required}",
+                                fix="give root: (a folder in ADE20K layout) and classes: [names...]")
+        if not definition["classes"] or not all(isinstance(c, str) for c in definition["classes"]):
+            raise SpecError("classes must be a non-empty list of names", file=file, key=f"{where}.classes",
+                            fix="write classes: [road, car, ...]")
+    return block
+
+
+def _check_top(doc: dict, file: str) -> None:
+    schema.check_keys(doc, schema.TOP_KEYS, file, "")
+    for key in ("name", "title", "description", "columns", "sections"):
+        if key in doc:
+            schema.check_type(doc[key], str, file, key)
+    if "paper_table" in doc:
+        schema.check_type(doc["paper_table"], (str, int), file, "paper_table")
+    _check_row_block(doc.get("base") or {}, file, "base", need_label=False)
+    for key in ("rows", "include", "exclude"):
+        if key in doc:
+            schema.check_type(doc[key], list, file, key)
+    for index, row in enumerate(doc.get("rows") or []):
+        _check_row_block(row, file, f"rows[{index}]", need_label=True)
+    for index, row in enumerate(doc.get("include") or []):
+        _check_row_block(row, file, f"include[{index}]", need_label=True)
+    for index, rule in enumerate(doc.get("exclude") or []):
+        schema.check_type(rule, dict, file, f"exclude[{index}]")
+    if "seeds" in doc:
+        seeds = doc["seeds"]
+        if (not isinstance(seeds, list) or not seeds
+                or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
+            raise SpecError(f"seeds must be a non-empty list of integers, got {seeds!r}", file=file,
+                            key="seeds", fix="write e.g. seeds: [0, 1, 2]")
+        if len(set(seeds)) != len(seeds):
+            raise SpecError(f"seeds repeat a value: {seeds}", file=file, key="seeds", fix="list each seed once")
+    if "report" in doc:
+        schema.check_block(doc["report"], schema.REPORT_KEYS, file, "report")
+
+
+def _validate_values(values: dict, file: str, where: str, datasets: dict) -> None:
+    baseline, dataset = values.get("baseline"), values.get("dataset")
+    if baseline is None:
+        raise SpecError("no baseline given", file=file, key=f"{where}.baseline",
+                        fix=f"set base.baseline to one of: {', '.join(BASELINES)}")
+    if baseline not in BASELINES:
+        raise SpecError(f"unknown baseline '{baseline}'", file=file, key=f"{where}.baseline",
+                        fix=f"{schema.closest(str(baseline), BASELINES)}use one of: {', '.join(BASELINES)}")
+    if dataset is None:
+        raise SpecError("no dataset given", file=file, key=f"{where}.dataset",
+                        fix=f"set base.dataset to one of: {', '.join(DATASETS)}")
+    if dataset not in DATASETS and dataset not in datasets:
+        known = list(DATASETS) + list(datasets)
+        raise SpecError(f"unknown dataset '{dataset}'", file=file, key=f"{where}.dataset",
+                        fix=f"{schema.closest(str(dataset), known)}use one of: {', '.join(known)}, "
+                            "or define it under datasets:")
+    train = values.get("train") or {}
+    for key in ("crop_size",):
+        if key in train:
+            schema.check_size(train[key], file, f"{where}.train.{key}")
+    for key in ("max_iters", "batch_size", "val_interval", "checkpoint_interval"):
+        if key in train and train[key] < 1:
+            raise SpecError(f"{key} must be at least 1, got {train[key]}", file=file,
+                            key=f"{where}.train.{key}", fix="give a positive integer")
+    if "device" in train and train["device"] not in schema.TRAIN_DEVICES:
+        raise SpecError(f"unknown device '{train['device']}'", file=file, key=f"{where}.train.device",
+                        fix=f"use one of: {', '.join(schema.TRAIN_DEVICES)}")
+    if "input_size" in (values.get("measure") or {}):
+        schema.check_size(values["measure"]["input_size"], file, f"{where}.measure.input_size")
+    try:
+        resolve_settings(values.get("ssa") or {})
+    except SSASettingsError as error:
+        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=error.fix) from None
+
+
+def _section_name(key: str | None, values: dict, axis_values: dict):
+    if not key:
+        return values.get("section")
+    value = axis_values.get(key, get_path(values, key))
+    if key == "baseline" and value in BASELINES:
+        info = BASELINES[value]
+        return info.title if info.title == info.backbone else f"{info.title} ({info.backbone})"
+    return None if value is None else str(value)
+
+
+def _ssa_block(block: dict) -> dict:
+    settings = resolve_settings(block).to_dict()
+    if not settings["enabled"]:
+        # Switched off, the other switches change nothing: one baseline run for every table.
+        settings = resolve_settings({}).to_dict()
+    return settings
+
+
+def _resolve_config(values: dict, datasets: dict) -> dict:
+    dataset = values["dataset"]
+    dataset_def = None
+    if dataset in datasets:
+        definition = datasets[dataset]
+        dataset_def = {"root": definition["root"], "classes": list(definition["classes"]),
+                       "reduce_zero_label": bool(definition.get("reduce_zero_label", False)),
+                       "img_suffix": definition.get("img_suffix", ".jpg"),
+                       "seg_map_suffix": definition.get("seg_map_suffix", ".png")}
+    train = {**train_defaults(dataset, datasets.get(dataset)), **(values.get("train") or {})}
+    if train["lr"] is not None:
+        train["lr"] = float(train["lr"])
+    measure = {**measure_defaults(train["crop_size"]), **(values.get("measure") or {})}
+    return {
+        "baseline": values["baseline"],
+        "dataset": dataset,
+        "dataset_def": dataset_def,
+        "ssa": _ssa_block(values.get("ssa") or {}),
+        "train": train,
+        "measure": measure,
+        "cfg": dict(values.get("cfg") or {}),
+        "seed": int(values.get("seed", 0)),
+    }
+
+
+def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
+    if profile not in PROFILES:
+        raise SpecError(f"unknown profile '{profile}'", key="--profile",
+                        fix=f"use one of: {', '.join(PROFILES)}")
+    file_path = resolve_path(path)
+    file = str(file_path)
+    doc = _read_yaml(file_path)
+    parsed = parse_overrides(overrides)
+    for item in parsed:
+        if item.top_level:
+            set_path(doc, item.key, item.value)
+    _check_top(doc, file)
+    datasets = _check_datasets(doc.get("datasets"), file)
+    axes = _check_axes(doc.get("axes"), file, "axes")
+    zipped = _check_axes(doc.get("zip"), file, "zip")
+    expanded = expand(doc.get("base") or {}, doc.get("rows") or [], axes, zipped,
+                      doc.get("include") or [], doc.get("exclude") or [], file)
+    rows_for_report: list[SpecRow] = []
+    entries: list[Entry] = []
+    seen: dict = {}
+    columns_key, sections_key = doc.get("columns"), doc.get("sections")
+    for index, row in enumerate(expanded):
+        label = str(row.values.get("label") or doc.get("name") or file_path.stem)
+        section = _section_name(sections_key, row.values, row.axis_values) or row.values.get("section")
+        if row.values.get("paper_only"):
+            rows_for_report.append(SpecRow(label, section, True))
+            continue
+        _validate_values(row.values, file, row.origin, datasets)
+        extra = [f"{k.split('.')[-1]}={v}" for k, v in row.axis_values.items() if k not in (columns_key, sections_key)]
+        if extra:
+            label = f"{label} ({', '.join(extra)})"
+        column = row.axis_values.get(columns_key, get_path(row.values, columns_key)) if columns_key else None
+        values = apply_profile(row.values, profile)
+        for item in parsed:
+            if not item.top_level:
+                set_path(values, item.key, copy.deepcopy(item.value))
+        if parsed:
+            _validate_values(values, file, "--set", datasets)
+        for seed in doc.get("seeds") or [values.get("seed", 0)]:
+            values["seed"] = seed
+            key = (section, label, None if column is None else str(column), seed)
+            if key in seen:
+                raise SpecError(f"duplicate row '{label}'" + (f" in section '{section}'" if section else "")
+                                + (f" for column '{column}'" if column is not None else "") + f", seed {seed}",
+                                file=file, key=row.origin,
+                                fix=f"give it a label different from {seen[key]}, or drop one of the two")
+            seen[key] = row.origin
+            entries.append(Entry(label=label, section=section, column=None if column is None else str(column),
+                                 seed=int(seed), row_index=index, config=_resolve_config(values, datasets),
+                                 paper_baseline=row.values["baseline"], paper_dataset=row.values["dataset"],
+                                 slurm=copy.deepcopy(values.get("slurm")), origin=row.origin))
+        if SpecRow(label, section) not in rows_for_report:
+            rows_for_report.append(SpecRow(label, section))
+    if not entries:
+        raise SpecError("the matrix expands to no runs", file=file, key="rows",
+                        fix="add rows, or loosen exclude: rules")
+    report = dict(doc.get("report") or {})
+    paper_table = report.get("paper_table", doc.get("paper_table"))
+    if paper_table is not None:
+        paper_table = str(paper_table)
+        paper_table = paper_table if paper_table.startswith("table") else f"table{paper_table}"
+        report["paper_table"] = paper_table
+    return Spec(name=str(doc.get("name") or file_path.stem), title=str(doc.get("title") or ""),
+                path=os.path.relpath(file) if not os.path.isabs(path) else file, profile=profile,
+                report=report, paper_table=paper_table, rows=rows_for_report, entries=entries,
+                datasets=datasets)

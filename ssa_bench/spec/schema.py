@@ -1,0 +1,100 @@
+"""The spec grammar as data: which keys exist where, and the type of each value.
+
+Validation walks a spec against these tables and raises ``SpecError`` at the first bad value,
+naming the file, the key path (``rows[3].train.max_iters``) and the fix. Kept as plain tables
+(not a schema library) so the error messages say exactly what a researcher should type.
+"""
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from ssa_bench.errors import SpecError
+
+# Top level of a spec file.
+TOP_KEYS = {
+    "name": "a short name (default: the file name), used for report file names",
+    "title": "the table's title",
+    "description": "free text",
+    "paper_table": "the paper's table this spec reproduces (table1 ... table8), for paper | ours | delta",
+    "base": "settings every row starts from (baseline, dataset, ssa, train, measure, cfg, seed, slurm)",
+    "rows": "named rows: a list of {label: ..., <overrides>}",
+    "axes": "key -> list of values, crossed with the rows (product)",
+    "zip": "key -> list of values, all the same length, stepped together",
+    "include": "extra rows, each {label: ..., <overrides>}",
+    "exclude": "rows to drop: each a mapping of keys (label, dataset, ...) that must all match",
+    "seeds": "list of integer seeds each row is repeated over",
+    "columns": "the key whose values become column groups (e.g. dataset)",
+    "sections": "the key whose values become row blocks (e.g. baseline)",
+    "datasets": "inline datasets in ADE20K layout: name -> {root, classes, reduce_zero_label}",
+    "report": "how the table is reported: columns, paper_table, caption, baseline_row, paper_only_rows",
+}
+
+# What a row (base, rows[i], include[i]) may set.
+ROW_KEYS = {
+    "label": str, "section": str, "paper_only": bool,
+    "baseline": str, "dataset": str, "ssa": dict, "train": dict, "measure": dict, "cfg": dict,
+    "seed": int, "slurm": dict,
+}
+
+TRAIN_KEYS = {
+    "max_iters": int, "batch_size": int, "crop_size": list, "val_interval": int,
+    "checkpoint_interval": int, "lr": (float, type(None)), "num_workers": int,
+    "device": str, "pretrained": (str, type(None)),
+}
+TRAIN_DEVICES = ("auto", "cpu", "cuda")
+MEASURE_KEYS = {"input_size": list, "latency_warmup": (int, type(None)),
+                "latency_iters": (int, type(None)), "threads": int}
+SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str, "time": str,
+              "partition": str, "constraint": str, "qos": str, "account": str, "extra": dict}
+DATASET_KEYS = {"root": str, "classes": list, "reduce_zero_label": bool, "img_suffix": str,
+                "seg_map_suffix": str, "crop_size": list, "max_iters": int}
+REPORT_KEYS = {"columns": list, "paper_table": (str, int), "caption": str, "baseline_row": str,
+               "paper_only_rows": list, "decimals": dict}
+
+TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
+              dict: "a mapping", list: "a list", type(None): "null"}
+
+
+def closest(word: str, options) -> str:
+    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
+    return f"did you mean '{match[0]}'? " if match else ""
+
+
+def check_keys(mapping: dict, allowed, file: str, where: str) -> None:
+    for key in mapping:
+        if key not in allowed:
+            path = f"{where}.{key}" if where else str(key)
+            raise SpecError(f"unknown key '{key}'", file=file, key=path,
+                            fix=f"{closest(str(key), allowed)}allowed here: {', '.join(allowed)}")
+
+
+def type_ok(value: Any, expected) -> bool:
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    if isinstance(value, bool):
+        return bool in expected
+    if isinstance(value, int) and float in expected:
+        return True
+    return isinstance(value, expected)
+
+
+def check_type(value: Any, expected, file: str, key: str) -> None:
+    if not type_ok(value, expected):
+        names = " or ".join(TYPE_NAMES.get(t, t.__name__)
+                            for t in (expected if isinstance(expected, tuple) else (expected,)))
+        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", file=file, key=key,
+                        fix=f"write {names} here")
+
+
+def check_block(block: Any, keys: dict, file: str, where: str) -> None:
+    check_type(block, dict, file, where)
+    check_keys(block, keys, file, where)
+    for key, value in block.items():
+        check_type(value, keys[key], file, f"{where}.{key}")
+
+
+def check_size(value: Any, file: str, key: str) -> None:
+    if not (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
+        raise SpecError(f"expected [height, width] of two positive integers, got {value!r}", file=file,
+                        key=key, fix="write e.g. [512, 512]")
