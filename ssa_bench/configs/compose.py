@@ -1,0 +1,175 @@
+"""Run config -> a complete mmengine ``Config`` for mmseg: the baseline's model and optimiser
+(``baselines.py``), the data set's pipelines (mmseg's own ``_base_/datasets`` files, or the demo and
+inline data sets in ADE20K layout), the schedule, hooks, and finally the run's raw ``cfg`` overrides.
+
+Nothing is copied from mmseg's configs: the shipped files are loaded and adjusted, so a new mmseg
+release changes what it changes. Distributed facts (launcher, world size) come from the
+environment the executor sets (``SSA_BENCH_LAUNCHER``, SLURM's task variables).
+"""
+from __future__ import annotations
+
+import copy
+import os
+
+from ssa_bench.catalog import DATASETS
+from ssa_bench.errors import UserError
+
+# The paper's data configs, as mmseg ships them.
+MMSEG_DATASET_FILES = {
+    "ade20k": "_base_/datasets/ade20k.py",
+    "coco_stuff10k": "_base_/datasets/coco-stuff10k.py",
+    "pascal_context59": "_base_/datasets/pascal_context_59.py",
+}
+# The demo and inline data sets: ADE20K's pipelines; the demo's 64x64 images keep their size at test.
+DEMO_SCALE = (128, 64)
+SSA_IMPORT = "ssa_bench.models.ssa"
+HOOKS_IMPORT = "ssa_bench.stages.hooks"
+DATASETS_IMPORT = "ssa_bench.data.mmseg_datasets"
+
+
+def world_size() -> int:
+    if os.environ.get("SSA_BENCH_LAUNCHER") == "slurm":
+        return int(os.environ.get("SLURM_NTASKS") or 1)
+    return int(os.environ.get("WORLD_SIZE") or 1)
+
+
+def launcher() -> str:
+    return "slurm" if os.environ.get("SSA_BENCH_LAUNCHER") == "slurm" else "none"
+
+
+def _num_classes(run_config: dict) -> int:
+    definition = run_config.get("dataset_def")
+    return len(definition["classes"]) if definition else DATASETS[run_config["dataset"]].num_classes
+
+
+def _set_pipeline(pipeline: list, crop_size: tuple, scale: tuple | None, reduce_zero_label: bool | None) -> list:
+    out = []
+    for step in copy.deepcopy(pipeline):
+        kind = step.get("type")
+        if kind == "RandomCrop":
+            step["crop_size"] = crop_size
+        elif kind in ("RandomResize", "Resize") and scale is not None:
+            step["scale"] = scale
+        elif kind == "LoadAnnotations" and reduce_zero_label is not None:
+            step["reduce_zero_label"] = reduce_zero_label
+        out.append(step)
+    return out
+
+
+def _datasets(run_config: dict) -> tuple[dict, dict]:
+    """(train dataset cfg, val dataset cfg) with roots, crops and scales of this run."""
+    from mmengine.config import Config
+
+    from ssa_bench.configs.baselines import mmseg_config_dir
+    from ssa_bench.data import dataset_root
+
+    name, definition = run_config["dataset"], run_config.get("dataset_def")
+    crop = tuple(run_config["train"]["crop_size"])
+    base = Config.fromfile(os.path.join(mmseg_config_dir(), MMSEG_DATASET_FILES.get(name, MMSEG_DATASET_FILES["ade20k"])))
+    train = copy.deepcopy(base.train_dataloader.dataset.to_dict())
+    val = copy.deepcopy(base.val_dataloader.dataset.to_dict())
+    root = str(dataset_root(name, definition))
+    scale, reduce = None, None
+    if definition or DATASETS[name].generated:
+        reduce = bool(definition["reduce_zero_label"]) if definition else True
+        scale = None if definition else DEMO_SCALE
+        for dataset in (train, val):
+            dataset.pop("reduce_zero_label", None)
+            if definition:
+                dataset.update(type="BaseSegDataset", img_suffix=definition["img_suffix"],
+                               seg_map_suffix=definition["seg_map_suffix"], reduce_zero_label=reduce,
+                               metainfo=dict(classes=tuple(definition["classes"])))
+            else:
+                dataset.update(type="DemoShapesDataset", reduce_zero_label=True)
+    for dataset in (train, val):
+        dataset["data_root"] = root
+    train["pipeline"] = _set_pipeline(train["pipeline"], crop, scale, reduce)
+    val["pipeline"] = _set_pipeline(val["pipeline"], crop, scale, reduce)
+    return train, val
+
+
+def _dataloaders(run_config: dict) -> dict:
+    train_cfg = run_config["train"]
+    size = world_size()
+    if train_cfg["batch_size"] % size:
+        raise UserError(f"batch size {train_cfg['batch_size']} does not split over {size} GPUs",
+                        key="train.batch_size", fix=f"use a multiple of {size}, or ask for a GPU count that divides it")
+    train, val = _datasets(run_config)
+    workers = int(train_cfg["num_workers"])
+    common = dict(num_workers=workers, persistent_workers=workers > 0)
+    return dict(
+        train_dataloader=dict(batch_size=train_cfg["batch_size"] // size,
+                              sampler=dict(type="InfiniteSampler", shuffle=True), dataset=train, **common),
+        val_dataloader=dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False), dataset=val, **common),
+        test_dataloader=dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False),
+                             dataset=copy.deepcopy(val), **common),
+    )
+
+
+def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
+    train = run_config["train"]
+    default_hooks = dict(
+        timer=dict(type="IterTimerHook"),
+        logger=dict(type="LoggerHook", interval=max(1, min(50, train["max_iters"] // 20)), log_metric_by_epoch=False),
+        param_scheduler=dict(type="ParamSchedulerHook"),
+        checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=train["checkpoint_interval"],
+                        max_keep_ckpts=2, save_last=True),
+        sampler_seed=dict(type="DistSamplerSeedHook"),
+        visualization=dict(type="SegVisualizationHook", draw=False),
+    )
+    # progress.json sits beside work_dir: runs/<id>/progress.json
+    progress = os.path.join(os.path.dirname(os.path.abspath(work_dir)), "progress.json")
+    custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW")]
+    return default_hooks, custom_hooks
+
+
+def build_mmseg_config(run_config: dict, work_dir: str):
+    from mmengine.config import Config
+
+    from ssa_bench.configs.baselines import baseline_recipe
+
+    train = run_config["train"]
+    recipe = baseline_recipe(run_config["baseline"], _num_classes(run_config), train.get("pretrained"))
+    model = recipe.model
+    model["data_preprocessor"]["size"] = tuple(train["crop_size"])
+    imports = list(recipe.imports) + [DATASETS_IMPORT, HOOKS_IMPORT]
+    ssa = run_config.get("ssa") or {}
+    if ssa.get("enabled"):
+        from ssa_bench.models.ssa import apply_ssa
+
+        apply_ssa(model, ssa)
+        imports.append(SSA_IMPORT)
+    optim_wrapper = recipe.optim_wrapper_for(run_config["dataset"])
+    if train.get("lr") is not None:
+        optim_wrapper["optimizer"]["lr"] = float(train["lr"])
+    default_hooks, custom_hooks = _hooks(run_config, work_dir)
+    cfg = Config(dict(
+        default_scope="mmseg",
+        custom_imports=dict(imports=imports, allow_failed_imports=False),
+        model=model,
+        **_dataloaders(run_config),
+        val_evaluator=dict(type="SSABenchIoUMetric", iou_metrics=["mIoU"]),
+        test_evaluator=dict(type="SSABenchIoUMetric", iou_metrics=["mIoU"]),
+        optim_wrapper=optim_wrapper,
+        param_scheduler=recipe.param_scheduler_for(train["max_iters"]),
+        train_cfg=dict(type="IterBasedTrainLoop", max_iters=train["max_iters"], val_interval=train["val_interval"]),
+        val_cfg=dict(type="ValLoop"),
+        test_cfg=dict(type="TestLoop"),
+        default_hooks=default_hooks,
+        custom_hooks=custom_hooks,
+        env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
+                     dist_cfg=dict(backend="nccl" if train.get("device") != "cpu" else "gloo")),
+        vis_backends=[dict(type="LocalVisBackend")],
+        visualizer=dict(type="SegLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")], name="visualizer"),
+        log_processor=dict(by_epoch=False),
+        log_level="INFO",
+        load_from=None,
+        resume=True,            # continue from the newest checkpoint in work_dir (requeue, Ctrl-C)
+        randomness=dict(seed=int(run_config["seed"])),
+        launcher=launcher(),
+        work_dir=work_dir,
+    ))
+    overrides = run_config.get("cfg") or {}
+    if overrides:
+        cfg.merge_from_dict(dict(overrides))
+    return cfg

@@ -1,0 +1,159 @@
+"""The embedded demo data set, ``demo_shapes``: generated, deterministic, in ADE20K layout.
+
+Eight classes of regular shapes on cluttered backgrounds, 64x64 pixels. What makes it a test of
+SSA rather than of a fixed classifier: a class's colour and texture are not fixed -- every image
+has its own colour cast and brightness, and every object its own hue jitter and texture -- so a
+pixel's class is best told from how it relates to the other pixels of its image (SSA's adapted
+prototypes), with shape as the stable cue. Label 0 is unlabelled clutter (ignored, ADE20K's
+reduce-zero-label convention); classes are 1..8 on disk.
+
+numpy + PIL only; a few seconds for the whole set.
+"""
+from __future__ import annotations
+
+import colorsys
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+CLASSES = ("disc", "square", "triangle", "ring", "cross", "diamond", "bar", "ellipse")
+VERSION = 1
+SIZE = 64
+SPLITS = {"training": 320, "validation": 48}
+SEED = 20240511
+MANIFEST = "manifest.json"
+
+
+def _mask(kind: str, size: int, cy: float, cx: float, r: float, angle: float) -> np.ndarray:
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    dy, dx = yy - cy, xx - cx
+    cos, sin = np.cos(angle), np.sin(angle)
+    u, v = cos * dx + sin * dy, -sin * dx + cos * dy          # rotated coordinates
+    if kind == "disc":
+        return dx ** 2 + dy ** 2 <= r ** 2
+    if kind == "square":
+        return (np.abs(u) <= r * 0.8) & (np.abs(v) <= r * 0.8)
+    if kind == "triangle":
+        return (v >= -r * 0.6) & (v <= r * 0.9 - 1.7 * np.abs(u))
+    if kind == "ring":
+        d2 = dx ** 2 + dy ** 2
+        return (d2 <= r ** 2) & (d2 >= (0.55 * r) ** 2)
+    if kind == "cross":
+        return ((np.abs(u) <= r * 0.3) & (np.abs(v) <= r)) | ((np.abs(v) <= r * 0.3) & (np.abs(u) <= r))
+    if kind == "diamond":
+        return np.abs(u) + np.abs(v) <= r
+    if kind == "bar":
+        return (np.abs(u) <= r * 1.2) & (np.abs(v) <= r * 0.35)
+    if kind == "ellipse":
+        return (u / (r * 1.1)) ** 2 + (v / (r * 0.55)) ** 2 <= 1.0
+    raise ValueError(kind)
+
+
+def _class_colour(index: int, rng: np.random.Generator) -> np.ndarray:
+    hue = (index / len(CLASSES) + rng.uniform(-0.07, 0.07)) % 1.0
+    return np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.45, 0.95), rng.uniform(0.55, 1.0)), np.float32)
+
+
+def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
+    kind = rng.integers(3)
+    if kind == 0:
+        return np.ones((size, size), np.float32)
+    if kind == 1:
+        return 1.0 + rng.normal(0, 0.12, (size, size)).astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size]
+    period, phase = rng.uniform(3, 7), rng.uniform(0, 6.3)
+    direction = rng.uniform(0, np.pi)
+    return (1.0 + 0.18 * np.sin((np.cos(direction) * xx + np.sin(direction) * yy) * 2 * np.pi / period + phase)
+            ).astype(np.float32)
+
+
+def make_sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One (image uint8 HxWx3, label uint8 HxW) pair."""
+    size = SIZE
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    base = rng.uniform(0.2, 0.8, 3).astype(np.float32)
+    slope = rng.uniform(-0.3, 0.3, (2, 3)).astype(np.float32)
+    image = base + yy[..., None] * slope[0] + xx[..., None] * slope[1]
+    image += rng.normal(0, 0.06, (size, size, 3)).astype(np.float32)
+    label = np.zeros((size, size), np.uint8)
+    # Clutter: blobs in random colours that belong to no class.
+    for _ in range(rng.integers(2, 5)):
+        cy, cx = rng.uniform(0, size, 2)
+        blob = (yy * size - cy) ** 2 + (xx * size - cx) ** 2 <= rng.uniform(2, 6) ** 2
+        image[blob] = rng.uniform(0, 1, 3)
+    for _ in range(rng.integers(2, 5)):
+        index = int(rng.integers(len(CLASSES)))
+        r = rng.uniform(7, 14)
+        cy, cx = rng.uniform(r * 0.6, size - r * 0.6, 2)
+        mask = _mask(CLASSES[index], size, cy, cx, r, rng.uniform(0, np.pi))
+        if mask.sum() < 12:
+            continue
+        colour = _class_colour(index, rng)
+        image[mask] = (colour[None, :] * _texture(rng, size)[mask][:, None])
+        label[mask] = index + 1
+    # The image-level shift that a fixed prototype cannot follow: colour cast and brightness.
+    cast = rng.uniform(0.65, 1.35, 3).astype(np.float32)
+    image = image * cast * rng.uniform(0.75, 1.2) + rng.uniform(-0.08, 0.08)
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8), label
+
+
+def _generate(target: Path) -> None:
+    rng = np.random.default_rng(SEED)
+    for split, count in SPLITS.items():
+        (target / "images" / split).mkdir(parents=True)
+        (target / "annotations" / split).mkdir(parents=True)
+        for index in range(count):
+            image, label = make_sample(rng)
+            name = f"demo_{split[:3]}_{index:04d}"
+            Image.fromarray(image).save(target / "images" / split / f"{name}.jpg", quality=95)
+            Image.fromarray(label).save(target / "annotations" / split / f"{name}.png")
+
+
+def checksum(root: Path) -> str:
+    digest = hashlib.sha256()
+    for folder in ("images", "annotations"):
+        for path in sorted((root / folder).rglob("*")):
+            if path.is_file():
+                digest.update(str(path.relative_to(root)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_valid(root: Path) -> bool:
+    """A complete copy of the current version (a half-written or stale copy is not)."""
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return False
+    return manifest.get("version") == VERSION and manifest.get("checksum") == checksum(root)
+
+
+def make(root: str | os.PathLike) -> Path:
+    """Generate the data set at ``root`` unless a valid copy is there; atomic (temp dir + rename)."""
+    root = Path(root)
+    if is_valid(root):
+        return root
+    root.parent.mkdir(parents=True, exist_ok=True)
+    tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    _generate(tmp)
+    manifest = {"version": VERSION, "classes": list(CLASSES), "splits": SPLITS, "seed": SEED,
+                "checksum": checksum(tmp)}
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    if root.exists():
+        stale = root.parent / f".{root.name}.stale-{os.getpid()}"
+        os.replace(root, stale)
+        shutil.rmtree(stale, ignore_errors=True)
+    try:
+        os.replace(tmp, root)
+    except OSError:
+        # Another process finished first: keep theirs if it is valid.
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not is_valid(root):
+            raise
+    return root

@@ -1,0 +1,21 @@
+"""Stage ``evaluate``: mmseg's test loop with its IoU metric on the validation split, from the
+trained checkpoint (single scale, whole image, as the paper reports)."""
+from __future__ import annotations
+
+import os
+
+from ssa_bench.stages.runner import latest_checkpoint, make_runner
+
+
+def evaluate_stage(run_config: dict, run_dir: str) -> dict:
+    checkpoint = latest_checkpoint(os.path.join(run_dir, "work_dir"))
+    if checkpoint is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}/work_dir: the train stage did not finish")
+    runner = make_runner(run_config, run_dir, load_from=checkpoint, resume=False)
+    metrics = runner.test()
+    metric = runner.test_evaluator.metrics[0]
+    return {
+        "mIoU": float(metrics["mIoU"]), "mAcc": float(metrics["mAcc"]), "aAcc": float(metrics["aAcc"]),
+        "per_class_iou": metric.per_class_iou or {},
+        "checkpoint": checkpoint,
+    }

@@ -1,0 +1,60 @@
+"""mmengine pieces the stages plug into the Runner (imported through ``custom_imports``).
+
+* ``SSABenchProgressHook`` writes ``progress.json`` (stage, iteration) about once a second, which
+  the local executor's live table and ``ssa-bench status`` read.
+* ``SSABenchIoUMetric`` is mmseg's ``IoUMetric`` that also keeps the per-class IoU, which the
+  record stores and mmseg only prints.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from mmengine.hooks import Hook
+from mmseg.evaluation.metrics import IoUMetric
+from mmseg.registry import HOOKS, METRICS
+
+from ssa_bench.store import write_json_atomic
+
+
+@HOOKS.register_module(force=True)
+class SSABenchProgressHook(Hook):
+    def __init__(self, path: str, every_s: float = 1.0) -> None:
+        self.path, self.every_s, self._last = path, every_s, 0.0
+
+    def _write(self, runner, stage: str, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last < self.every_s:
+            return
+        self._last = now
+        if runner.rank != 0:
+            return
+        write_json_atomic(self.path, {"stage": stage, "iter": runner.iter, "max_iters": runner.max_iters,
+                                      "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+
+    def before_train(self, runner) -> None:
+        self._write(runner, "train", force=True)
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        self._write(runner, "train")
+
+    def before_val(self, runner) -> None:
+        self._write(runner, "validate", force=True)
+
+    def after_train(self, runner) -> None:
+        self._write(runner, "train", force=True)
+
+
+@METRICS.register_module(force=True)
+class SSABenchIoUMetric(IoUMetric):
+    per_class_iou: dict | None = None
+
+    def compute_metrics(self, results: list) -> dict:
+        if results:
+            intersect, union, pred, label = (sum(column) for column in zip(*results))
+            per_class = self.total_area_to_metrics(intersect, union, pred, label, ["mIoU"],
+                                                   self.nan_to_num, self.beta)["IoU"]
+            per_class = np.asarray(per_class, dtype=np.float64) * 100
+            self.per_class_iou = {str(name): (None if np.isnan(value) else round(float(value), 2))
+                                  for name, value in zip(self.dataset_meta["classes"], per_class)}
+        return super().compute_metrics(results)

@@ -1,0 +1,75 @@
+"""Shared by the stages: the run's mmengine Runner, its checkpoints and its validation curve."""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import re
+import warnings
+
+
+def make_runner(run_config: dict, run_dir: str, **changes):
+    """An mmengine Runner for the run (``changes`` override top-level config keys)."""
+    from ssa_bench.compat import patch_openmmlab
+
+    patch_openmmlab()
+    from mmengine.runner import Runner
+
+    from ssa_bench.configs import build_mmseg_config
+
+    work_dir = os.path.join(run_dir, "work_dir")
+    cfg = build_mmseg_config(run_config, work_dir)
+    for key, value in changes.items():
+        cfg[key] = value
+    import_modules(cfg)
+    with warnings.catch_warnings():
+        # mmseg's notes to its developers (deprecations, avg_non_ignore) are noise in a run log.
+        warnings.filterwarnings("ignore", category=UserWarning)
+        return Runner.from_cfg(cfg)
+
+
+def import_modules(cfg) -> None:
+    """What ``Config.fromfile`` would do for ``custom_imports``: a Config built from a dict (ours)
+    does not import them by itself."""
+    import importlib
+
+    from mmseg.utils import register_all_modules
+
+    register_all_modules(init_default_scope=False)
+    for module in (cfg.get("custom_imports") or {}).get("imports", []):
+        importlib.import_module(module)
+
+
+def checkpoint_iter(path: str | None) -> int | None:
+    match = re.search(r"iter_(\d+)\.pth$", path or "")
+    return int(match.group(1)) if match else None
+
+
+def latest_checkpoint(work_dir: str) -> str | None:
+    from ssa_bench.stages.measure import find_checkpoint
+
+    return find_checkpoint(work_dir) if os.path.isdir(work_dir) else None
+
+
+def read_curve(work_dir: str, metric: str = "mIoU") -> list[dict]:
+    """Validation ``metric`` by iteration from every ``vis_data/scalars.json`` mmengine wrote in
+    ``work_dir`` (one per start, so a resumed run's curve is the union; the last value per
+    iteration wins)."""
+    points: dict[int, float] = {}
+    for path in sorted(glob.glob(os.path.join(work_dir, "*", "vis_data", "scalars.json"))):
+        with open(path, encoding="utf-8") as handle:
+            for line in handle:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if metric in entry and "step" in entry:
+                    points[int(entry["step"])] = float(entry[metric])
+    return [{"iter": step, metric: value} for step, value in sorted(points.items())]
+
+
+def device_of(model) -> str:
+    try:
+        return str(next(model.parameters()).device.type)
+    except StopIteration:
+        return "cpu"

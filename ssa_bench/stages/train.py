@@ -1,0 +1,27 @@
+"""Stage ``train``: mmengine's IterBasedTrainLoop on the composed config, validating every
+``val_interval`` iterations (the curve of Fig. 5). Resumes from the newest checkpoint in the run's
+work_dir, so a killed, preempted or requeued run continues instead of starting over."""
+from __future__ import annotations
+
+import os
+import time
+
+from ssa_bench.stages.runner import checkpoint_iter, device_of, latest_checkpoint, make_runner, read_curve
+
+
+def train_stage(run_config: dict, run_dir: str) -> dict:
+    work_dir = os.path.join(run_dir, "work_dir")
+    resumed_from = checkpoint_iter(latest_checkpoint(work_dir))
+    runner = make_runner(run_config, run_dir)
+    started = time.time()
+    runner.train()
+    wall = time.time() - started
+    return {
+        "wall_time_s": round(wall, 2),
+        "iters": int(runner.iter),
+        "device": device_of(runner.model),
+        "world_size": int(runner.world_size),
+        "resumed_from_iter": resumed_from,
+        "checkpoint": latest_checkpoint(work_dir),
+        "curve": read_curve(work_dir),
+    }

@@ -1,0 +1,145 @@
+"""Execute one run: the missing stages in order, then its record.
+
+    python -m ssa_bench.worker --results-dir RESULTS RUN_ID
+
+is what the local executor spawns per run and what a SLURM array task calls; both read the run's
+config from ``runs/<id>/run.json``, so a worker needs nothing but the id. Each stage's result is
+cached in ``stages/<name>.json``: a run whose training finished but whose measurement failed redoes
+only the measurement. A failure leaves ``traceback.txt`` and state ``failed`` with a one-line
+reason, and exits 1; results already written stay.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from ssa_bench.store import Store
+
+STAGES = ("train", "evaluate", "measure", "dump")
+
+
+def _stage_function(name: str):
+    if name == "train":
+        from ssa_bench.stages.train import train_stage as fn
+    elif name == "evaluate":
+        from ssa_bench.stages.evaluate import evaluate_stage as fn
+    elif name == "measure":
+        from ssa_bench.stages.measure import measure_stage as fn
+    else:
+        from ssa_bench.stages.dump import dump_stage as fn
+    return fn
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
+                              capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def _versions() -> dict:
+    from importlib import metadata
+
+    versions = {}
+    for package in ("torch", "mmengine", "mmcv", "mmcv-lite", "mmsegmentation", "numpy", "submitit"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def build_record(run_id: str, config: dict, stages: dict) -> dict:
+    train, evaluate, measure = stages["train"], stages["evaluate"], stages["measure"]
+    return {
+        "schema": 1, "id": run_id, "config": config,
+        "metrics": {key: evaluate[key] for key in ("mIoU", "mAcc", "aAcc", "per_class_iou")},
+        "curve": train.get("curve", []),
+        "flops": measure["flops"], "params_m": measure["params_m"], "latency": measure["latency"],
+        "train": {key: train.get(key) for key in ("wall_time_s", "iters", "device", "world_size",
+                                                  "resumed_from_iter")},
+        "dump": stages.get("dump", {}).get("files", []),
+        "seed": config["seed"],
+        "env": {"git_commit": _git_commit(), "versions": _versions(), "host": socket.gethostname(),
+                "python": platform.python_version()},
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _prepare_process(config: dict) -> None:
+    if (config.get("train") or {}).get("device") == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""      # before torch initialises CUDA
+    threads = os.environ.get("SSA_BENCH_THREADS")
+    import torch
+
+    if threads:
+        torch.set_num_threads(int(threads))
+
+
+def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
+    store = Store(results_root)
+    config = store.read_config(run_id)
+    run_dir = store.run_dir(run_id)
+    _prepare_process(config)
+    rank = int(os.environ.get("SLURM_PROCID") or os.environ.get("RANK") or 0)
+    if rank == 0:
+        store.set_state(run_id, "running", pid=os.getpid())
+    try:
+        if any(not store.stage_done(run_id, name) for name in stages if name != "measure"):
+            # The demo is generated where the run executes (a cluster node may not share ./data);
+            # a missing real data set fails here with the one-line DataError.
+            from ssa_bench.data import ensure_datasets
+
+            ensure_datasets([config])
+        results = {}
+        for name in stages:
+            cached = store.read_stage(run_id, name)
+            if cached is not None:
+                results[name] = cached
+                continue
+            if name != "train" and rank != 0:
+                continue      # only training is distributed; rank 0 does the rest
+            store.write_progress(run_id, name)
+            results[name] = _stage_function(name)(config, run_dir)
+            if rank == 0:
+                store.write_stage(run_id, name, results[name])
+        if rank != 0:
+            return {}
+        record = build_record(run_id, config, results)
+        store.write_record(run_id, record)
+        store.set_state(run_id, "done")
+        return record
+    except BaseException as error:
+        if rank == 0:
+            path = store.write_traceback(run_id, traceback.format_exc())
+            reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".strip()
+            store.set_state(run_id, "failed", traceback=path, reason=reason[:300])
+        raise
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ssa_bench.worker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--results-dir", required=True)
+    parser.add_argument("run_id")
+    args = parser.parse_args(argv)
+    try:
+        execute_run(args.results_dir, args.run_id)
+    except KeyboardInterrupt:
+        return 130
+    except Exception:  # noqa: BLE001 -- recorded in traceback.txt and state.json already
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
