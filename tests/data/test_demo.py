@@ -1,0 +1,135 @@
+"""The embedded demo data set: deterministic, ADE20K layout, atomic, self-checking."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssa_bench import data
+from ssa_bench.data import demo
+from ssa_bench.errors import DataError
+
+
+@pytest.fixture(scope="module")
+def demo_root(tmp_path_factory):
+    return data.make_demo(tmp_path_factory.mktemp("d") / "demo_shapes")
+
+
+def test_layout_and_labels(demo_root):
+    for split, count in demo.SPLITS.items():
+        images = sorted((demo_root / "images" / split).glob("*.jpg"))
+        labels = sorted((demo_root / "annotations" / split).glob("*.png"))
+        assert len(images) == len(labels) == count
+        assert [p.stem for p in images] == [p.stem for p in labels]
+    image = np.asarray(Image.open(images[0]))
+    label = np.asarray(Image.open(labels[0]))
+    assert image.shape == (demo.SIZE, demo.SIZE, 3) and image.dtype == np.uint8
+    assert label.shape == (demo.SIZE, demo.SIZE)
+    # reduce_zero_label convention: 0 is clutter, the classes are 1..8 on disk
+    values = np.unique(np.concatenate([np.asarray(Image.open(p)).ravel() for p in labels]))
+    assert values.min() == 0 and set(values) <= set(range(len(demo.CLASSES) + 1))
+    assert len(values) == len(demo.CLASSES) + 1
+
+
+def test_every_class_frequent_in_both_splits(demo_root):
+    for split in demo.SPLITS:
+        counts = np.zeros(len(demo.CLASSES) + 1, int)
+        for path in (demo_root / "annotations" / split).glob("*.png"):
+            counts += np.bincount(np.asarray(Image.open(path)).ravel(), minlength=len(counts))
+        assert (counts[1:] > 0.03 * counts[1:].sum()).all(), counts
+
+
+def test_class_appearance_shifts_between_images():
+    # A fixed colour per class would make the task a colour lookup: the mean colour of one class
+    # must vary across images by more than the colour noise within an object.
+    rng = np.random.default_rng(0)
+    means = []
+    for _ in range(60):
+        image, label = demo.make_sample(rng)
+        mask = label == 1
+        if mask.sum() > 30:
+            means.append(image[mask].astype(float).mean(0))
+    assert len(means) > 5
+    assert np.std(np.array(means), axis=0).mean() > 15
+
+
+def test_deterministic(tmp_path, demo_root):
+    again = data.make_demo(tmp_path / "demo_shapes")
+    assert demo.checksum(again) == demo.checksum(demo_root)
+    manifest = json.loads((again / demo.MANIFEST).read_text())
+    assert manifest["version"] == demo.VERSION and manifest["checksum"] == demo.checksum(again)
+
+
+def test_damaged_copy_is_regenerated(tmp_path):
+    root = data.make_demo(tmp_path / "demo_shapes")
+    good = demo.checksum(root)
+    victim = next((root / "annotations" / "training").glob("*.png"))
+    victim.unlink()                                   # half-written / damaged copy
+    assert not demo.is_valid(root)
+    data.make_demo(root)
+    assert demo.is_valid(root) and demo.checksum(root) == good
+    (root / demo.MANIFEST).write_text(json.dumps({"version": demo.VERSION - 1}))   # stale version
+    assert not demo.is_valid(root)
+    assert demo.is_valid(data.make_demo(root))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]        # no temp dirs left
+
+
+def test_valid_copy_is_not_rewritten(tmp_path):
+    root = data.make_demo(tmp_path / "demo_shapes")
+    stamp = (root / demo.MANIFEST).stat().st_mtime_ns
+    data.make_demo(root)
+    assert (root / demo.MANIFEST).stat().st_mtime_ns == stamp
+
+
+def test_roots_check_and_ensure(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path))
+    assert data.dataset_root("demo_shapes") == tmp_path / "demo_shapes"
+    inline = {"root": str(tmp_path / "mine"), "classes": ["a"], "reduce_zero_label": False}
+    assert data.dataset_root("mine", inline) == tmp_path / "mine"
+    rows = {row["name"]: row for row in data.check()}
+    assert set(rows) >= {"ade20k", "coco_stuff10k", "pascal_context59", "demo_shapes"}
+    assert not rows["ade20k"]["found"] and "ADEChallengeData2016" in rows["ade20k"]["path"]
+    assert rows["ade20k"]["fix"]
+    assert not rows["demo_shapes"]["found"]
+    data.ensure_datasets([{"dataset": "demo_shapes", "dataset_def": None}])
+    assert {row["name"]: row for row in data.check()}["demo_shapes"]["found"]
+    with pytest.raises(DataError) as error:
+        data.ensure_datasets([{"dataset": "ade20k", "dataset_def": None}])
+    message = str(error.value)
+    assert "ade20k" in message and str(tmp_path) in message and "\n" not in message
+    with pytest.raises(DataError, match="mine"):
+        data.ensure_datasets([{"dataset": "mine", "dataset_def": inline}])
+    for part in ("images/training", "annotations/training", "images/validation", "annotations/validation"):
+        (tmp_path / "mine" / part).mkdir(parents=True)
+    data.ensure_datasets([{"dataset": "mine", "dataset_def": inline}])
+
+
+def test_no_torch_or_mmseg():
+    import subprocess
+
+    code = ("import sys, ssa_bench.data as d; d.check(); "
+            "assert 'torch' not in sys.modules and 'mmseg' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_registered_mmseg_dataset(demo_root):
+    from ssa_bench.compat import patch_openmmlab
+
+    patch_openmmlab()
+    import ssa_bench.data.mmseg_datasets  # noqa: F401 -- registers DemoShapesDataset
+    from mmseg.registry import DATASETS
+
+    dataset = DATASETS.build(dict(
+        type="DemoShapesDataset", data_root=str(demo_root),
+        data_prefix=dict(img_path="images/validation", seg_map_path="annotations/validation"),
+        pipeline=[dict(type="LoadImageFromFile"), dict(type="mmseg.LoadAnnotations")]))
+    assert len(dataset) == demo.SPLITS["validation"]
+    assert tuple(dataset.metainfo["classes"]) == demo.CLASSES
+    sample = dataset[0]
+    on_disk = np.asarray(Image.open(dataset.get_data_info(0)["seg_map_path"]))
+    # 0 -> 255 (ignore), k -> k - 1
+    assert (sample["gt_seg_map"][on_disk == 0] == 255).all()
+    assert (sample["gt_seg_map"][on_disk > 0] == on_disk[on_disk > 0] - 1).all()
