@@ -83,17 +83,22 @@ def _prepare_process(config: dict) -> None:
 
     if threads:
         torch.set_num_threads(int(threads))
+    if (config.get("train") or {}).get("device") == "cuda" and not torch.cuda.is_available():
+        from ssa_bench.errors import UserError
+
+        raise UserError("train.device is 'cuda' but torch sees no GPU on this host", key="train.device",
+                        fix="run on a GPU node (--executor slurm) or set train.device=auto or cpu")
 
 
 def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
     store = Store(results_root)
     config = store.read_config(run_id)
     run_dir = store.run_dir(run_id)
-    _prepare_process(config)
     rank = int(os.environ.get("SLURM_PROCID") or os.environ.get("RANK") or 0)
     if rank == 0:
         store.set_state(run_id, "running", pid=os.getpid())
     try:
+        _prepare_process(config)
         if any(not store.stage_done(run_id, name) for name in stages if name != "measure"):
             # The demo is generated where the run executes (a cluster node may not share ./data);
             # a missing real data set fails here with the one-line DataError.
@@ -117,6 +122,10 @@ def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
         record = build_record(run_id, config, results)
         store.write_record(run_id, record)
         store.set_state(run_id, "done")
+        try:
+            os.unlink(store.path(run_id, "traceback.txt"))       # an earlier attempt's failure
+        except FileNotFoundError:
+            pass
         return record
     except BaseException as error:
         if rank == 0:

@@ -11,7 +11,7 @@ def evaluate_stage(run_config: dict, run_dir: str) -> dict:
     checkpoint = latest_checkpoint(os.path.join(run_dir, "work_dir"))
     if checkpoint is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}/work_dir: the train stage did not finish")
-    runner = make_runner(run_config, run_dir, load_from=checkpoint, resume=False)
+    runner = make_runner(run_config, run_dir, "evaluate", load_from=checkpoint, resume=False)
     metrics = runner.test()
     metric = runner.test_evaluator.metrics[0]
     return {

@@ -5,10 +5,12 @@ import glob
 import json
 import os
 import re
+import time
+import uuid
 import warnings
 
 
-def make_runner(run_config: dict, run_dir: str, **changes):
+def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes):
     """An mmengine Runner for the run (``changes`` override top-level config keys)."""
     from ssa_bench.compat import patch_openmmlab
 
@@ -21,6 +23,13 @@ def make_runner(run_config: dict, run_dir: str, **changes):
     cfg = build_mmseg_config(run_config, work_dir)
     for key, value in changes.items():
         cfg[key] = value
+    # mmengine keeps one logger and one visualizer per name, process-wide; the default names are
+    # timestamps to the second, so a second Runner in the same process (evaluate after train, or
+    # the next run of a SLURM task) would log into the previous run's files. A unique name each.
+    name = f"{stage}_{time.strftime('%Y%m%d_%H%M%S')}_{uuid.uuid4().hex[:8]}"
+    cfg.experiment_name = name
+    if cfg.get("visualizer"):
+        cfg.visualizer.name = name
     import_modules(cfg)
     with warnings.catch_warnings():
         # mmseg's notes to its developers (deprecations, avg_non_ignore) are noise in a run log.
