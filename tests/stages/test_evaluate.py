@@ -1,0 +1,31 @@
+"""The evaluate stage: mmseg's test loop on the validation split from the final checkpoint."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from stage_helpers import run_config
+
+
+@pytest.mark.slow
+def test_evaluate_matches_last_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+    from ssa_bench.data import demo, ensure_datasets
+    from ssa_bench.stages.evaluate import evaluate_stage
+    from ssa_bench.stages.train import train_stage
+
+    config = run_config(ssa=False, max_iters=10, checkpoint_interval=10, val_interval=10)
+    ensure_datasets([config])
+    with pytest.raises(FileNotFoundError, match="train stage"):
+        evaluate_stage(config, str(tmp_path))            # nothing trained yet
+    trained = train_stage(config, str(tmp_path))
+    result = evaluate_stage(config, str(tmp_path))
+    for key in ("mIoU", "mAcc", "aAcc"):
+        assert 0 <= result[key] <= 100
+    assert list(result["per_class_iou"]) == list(demo.CLASSES)
+    present = [v for v in result["per_class_iou"].values() if v is not None and not math.isnan(v)]
+    assert abs(sum(present) / len(present) - result["mIoU"]) < 0.05
+    # Same checkpoint, same validation images as the in-training validation at the last iteration.
+    assert abs(result["mIoU"] - trained["curve"][-1]["mIoU"]) < 0.05
+    assert result["checkpoint"].endswith("iter_10.pth")
