@@ -203,7 +203,10 @@ def _validate_values(values: dict, file: str, where: str, datasets: dict) -> Non
     try:
         resolve_settings(values.get("ssa") or {})
     except SSASettingsError as error:
-        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=error.fix) from None
+        from ssa_bench.models.ssa.settings import SSASettings
+
+        hint = schema.closest(str(error.key), SSASettings.field_names()) if "unknown" in error.message else ""
+        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=hint + error.fix) from None
 
 
 def _section_name(key: str | None, values: dict, axis_values: dict):
