@@ -85,20 +85,28 @@ def cmd_run(args: Namespace) -> int:
     to_run, skipped = select_runs(unique, store, rerun_failed=args.rerun_failed, force=args.force)
     _err.print(f"{spec.name}: {len(unique)} runs, {len(skipped)} already done or in flight, "
                f"{len(to_run)} to run ({args.executor})")
+    if to_run and not args.dry_run:
+        from ssa_bench.data import ensure_datasets
+
+        # Before anything is queued: a missing data set is one clear error, not N failed jobs.
+        ensure_datasets([run.config for run in to_run])
     if args.executor == "slurm":
         from ssa_bench.executors.slurm import run_slurm
 
+        from ssa_bench.plan import in_flight
+
+        # Runs still queued or running from an earlier (interrupted) `run` are followed, not resubmitted.
+        attach = [run for run in skipped if in_flight(_state_of(store, run.id))]
         code = run_slurm(to_run, store, cluster=args.cluster, max_parallel=args.max_parallel,
-                         dry_run=args.dry_run, console=_err) if (to_run or args.dry_run) else 0
+                         dry_run=args.dry_run, console=_err, attach=attach) \
+            if (to_run or attach or args.dry_run) else 0
     elif args.dry_run:
         for run in to_run:
             _out.print(f"would run {run.id}  {run.label}")
         return 0
     else:
-        from ssa_bench.data import ensure_datasets
         from ssa_bench.executors.local import run_local
 
-        ensure_datasets([run.config for run in to_run])
         code = run_local(to_run, store, max_parallel=args.max_parallel, console=_err) if to_run else 0
     if args.dry_run:
         return code

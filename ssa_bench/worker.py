@@ -65,14 +65,23 @@ def build_record(run_id: str, config: dict, stages: dict) -> dict:
         "metrics": {key: evaluate[key] for key in ("mIoU", "mAcc", "aAcc", "per_class_iou")},
         "curve": train.get("curve", []),
         "flops": measure["flops"], "params_m": measure["params_m"], "latency": measure["latency"],
-        "train": {key: train.get(key) for key in ("wall_time_s", "iters", "device", "world_size",
-                                                  "resumed_from_iter")},
+        "train": {**{key: train.get(key) for key in ("wall_time_s", "iters", "device", "world_size",
+                                                     "resumed_from_iter")},
+                  "executor": os.environ.get("SSA_BENCH_EXECUTOR", "inline"),
+                  "attempt": int(os.environ.get("SSA_BENCH_ATTEMPT") or 1),
+                  "threads": _threads()},
         "dump": stages.get("dump", {}).get("files", []),
         "seed": config["seed"],
         "env": {"git_commit": _git_commit(), "versions": _versions(), "host": socket.gethostname(),
                 "python": platform.python_version()},
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
 
 
 def _prepare_process(config: dict) -> None:
@@ -94,7 +103,9 @@ def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
     store = Store(results_root)
     config = store.read_config(run_id)
     run_dir = store.run_dir(run_id)
-    rank = int(os.environ.get("SLURM_PROCID") or os.environ.get("RANK") or 0)
+    from ssa_bench.executors.launch import rank as launch_rank
+
+    rank = launch_rank()
     if rank == 0:
         store.set_state(run_id, "running", pid=os.getpid())
     try:

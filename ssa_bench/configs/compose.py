@@ -12,7 +12,7 @@ import copy
 import os
 
 from ssa_bench.catalog import DATASETS
-from ssa_bench.errors import UserError
+from ssa_bench.executors.launch import launcher, per_device_batch
 
 # The paper's data configs, as mmseg ships them.
 MMSEG_DATASET_FILES = {
@@ -25,16 +25,6 @@ DEMO_SCALE = (128, 64)
 SSA_IMPORT = "ssa_bench.models.ssa"
 HOOKS_IMPORT = "ssa_bench.stages.hooks"
 DATASETS_IMPORT = "ssa_bench.data.mmseg_datasets"
-
-
-def world_size() -> int:
-    if os.environ.get("SSA_BENCH_LAUNCHER") == "slurm":
-        return int(os.environ.get("SLURM_NTASKS") or 1)
-    return int(os.environ.get("WORLD_SIZE") or 1)
-
-
-def launcher() -> str:
-    return "slurm" if os.environ.get("SSA_BENCH_LAUNCHER") == "slurm" else "none"
 
 
 def _num_classes(run_config: dict) -> int:
@@ -90,15 +80,11 @@ def _datasets(run_config: dict) -> tuple[dict, dict]:
 
 def _dataloaders(run_config: dict) -> dict:
     train_cfg = run_config["train"]
-    size = world_size()
-    if train_cfg["batch_size"] % size:
-        raise UserError(f"batch size {train_cfg['batch_size']} does not split over {size} GPUs",
-                        key="train.batch_size", fix=f"use a multiple of {size}, or ask for a GPU count that divides it")
     train, val = _datasets(run_config)
     workers = int(train_cfg["num_workers"])
     common = dict(num_workers=workers, persistent_workers=workers > 0)
     return dict(
-        train_dataloader=dict(batch_size=train_cfg["batch_size"] // size,
+        train_dataloader=dict(batch_size=per_device_batch(train_cfg["batch_size"]),
                               sampler=dict(type="InfiniteSampler", shuffle=True), dataset=train, **common),
         val_dataloader=dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False), dataset=val, **common),
         test_dataloader=dict(batch_size=1, sampler=dict(type="DefaultSampler", shuffle=False),
