@@ -22,11 +22,14 @@ import numpy as np
 from PIL import Image
 
 CLASSES = ("disc", "square", "triangle", "ring", "cross", "diamond", "bar", "ellipse")
-VERSION = 1
+VERSION = 2
 SIZE = 64
-SPLITS = {"training": 320, "validation": 48}
+SPLITS = {"training": 320, "validation": 80}
 SEED = 20240511
 MANIFEST = "manifest.json"
+# How far a class's hue moves between images, against the 1/8 between two classes' mean hues: far
+# enough that colour alone confuses neighbouring classes across images.
+HUE_SHIFT = 0.11
 
 
 def _mask(kind: str, size: int, cy: float, cx: float, r: float, angle: float) -> np.ndarray:
@@ -55,7 +58,7 @@ def _mask(kind: str, size: int, cy: float, cx: float, r: float, angle: float) ->
 
 
 def _class_colour(index: int, rng: np.random.Generator) -> np.ndarray:
-    hue = (index / len(CLASSES) + rng.uniform(-0.07, 0.07)) % 1.0
+    hue = (index / len(CLASSES) + rng.uniform(-HUE_SHIFT, HUE_SHIFT)) % 1.0
     return np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.45, 0.95), rng.uniform(0.55, 1.0)), np.float32)
 
 
@@ -86,15 +89,19 @@ def make_sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         cy, cx = rng.uniform(0, size, 2)
         blob = (yy * size - cy) ** 2 + (xx * size - cx) ** 2 <= rng.uniform(2, 6) ** 2
         image[blob] = rng.uniform(0, 1, 3)
-    for _ in range(rng.integers(2, 5)):
-        index = int(rng.integers(len(CLASSES)))
+    # A few classes per image. Each has *one* look in this image (colour, brightness, texture) that
+    # differs from its look in other images: compact within an image, shifting across images.
+    present = rng.choice(len(CLASSES), size=int(rng.integers(1, 4)), replace=False)
+    looks = {int(c): (_class_colour(int(c), rng), _texture(rng, size)) for c in present}
+    for _ in range(rng.integers(2, 6)):
+        index = int(rng.choice(present))
         r = rng.uniform(7, 14)
         cy, cx = rng.uniform(r * 0.6, size - r * 0.6, 2)
         mask = _mask(CLASSES[index], size, cy, cx, r, rng.uniform(0, np.pi))
         if mask.sum() < 12:
             continue
-        colour = _class_colour(index, rng)
-        image[mask] = (colour[None, :] * _texture(rng, size)[mask][:, None])
+        colour, texture = looks[index]
+        image[mask] = colour[None, :] * texture[mask][:, None] * rng.uniform(0.93, 1.07)
         label[mask] = index + 1
     # The image-level shift that a fixed prototype cannot follow: colour cast and brightness.
     cast = rng.uniform(0.65, 1.35, 3).astype(np.float32)
