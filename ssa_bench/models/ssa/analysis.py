@@ -10,6 +10,8 @@ matrices (Fig. 3).
 ``semantic_prototypes``     S_p, (B, K, D) (absent when SEPA is off)
 ``spatial_prototypes``      P_p, (B, K, D) (absent when SPPA is off)
 ``position_basis``          P, (K, D) (absent when SPPA is off)
+``position_features``       P_f, (B, D, H, W) the pixels' position encodings (absent when SPPA
+                            is off); the classifier sees S_f + P_f
 ``coarse_logits``           M_c, (B, K, H, W)
 ``logits``                  O, (B, K, H, W) at feature resolution
 ``label``                   (B, H, W) ground truth at feature resolution (with GT)
@@ -53,6 +55,9 @@ def extract(model: torch.nn.Module, inputs: torch.Tensor, data_samples=None) -> 
             if record.get("spatial") is not None:
                 out["spatial_prototypes"] = record["spatial"]
                 out["position_basis"] = head.classifier.basis.weight
+            if record.get("position") is not None:
+                # The spatial side of Fig. 1 plots P_p against the pixels' P_f.
+                out["position_features"] = record["position"]
             if data_samples and all(hasattr(s, "gt_sem_seg") for s in data_samples):
                 label = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
                 label = _resize_label(label, record["features"].shape[-2:])
