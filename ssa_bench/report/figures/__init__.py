@@ -18,6 +18,7 @@ from pathlib import Path
 from ssa_bench.errors import UserError
 from ssa_bench.report.figures import curves, qualitative, relations, tsne
 from ssa_bench.report.figures.inputs import Missing, RunData, run_data
+from ssa_bench.report.figures.output import use_file_backend
 from ssa_bench.report.gather import results_root
 
 FIGURES = (tsne, relations, qualitative, curves)
@@ -42,6 +43,7 @@ def default_out_dir(spec, store) -> Path:
 
 def build_figures(spec, runs, store, out_dir=None, only=None) -> FigureSet:
     """Every figure whose inputs exist; the others as notes. `only`: figure names to make."""
+    use_file_backend()
     context = Context(str(getattr(spec, "name", "spec")), run_data(runs, store),
                       Path(out_dir) if out_dir else default_out_dir(spec, store))
     result = FigureSet()

@@ -14,9 +14,13 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # headless: figures are files, never windows
+from ssa_bench.store import write_json_atomic
 
-from ssa_bench.store import write_json_atomic  # noqa: E402
+
+def use_file_backend() -> None:
+    """Agg for the CLI (figures are files, never windows); a notebook keeps its inline backend."""
+    if "inline" not in str(matplotlib.get_backend()):
+        matplotlib.use("Agg")
 
 
 @dataclass
