@@ -67,6 +67,8 @@ def test_every_figure_from_recorded_runs(trained, tmp_path):
         # the PDF itself names its runs (a figure copied elsewhere still says where it came from)
         pdf = (tmp_path / "figs" / f"{name}.pdf").read_bytes()
         assert f"ssa-bench runs: {','.join(run_ids)}".encode() in pdf, name
+        if name != "fig3_relations":        # Fig. 3 notes that '+ SEPA + SPPA' has no teacher
+            assert provenance["notes"] == [], (name, provenance["notes"])
 
 
 def test_fig1_names_the_largest_class_of_the_image(trained, tmp_path):
@@ -182,3 +184,25 @@ def test_relation_matrix_and_tsne_helpers():
     assert pick_image_and_class(label) == (1, 2)
     points = np.random.default_rng(0).normal(size=(20, 8))
     assert np.array_equal(embed(points), embed(points))       # fixed random_state
+
+
+def test_fig5_one_panel_per_dataset(tmp_path):
+    # Table 1 style: the same rows on two datasets -> two panels, as the paper's Fig. 5 (a), (b).
+    from ssa_bench.report.figures import curves
+    from ssa_bench.report.figures import Context
+
+    store = Store(tmp_path / "results")
+    data = []
+    for run_id, dataset, ssa in (("b1", "ade20k", False), ("s1", "ade20k", True),
+                                 ("b2", "coco_stuff10k", False), ("s2", "coco_stuff10k", True)):
+        store.write_record(run_id, {"curve": [{"iter": 10, "mIoU": 1.0}, {"iter": 20, "mIoU": 2.0}]})
+        run = types.SimpleNamespace(id=run_id, label="SSA" if ssa else "Baseline", seed=0,
+                                    config={"baseline": "m", "dataset": dataset, "ssa": {"enabled": ssa}})
+        data.append(RunData(run, store.root))
+    paths = curves.make(Context("t1", data, tmp_path / "figs"))
+    assert [p.name for p in paths] == ["fig5_curves.png", "fig5_curves.pdf"]
+    import matplotlib.image
+
+    height, width = matplotlib.image.imread(paths[0]).shape[:2]
+    assert width > 1.6 * height                  # two panels side by side
+    assert json.loads((tmp_path / "figs" / "fig5_curves.json").read_text())["runs"] == ["b1", "s1", "b2", "s2"]
