@@ -1,0 +1,269 @@
+"""SLURM cluster profiles (``slurm/clusters/NAME.yaml``) and the resources one run asks for.
+
+A profile says what a lab's cluster looks like (partition, account, GPUs per node, time limit, how
+to set up the job's environment); a spec row may ask for more or less (``slurm: {gpus: 8,
+time: "48:00:00"}``, the spec grammar's ``slurm`` keys). :func:`job_resources` merges the two into the sbatch parameters submitit takes,
+so the dry run and the real submission are produced from the same dictionary.
+
+No torch, no submitit: planning and ``--dry-run`` must work on a laptop without either a GPU or SLURM.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ssa_bench.errors import UserError
+
+DEFAULT_CLUSTER = "example-gpu"
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ClusterProfile:
+    name: str
+    path: str
+    description: str = ""
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    constraint: str | None = None   # node features, e.g. "volta" for V100 nodes
+    gpus_per_node: int = 0          # what one node has; 0 = a CPU-only cluster
+    gpus: int | None = None         # GPUs one run uses unless its row says otherwise
+    nodes: int | None = None        # nodes one run spans; default: as few as hold its GPUs
+    cpus_per_gpu: int = 4
+    mem_per_gpu: str | None = None  # sbatch size, e.g. "48G"
+    cpus_per_task: int = 1          # CPU-only clusters: one task per run
+    mem_per_cpu: str | None = None
+    time: int = 60                  # minutes (the YAML may say "1-00:00:00", "24:00:00" or 1440)
+    signal_delay_s: int = 120       # USR2 this long before the time limit: time to checkpoint
+    max_requeues: int = 3           # timeouts/preemptions a run survives (submitit max_num_timeout)
+    max_parallel: int | None = None  # array tasks running at once unless --max-parallel says
+    job_name: str = "ssa-bench"
+    extra: dict[str, Any] = field(default_factory=dict)    # other #SBATCH flags, verbatim
+    srun_args: list[str] = field(default_factory=list)
+    setup: list[str] = field(default_factory=list)         # shell lines before srun (modules, venv)
+    python: str | None = None      # the job's python; default: the submitting interpreter
+
+    def default_gpus(self) -> int:
+        return self.gpus if self.gpus is not None else self.gpus_per_node
+
+
+_PROFILE_KEYS = {f.name for f in fields(ClusterProfile)} - {"name", "path"}
+# What a spec row may override under `slurm:` (the spec grammar's SLURM_KEYS); the rest is the
+# cluster's business.
+ROW_KEYS = {"gpus", "nodes", "cpus_per_gpu", "mem_per_gpu", "time", "partition", "constraint", "qos",
+            "account", "extra"}
+_INT_KEYS = {"gpus_per_node", "gpus", "nodes", "cpus_per_gpu", "cpus_per_task", "signal_delay_s",
+             "max_requeues", "max_parallel"}
+_MEM_KEYS = {"mem_per_gpu", "mem_per_cpu"}
+_STR_KEYS = {"description", "partition", "account", "qos", "constraint", "job_name", "python"}
+
+
+def search_dirs() -> list[Path]:
+    """Where ``--cluster NAME`` is looked up, first match wins."""
+    dirs = [Path(d) for d in os.environ.get("SSA_BENCH_CLUSTERS", "").split(os.pathsep) if d]
+    dirs += [Path.cwd() / "slurm" / "clusters", _REPO_ROOT / "slurm" / "clusters"]
+    unique: list[Path] = []
+    for d in dirs:
+        if d.resolve() not in [u.resolve() for u in unique]:
+            unique.append(d)
+    return unique
+
+
+def available_profiles() -> list[str]:
+    names: set[str] = set()
+    for d in search_dirs():
+        if d.is_dir():
+            names.update(p.stem for p in d.glob("*.yaml"))
+    return sorted(names)
+
+
+def find_profile(name: str | None) -> Path:
+    name = name or os.environ.get("SSA_BENCH_CLUSTER") or DEFAULT_CLUSTER
+    if name.endswith((".yaml", ".yml")) or os.sep in name:
+        path = Path(name)
+        if path.is_file():
+            return path
+        raise UserError(f"cluster profile file '{name}' not found", key="--cluster",
+                        fix="give an existing YAML file or a profile name")
+    for d in search_dirs():
+        path = d / f"{name}.yaml"
+        if path.is_file():
+            return path
+    known = ", ".join(available_profiles()) or "none found"
+    raise UserError(f"unknown cluster profile '{name}'", key="--cluster",
+                    fix=f"use one of: {known}; or add slurm/clusters/{name}.yaml (see docs/slurm.md)")
+
+
+def load_profile(name: str | None = None) -> ClusterProfile:
+    path = find_profile(name)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"not valid YAML ({error.__class__.__name__})", file=str(path),
+                        fix="check indentation and quoting") from None
+    if not isinstance(data, dict):
+        raise UserError("a cluster profile is a mapping of keys to values", file=str(path),
+                        fix="see slurm/clusters/example-gpu.yaml")
+    values = _check_values(data, str(path), allowed=_PROFILE_KEYS, where="")
+    values = {k: v for k, v in values.items() if v is not None or k in ("gpus", "nodes", "max_parallel")}
+    profile = ClusterProfile(name=path.stem, path=str(path), **values)
+    if profile.gpus_per_node and profile.default_gpus() < 1:
+        raise UserError("a GPU cluster's runs need at least one GPU", file=str(path), key="gpus",
+                        fix="set gpus to 1 or more, or leave it out to use a whole node")
+    return profile
+
+
+def parse_minutes(value) -> int | None:
+    """SLURM's time formats (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) -> whole minutes."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value > 0 else None
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"\s*(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?\s*", value)
+    if not match:
+        return None
+    days, first, second, third = match.groups()
+    if days is not None:          # D-HH[:MM[:SS]]
+        seconds = int(days) * 86400 + int(first) * 3600 + int(second or 0) * 60 + int(third or 0)
+    elif third is not None:       # HH:MM:SS
+        seconds = int(first) * 3600 + int(second) * 60 + int(third)
+    elif second is not None:      # MM:SS
+        seconds = int(first) * 60 + int(second)
+    else:                         # minutes
+        seconds = int(first) * 60
+    minutes = math.ceil(seconds / 60)
+    return minutes if minutes > 0 else None
+
+
+def parse_memory(value) -> str | None:
+    """A size as sbatch takes it: a number means GB; "48G", "48GB", "4096M", "1T" pass (normalised)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if value <= 0:
+            return None
+        return f"{int(value)}G" if float(value).is_integer() else f"{int(value * 1024)}M"
+    if not isinstance(value, str):
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([KMGT])B?\s*", value, flags=re.IGNORECASE)
+    if not match or int(match.group(1)) <= 0:
+        return None
+    return f"{match.group(1)}{match.group(2).upper()}"
+
+
+def _check_values(data: dict, file: str, *, allowed: set[str], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{where}{key}"
+        if key not in allowed:
+            raise UserError(f"unknown key '{key}'", file=file, key=path,
+                            fix=f"use one of: {', '.join(sorted(allowed))}")
+        if value is None:
+            out[key] = None
+        elif key in _INT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise UserError(f"must be a whole number >= 0, got {value!r}", file=file, key=path,
+                                fix="write e.g. 4")
+            out[key] = value
+        elif key == "time":
+            minutes = parse_minutes(value)
+            if minutes is None:
+                raise UserError(f"not a SLURM time limit: {value!r}", file=file, key=path,
+                                fix='write minutes (e.g. 1440) or "HH:MM:SS" / "D-HH:MM:SS" (e.g. "2-00:00:00")')
+            out[key] = minutes
+        elif key in _MEM_KEYS:
+            size = parse_memory(value)
+            if size is None:
+                raise UserError(f"not a memory size: {value!r}", file=file, key=path,
+                                fix='write e.g. "48G" or "4096M" (a bare number means GB)')
+            out[key] = size
+        elif key in _STR_KEYS:
+            if not isinstance(value, str):
+                raise UserError(f"must be a string, got {value!r}", file=file, key=path, fix="quote it")
+            out[key] = value
+        elif key == "extra":
+            if not isinstance(value, dict):
+                raise UserError("must map sbatch option names to values", file=file, key=path,
+                                fix="write e.g. {exclusive: true, mail-type: END}")
+            out[key] = {str(k).lstrip("-").replace("_", "-"): v for k, v in value.items()}
+        elif key in ("setup", "srun_args"):
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise UserError("must be a list of strings", file=file, key=path,
+                                fix="write one shell line (or srun argument) per item")
+            out[key] = list(value)
+    return out
+
+
+@dataclass(frozen=True)
+class JobResources:
+    """One run's request, as submitit's sbatch parameters plus what the run needs to know."""
+    params: dict[str, Any]   # keyword arguments of submitit's SlurmExecutor.update_parameters
+    world_size: int          # processes (one per GPU) training this run
+    gpus: int                # 0 on a CPU-only cluster
+    nodes: int
+
+    def key(self) -> str:
+        """Runs with equal keys can share one job array (SLURM arrays are homogeneous)."""
+        return repr(sorted(self.params.items()))
+
+
+def job_resources(profile: ClusterProfile, row: dict | None = None, *, row_where: str = "slurm",
+                  row_file: str | None = None) -> JobResources:
+    """The sbatch parameters of one run: the profile, with the run's ``slurm:`` row overrides."""
+    file = row_file or profile.path
+    overrides = _check_values(dict(row or {}), file, allowed=ROW_KEYS, where=f"{row_where}.")
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    merged = {f.name: getattr(profile, f.name) for f in fields(profile)}
+    extra = dict(profile.extra)
+    extra.update(overrides.pop("extra", None) or {})
+    merged.update(overrides)
+
+    params: dict[str, Any] = {"job_name": merged["job_name"], "time": merged["time"],
+                              "signal_delay_s": merged["signal_delay_s"]}
+    for key in ("partition", "account", "qos", "constraint"):
+        if merged[key]:
+            params[key] = merged[key]
+    gpus = merged["gpus"] if merged["gpus"] is not None else profile.default_gpus()
+    if profile.gpus_per_node == 0:
+        if overrides.get("gpus"):
+            raise UserError(f"asks for {gpus} GPUs but cluster profile '{profile.name}' has none",
+                            file=file, key=f"{row_where}.gpus",
+                            fix="pick a GPU cluster with --cluster, or drop the gpus override")
+        if (merged["nodes"] or 1) != 1:
+            raise UserError("a CPU run is one task on one node", file=file, key=f"{row_where}.nodes",
+                            fix="drop nodes, or pick a GPU cluster with --cluster")
+        nodes, per_node, gpus = 1, 1, 0
+        params["cpus_per_task"] = merged["cpus_per_task"]
+        if merged["mem_per_cpu"]:
+            params["mem_per_cpu"] = merged["mem_per_cpu"]
+    else:
+        if gpus < 1:
+            raise UserError("a run on a GPU cluster needs at least one GPU", file=file,
+                            key=f"{row_where}.gpus", fix="set gpus to 1 or more")
+        nodes = merged["nodes"] or math.ceil(gpus / profile.gpus_per_node)
+        if nodes < 1 or gpus % nodes or gpus // nodes > profile.gpus_per_node:
+            fewest = math.ceil(gpus / profile.gpus_per_node)
+            raise UserError(f"{gpus} GPUs do not split evenly over {nodes} node(s) of "
+                            f"{profile.gpus_per_node} GPUs", file=file, key=f"{row_where}.gpus",
+                            fix=f"ask for a multiple of the node count (at least {fewest} node(s)), e.g. "
+                                f"gpus: {fewest * profile.gpus_per_node}")
+        per_node = gpus // nodes
+        # One task per GPU: mmengine's 'slurm' launcher maps SLURM_PROCID/LOCALID to rank/device.
+        params["gpus_per_node"] = per_node
+        params["cpus_per_task"] = merged["cpus_per_gpu"]
+        if merged["mem_per_gpu"]:
+            params["mem_per_gpu"] = merged["mem_per_gpu"]
+    params["nodes"] = nodes
+    params["ntasks_per_node"] = per_node
+    if extra:
+        params["additional_parameters"] = dict(sorted(extra.items()))
+    if merged["srun_args"]:
+        params["srun_args"] = list(merged["srun_args"])
+    return JobResources(params=params, world_size=nodes * per_node, gpus=gpus, nodes=nodes)

@@ -1,0 +1,98 @@
+"""What one SLURM array task runs: the worker for one run, with states and requeue bookkeeping.
+
+submitit pickles a :class:`RunTask` (by reference to this module, so keep it importable without
+torch) and calls it with the run id in every srun task of the job. Being
+:class:`submitit.helpers.Checkpointable`, it is requeued on a timeout or a preemption: the new
+attempt calls the worker again, and the worker's train stage resumes from the last checkpoint in
+the run's work_dir. SLURM itself counts the attempts (SLURM_RESTART_COUNT), which covers both
+submitit's own requeue and an operator's ``scontrol requeue``.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import socket
+from typing import Any, Callable
+
+import submitit
+
+DEFAULT_WORKER = "ssa_bench.worker:execute_run"
+
+
+def resolve_worker(spec: str | Callable[[str, str], Any]) -> Callable[[str, str], Any]:
+    if callable(spec):
+        return spec
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def job_attempt() -> int:
+    """1 for a job's first start, 2 after one requeue, ..."""
+    return int(os.environ.get("SLURM_RESTART_COUNT", "0") or 0) + 1
+
+
+class RunTask(submitit.helpers.Checkpointable):
+    """Run ``worker(results_root, run_id)`` inside a SLURM job; rank 0 keeps the run's state."""
+
+    def __init__(self, store: Any, worker: str | Callable[[str, str], Any] = DEFAULT_WORKER):
+        self.store = store
+        self.worker = worker
+        self._requeueing = False
+
+    def __call__(self, run_id: str) -> str:
+        env = submitit.JobEnvironment()
+        main = env.global_rank == 0
+        attempt = job_attempt()
+        os.environ["SSA_BENCH_EXECUTOR"] = "slurm"
+        os.environ["SSA_BENCH_JOB_ID"] = env.job_id
+        os.environ["SSA_BENCH_ATTEMPT"] = str(attempt)
+        log = str(env.paths.stderr)
+        if main:
+            self.store.set_state(run_id, "running", executor="slurm", job_id=env.job_id,
+                                 attempt=attempt, host=socket.gethostname(), log=log,
+                                 traceback=None, reason=None)
+        try:
+            resolve_worker(self.worker)(str(self.store.root), run_id)
+        except BaseException as error:
+            if main and self._requeueing and isinstance(error, SystemExit):
+                # submitit requeued the job and exits through sys.exit, which the worker saw as a
+                # failure on its way out; the run is waiting to resume, not failed.
+                self._mark_requeued(run_id)
+            elif main:
+                self._record_failure(run_id, error, env.job_id, attempt, log)
+            raise
+        return run_id
+
+    def _mark_requeued(self, run_id: str) -> None:
+        attempt = job_attempt()
+        self.store.set_state(run_id, "queued", executor="slurm",
+                             job_id=os.environ.get("SSA_BENCH_JOB_ID"), attempt=attempt,
+                             requeued=attempt, pid=None,
+                             reason=f"requeued after timeout or preemption (attempt {attempt} ended); "
+                                    f"resumes from its newest checkpoint")
+        try:
+            os.unlink(os.path.join(self.store.root, "runs", run_id, "traceback.txt"))
+        except FileNotFoundError:
+            pass
+
+    def _record_failure(self, run_id: str, error: BaseException, job_id: str, attempt: int,
+                        log: str) -> None:
+        state = self.store.read_state(run_id) or {}
+        if state.get("state") == "failed":
+            return   # the worker recorded it, with the traceback file
+        # The worker never got to record it (import error, too many timeouts, ...): the traceback
+        # is in the job's stderr, which submitit writes.
+        self.store.set_state(run_id, "failed", executor="slurm", job_id=job_id, attempt=attempt,
+                             host=socket.gethostname(), log=log, traceback=log,
+                             reason=f"{type(error).__name__}: {error}".strip()[:500])
+
+    def checkpoint(self, run_id: str) -> submitit.helpers.DelayedSubmission:
+        # Called by submitit on USR2 (time limit near, or preemption) on rank 0, just before it
+        # requeues the job and leaves through sys.exit. The training state is already on disk:
+        # the train stage checkpoints into the run's work_dir every checkpoint_interval iterations
+        # and resumes from the newest one, so what a requeue costs is at most that many
+        # iterations. Saving here, from a signal handler in the middle of an optimizer step,
+        # could store a half-updated model.
+        self._requeueing = True
+        self._mark_requeued(run_id)
+        return submitit.helpers.DelayedSubmission(RunTask(self.store, self.worker), run_id)
