@@ -1,14 +1,19 @@
 """Cluster profiles, per-run resources, sbatch scripts and state reconciliation: no SLURM needed."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from slurm_helpers import fake_run, make_store
 
 from ssa_bench.errors import UserError
 from ssa_bench.executors import launch
-from ssa_bench.executors.cluster_profiles import available_profiles, job_resources, load_profile
+from ssa_bench.executors.cluster_profiles import (available_profiles, job_resources, load_profile, parse_memory,
+                                                  parse_minutes)
 from ssa_bench.executors.slurm import plan_arrays, run_slurm
 from ssa_bench.executors.slurm_accounting import JobInfo, parse_table, reconcile
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def write_profile(tmp_path, text: str, name: str = "mine"):
@@ -165,3 +170,58 @@ def test_reconcile(disk, slurm, expected):
         assert update["requeued"] == 1 and "requeued" in update["reason"]
     if expected == "failed":
         assert update["traceback"] == "/x/err" and "7_1" in update["reason"]
+
+
+@pytest.mark.parametrize("value, minutes", [(90, 90), ("90", 90), ("30:00", 30), ("24:00:00", 1440),
+                                            ("2-00:00:00", 2880), ("1-12", 2160), ("0:30", 1)])
+def test_slurm_time_formats(value, minutes):
+    assert parse_minutes(value) == minutes
+
+
+@pytest.mark.parametrize("value", ["two days", "", 0, -5, "1-", True, 1.5])
+def test_bad_slurm_times(value):
+    assert parse_minutes(value) is None
+
+
+def test_memory_sizes():
+    assert [parse_memory(v) for v in ("48G", "48gb", "4096M", "1T", 32, 1.5)] == \
+        ["48G", "48G", "4096M", "1T", "32G", "1536M"]
+    assert parse_memory("lots") is None and parse_memory(0) is None
+
+
+def test_row_asks_for_nodes_and_extra_flags():
+    profile = load_profile("example-gpu")
+    res = job_resources(profile, {"gpus": 8, "nodes": 2, "mem_per_gpu": "64G", "extra": {"exclusive": True}})
+    assert (res.nodes, res.params["gpus_per_node"], res.params["mem_per_gpu"]) == (2, 4, "64G")
+    assert res.params["additional_parameters"] == {"exclusive": True, "requeue": True}
+    with pytest.raises(UserError, match="do not split evenly"):
+        job_resources(profile, {"gpus": 16, "nodes": 1})      # 16 GPUs on one 8-GPU node
+
+
+def _cli(*args, cwd=REPO):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "ssa_bench.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def test_cli_dry_run_of_a_paper_scale_table(tmp_path):
+    done = _cli("run", "tables/table3.yaml", "--executor", "slurm", "--dry-run", "--max-parallel", "3",
+                "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    for line in ("#SBATCH --array=0-6%3", "#SBATCH --gpus-per-node=4", "#SBATCH --ntasks-per-node=4",
+                 "#SBATCH --cpus-per-task=8", "#SBATCH --mem-per-gpu=48G", "#SBATCH --signal=USR2@300",
+                 "export SSA_BENCH_LAUNCHER=slurm", "launcher slurm (distributed)", "16 / 4", "160000",
+                 "SSA (Ours)", "nothing submitted (7 runs in 1 array(s))"):
+        assert line in out, line
+    assert not (tmp_path / "runs").exists()
+
+
+def test_cli_unknown_cluster_is_one_line_exit_2(tmp_path):
+    done = _cli("run", "tables/table3.yaml", "--executor", "slurm", "--dry-run", "--cluster", "nope",
+                "--results-dir", str(tmp_path))
+    assert done.returncode == 2
+    (error,) = [line for line in done.stderr.splitlines() if "error" in line]
+    assert "--cluster: unknown cluster profile 'nope'" in error and "example-gpu" in error

@@ -1,0 +1,111 @@
+"""`ssa-bench run --executor slurm` with the real worker on the real local cluster: one job array,
+real mmseg trainings on the demo data, and the same table as the local executor."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+REPO = Path(__file__).resolve().parents[2]
+SPEC = str(Path(__file__).parent / "fixtures" / "two_rows.yaml")
+# The CPU demo profile on a tiny schedule: two validations and two checkpoints per run.
+TINY = ["--profile", "cpu-demo", "--set", "train.max_iters=16", "--set", "train.val_interval=8",
+        "--set", "train.checkpoint_interval=8"]
+
+
+def cli(*args, env=None, timeout=900):
+    done = subprocess.run([sys.executable, "-m", "ssa_bench.cli", *args], capture_output=True, text=True,
+                          cwd=REPO, env=env, timeout=timeout)
+    return done
+
+
+def table(results: Path) -> dict:
+    done = cli("status", SPEC, *TINY, "--json", "--results-dir", str(results))
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    out = {}
+    for row in rows:
+        record = json.loads((results / "runs" / row["id"] / "record.json").read_text())
+        out[row["label"]] = (row["id"], record["metrics"]["mIoU"], record["train"]["iters"])
+    return out
+
+
+def test_slurm_array_gives_the_same_table_as_the_local_executor(slurm_env, tmp_path):
+    env = {**os.environ, "SSA_BENCH_DATA": str(tmp_path / "data"), "SSA_BENCH_SLURM_POLL_S": "2"}
+    slurm_results, local_results = tmp_path / "slurm", tmp_path / "local"
+    done = cli("run", SPEC, *TINY, "--executor", "slurm", "--cluster", "local-test",
+               "--results-dir", str(slurm_results), "--no-report", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    states = [json.loads(p.read_text()) for p in sorted(slurm_results.glob("runs/*/state.json"))]
+    assert len(states) == 2 and all(s["state"] == "done" and s["executor"] == "slurm" for s in states)
+    arrays = {s["job_id"].split("_")[0] for s in states}
+    assert len(arrays) == 1 and sorted(s["job_id"].split("_")[1] for s in states) == ["0", "1"]
+
+    done = cli("run", SPEC, *TINY, "--results-dir", str(local_results), "--no-report", env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    on_slurm, local = table(slurm_results), table(local_results)
+    assert on_slurm.keys() == local.keys() == {"Baseline", "SSA (Ours)"}
+    for label in on_slurm:
+        slurm_id, slurm_miou, slurm_iters = on_slurm[label]
+        local_id, local_miou, local_iters = local[label]
+        assert slurm_id == local_id and slurm_iters == local_iters == 16
+        # Same seed, same thread count (one CPU per task, one thread per local worker), same data.
+        assert slurm_miou == pytest.approx(local_miou, abs=0.05), (label, slurm_miou, local_miou)
+
+    # A second `run` submits nothing: everything is done.
+    again = cli("run", SPEC, *TINY, "--executor", "slurm", "--cluster", "local-test",
+                "--results-dir", str(slurm_results), "--no-report", env=env)
+    assert again.returncode == 0 and "0 to run" in again.stderr
+
+
+def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
+    """One mmseg training on SLURM: USR2 (what a time limit or a preemption sends) makes submitit
+    requeue it, then an operator's `scontrol requeue`; each start resumes from the newest
+    checkpoint, and the record says so."""
+    from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, until
+
+    from ssa_bench.executors.slurm import run_slurm, wait_for
+    from ssa_bench.plan import plan
+    from ssa_bench.spec import load_spec
+    from ssa_bench.store import Store
+
+    os.environ["SSA_BENCH_DATA"] = str(tmp_path / "data")      # slurm_env's monkeypatch restores it
+    spec = load_spec(SPEC, profile="cpu-demo", overrides=[
+        "train.max_iters=300", "train.val_interval=300", "train.checkpoint_interval=40"])
+    run = plan(spec)[0]
+    store = Store(tmp_path / "results")
+    assert run_slurm([run], store, cluster="local-test", max_parallel=1, dry_run=False, wait=False,
+                     poll_slurm_s=POLL) == 0
+    job_id = until(lambda: (store.read_state(run.id) or {}).get("job_id"), what="job id")
+
+    def trained_past(iteration):
+        progress = store.read_progress(run.id) or {}
+        return progress.get("stage") == "train" and (progress.get("iter") or 0) >= iteration
+
+    def restart(after_attempt):
+        until(lambda: (store.read_state(run.id) or {}).get("requeued") == after_attempt
+              and slurm_state(job_id) in ("PENDING", "REQUEUED"), what=f"requeue after attempt {after_attempt}")
+        release(job_id)                                           # skip SLURM's ~2 min requeue delay
+
+    until(lambda: trained_past(50), timeout=180, what="50 iterations")
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    restart(1)
+    until(lambda: (store.read_state(run.id) or {}).get("attempt") == 2 and trained_past(90), timeout=180,
+          what="attempt 2 past iteration 90")
+    scontrol("requeue", job_id)
+    from ssa_bench.executors.slurm_accounting import refresh_states
+
+    until(lambda: slurm_state(job_id) in ("PENDING", "REQUEUED"), what="the job back in the queue")
+    refresh_states(store, [run])                                   # what `ssa-bench status` does
+    restart(2)
+    assert wait_for([run], store, _quiet(), poll_slurm_s=POLL) == 0
+    record = store.record(run.id)
+    assert record["train"]["attempt"] == 3 and record["train"]["iters"] == 300
+    assert record["train"]["resumed_from_iter"] >= 80                # not from iteration 0
+    assert record["train"]["executor"] == "slurm" and record["curve"][-1]["iter"] == 300
+    assert not os.path.exists(store.path(run.id, "traceback.txt"))
