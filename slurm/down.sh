@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stop the test cluster slurm/up.sh started: only the daemons whose pid files up.sh wrote, so a
 # munged or MariaDB this script did not start keeps running. Idempotent; fast when nothing runs.
-#   --purge   also delete $SSA_SLURM_DIR (job state, logs), so the next up.sh starts cold
+#   --purge   also delete $SSA_SLURM_DIR (job state, logs) and the accounting database, so the
+#             next up.sh starts cold
 set -uo pipefail
 
 DIR=${SSA_SLURM_DIR:-/tmp/ssa-bench-slurm}
@@ -27,6 +28,11 @@ fi
 stop slurmd "$DIR/slurmd.pid"
 stop slurmctld "$DIR/slurmctld.pid"
 stop slurmdbd "$DIR/slurmdbd.pid"
+if [ "${1:-}" = --purge ] && mariadb-admin ping >/dev/null 2>&1; then
+  # A purged cluster numbers its jobs from 1 again; old accounting rows with the same ids would
+  # make sacct report a new job's state from an old one.
+  mariadb -e "DROP DATABASE IF EXISTS slurm_acct_db" && echo "[slurm/down.sh] dropped slurm_acct_db"
+fi
 stop mariadb "$DIR/mariadb.pid"
 stop munged "$DIR/munged.pid"
 if [ "${1:-}" = --purge ]; then

@@ -150,14 +150,19 @@ def _live_jobs(store, runs: list) -> set[str]:
         state = store.read_state(run.id) or {}
         if (state.get("executor") == "slurm" and state.get("state") in ("queued", "running")
                 and state.get("job_id")):
-            tracked[run.id] = str(state["job_id"])
+            tracked[run.id] = state
     if not tracked:
         return set()
-    infos = slurm_accounting.query(list(tracked.values()))
+    infos = slurm_accounting.query([str(state["job_id"]) for state in tracked.values()])
     if infos is None:   # SLURM does not answer: trust the disk rather than risk duplicates
         return set(tracked)
     # A job accounting does not know (yet) counts as alive, for the same reason.
-    return {run_id for run_id, job_id in tracked.items() if infos.get(job_id) is None or infos[job_id].live}
+    alive = set()
+    for run_id, state in tracked.items():
+        info = slurm_accounting.job_info(state, infos)
+        if info is None or info.live:
+            alive.add(run_id)
+    return alive
 
 
 def _orphaned(store, run_id: str, grace_s: float = 60.0) -> bool:
@@ -178,10 +183,11 @@ def _submit(group: ArrayPlan, profile: ClusterProfile, store, worker) -> str:
     executor = submitit.SlurmExecutor(folder=group.folder, max_num_timeout=profile.max_requeues,
                                       python=group.python)
     executor.update_parameters(**group.params)
+    submitted_at = time.time()
     for run in group.runs:
         store.write_run(run)
         store.set_state(run.id, "queued", executor="slurm", job_id=None, attempt=0, traceback=None,
-                        reason="submitting")
+                        requeued=None, submitted_at=round(submitted_at, 1), reason="submitting")
     try:
         jobs = executor.map_array(RunTask(store, worker), [run.id for run in group.runs])
     except Exception as error:   # sbatch refused it: a bad partition/account/qos in the profile

@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
 
 WAITING = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD", "SUSPENDED",
            "CONFIGURING", "RESIZING"}
 ACTIVE = {"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING"}
 SUCCEEDED = {"COMPLETED"}
+# Clock difference between this host and slurmctld that a job's submit time may show.
+STALE_SLACK_S = 120
 # Everything else that ends a job (FAILED, CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED,
 # BOOT_FAIL, DEADLINE, ...) ends it badly.
 
@@ -26,6 +29,7 @@ class JobInfo:
     job_id: str        # "123" or "123_4" (array task)
     state: str         # SLURM's state word, e.g. "CANCELLED" (sacct's "CANCELLED by 0" trimmed)
     reason: str = ""   # why it is pending, or sacct's exit code for an ended job
+    submitted: float | None = None   # sacct's Submit as epoch seconds (None from squeue)
 
     @property
     def live(self) -> bool:
@@ -57,16 +61,35 @@ def parse_table(text: str) -> dict[str, JobInfo]:
             reason = f"exit code {row['ExitCode']}"
         if not job_id or "." in job_id:
             continue
+        submitted = _epoch(row.get("Submit"))
         match = _RANGE.match(job_id)
         if match:
             for part in match.group("ranges").split(","):
                 low, _, high = part.partition("-")
                 for index in range(int(low), int(high or low) + 1):
                     task = f"{match.group('main')}_{index}"
-                    ranged[task] = JobInfo(task, state, reason)
+                    ranged[task] = JobInfo(task, state, reason, submitted)
         else:
-            explicit[job_id] = JobInfo(job_id, state, reason)
+            explicit[job_id] = JobInfo(job_id, state, reason, submitted)
     return {**ranged, **explicit}
+
+
+def _epoch(text: str | None) -> float | None:
+    # sacct prints the cluster's local time without a zone; this host is assumed to share it.
+    try:
+        return time.mktime(time.strptime(text or "", "%Y-%m-%dT%H:%M:%S"))
+    except ValueError:
+        return None
+
+
+def job_info(state: dict, infos: dict[str, JobInfo]) -> JobInfo | None:
+    """SLURM's record of the run's job, unless it belongs to an older job with the same id (ids
+    start again at 1 when a cluster's state is wiped, while accounting keeps the old rows)."""
+    info = infos.get(str(state.get("job_id")))
+    submitted = state.get("submitted_at")
+    if info and info.submitted and submitted and info.submitted < float(submitted) - STALE_SLACK_S:
+        return None
+    return info
 
 
 def query(job_ids: list[str]) -> dict[str, JobInfo] | None:
@@ -75,7 +98,7 @@ def query(job_ids: list[str]) -> dict[str, JobInfo] | None:
     if not mains:
         return {}
     if shutil.which("sacct"):
-        command = ["sacct", "-X", "--parsable2", "-o", "JobID,State,ExitCode,Reason"]
+        command = ["sacct", "-X", "--parsable2", "-o", "JobID,State,ExitCode,Reason,Submit"]
         for main in mains:
             command += ["-j", main]
         answer = _run(command)
@@ -151,7 +174,7 @@ def refresh_states(store, runs) -> None:
         fresh = store.read_state(run_id) or state
         if fresh.get("job_id") != state.get("job_id"):
             continue
-        update = reconcile(fresh, infos.get(str(fresh["job_id"])))
+        update = reconcile(fresh, job_info(fresh, infos))
         if update:
             new_state = update.pop("state")
             store.set_state(run_id, new_state, **update)

@@ -11,7 +11,7 @@ from ssa_bench.executors import launch
 from ssa_bench.executors.cluster_profiles import (available_profiles, job_resources, load_profile, parse_memory,
                                                   parse_minutes)
 from ssa_bench.executors.slurm import plan_arrays, run_slurm
-from ssa_bench.executors.slurm_accounting import JobInfo, parse_table, reconcile
+from ssa_bench.executors.slurm_accounting import JobInfo, job_info, parse_table, reconcile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -225,3 +225,14 @@ def test_cli_unknown_cluster_is_one_line_exit_2(tmp_path):
     assert done.returncode == 2
     (error,) = [line for line in done.stderr.splitlines() if "error" in line]
     assert "--cluster: unknown cluster profile 'nope'" in error and "example-gpu" in error
+
+
+def test_an_older_job_with_the_same_id_is_not_ours():
+    # A wiped cluster numbers jobs from 1 again while accounting keeps the old rows.
+    import time
+
+    infos = parse_table("JobID|State|ExitCode|Reason|Submit\n5|COMPLETED|0:0|None|2020-01-01T10:00:00\n")
+    assert infos["5"].submitted == time.mktime((2020, 1, 1, 10, 0, 0, 0, 0, -1))
+    assert job_info({"job_id": "5", "submitted_at": time.time()}, infos) is None
+    assert job_info({"job_id": "5", "submitted_at": infos["5"].submitted - 5}, infos) is infos["5"]
+    assert job_info({"job_id": "5"}, infos) is infos["5"]        # states written before submitted_at
