@@ -189,7 +189,8 @@ def _submit(group: ArrayPlan, profile: ClusterProfile, store, worker) -> str:
         store.set_state(run.id, "queued", executor="slurm", job_id=None, attempt=0, traceback=None,
                         requeued=None, submitted_at=round(submitted_at, 1), reason="submitting")
     try:
-        jobs = executor.map_array(RunTask(store, worker), [run.id for run in group.runs])
+        jobs = executor.map_array(RunTask(store, worker, grace_s=group.params["signal_delay_s"]),
+                                  [run.id for run in group.runs])
     except Exception as error:   # sbatch refused it: a bad partition/account/qos in the profile
         for run in group.runs:
             store.set_state(run.id, "pending", executor="slurm", job_id=None, reason=None)

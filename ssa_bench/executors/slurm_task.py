@@ -4,7 +4,7 @@ submitit pickles a :class:`RunTask` (by reference to this module, so keep it imp
 torch) and calls it with the run id in every srun task of the job. Being
 :class:`submitit.helpers.Checkpointable`, it is requeued on a timeout or a preemption: the new
 attempt calls the worker again, and the worker's train stage resumes from the last checkpoint in
-the run's work_dir. SLURM itself counts the attempts (SLURM_RESTART_COUNT), which covers both
+the run's work_dir (saved at the signal by :mod:`ssa_bench.executors.slurm_preempt`). SLURM itself counts the attempts (SLURM_RESTART_COUNT), which covers both
 submitit's own requeue and an operator's ``scontrol requeue``.
 """
 from __future__ import annotations
@@ -34,9 +34,11 @@ def job_attempt() -> int:
 class RunTask(submitit.helpers.Checkpointable):
     """Run ``worker(results_root, run_id)`` inside a SLURM job; rank 0 keeps the run's state."""
 
-    def __init__(self, store: Any, worker: str | Callable[[str, str], Any] = DEFAULT_WORKER):
+    def __init__(self, store: Any, worker: str | Callable[[str, str], Any] = DEFAULT_WORKER,
+                 grace_s: float = 120.0):
         self.store = store
         self.worker = worker
+        self.grace_s = grace_s          # the profile's signal_delay_s: USR2 comes this early
         self._requeueing = False
 
     def __call__(self, run_id: str) -> str:
@@ -48,6 +50,9 @@ class RunTask(submitit.helpers.Checkpointable):
         os.environ["SSA_BENCH_ATTEMPT"] = str(attempt)
         log = str(env.paths.stderr)
         if main:
+            from ssa_bench.executors import slurm_preempt
+
+            slurm_preempt.install(self.grace_s)     # save the training state before a requeue
             self.store.set_state(run_id, "running", executor="slurm", job_id=env.job_id,
                                  attempt=attempt, host=socket.gethostname(), log=log,
                                  traceback=None, reason=None)
@@ -88,11 +93,9 @@ class RunTask(submitit.helpers.Checkpointable):
 
     def checkpoint(self, run_id: str) -> submitit.helpers.DelayedSubmission:
         # Called by submitit on USR2 (time limit near, or preemption) on rank 0, just before it
-        # requeues the job and leaves through sys.exit. The training state is already on disk:
-        # the train stage checkpoints into the run's work_dir every checkpoint_interval iterations
-        # and resumes from the newest one, so what a requeue costs is at most that many
-        # iterations. Saving here, from a signal handler in the middle of an optimizer step,
-        # could store a half-updated model.
+        # requeues the job and leaves through sys.exit. The training state is on disk by now:
+        # slurm_preempt saved it at the end of the iteration the signal interrupted (or the
+        # train stage's periodic checkpoint is the newest), and the train stage resumes from it.
         self._requeueing = True
         self._mark_requeued(run_id)
-        return submitit.helpers.DelayedSubmission(RunTask(self.store, self.worker), run_id)
+        return submitit.helpers.DelayedSubmission(RunTask(self.store, self.worker, self.grace_s), run_id)

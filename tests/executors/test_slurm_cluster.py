@@ -142,6 +142,22 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(slurm_env, results_r
     assert record["train"]["attempt"] == 2 and record["train"]["resumed_from_iter"] >= 2
 
 
+def test_a_run_out_of_requeues_fails_with_the_reason(slurm_env, results_root, tmp_path):
+    # max_requeues: 0 and a short limit: the first USR2 counts as a timeout with none left.
+    profile = tmp_path / "no-requeue.yaml"
+    profile.write_text("partition: debug\ngpus_per_node: 0\ntime: 10\nmax_requeues: 0\n")
+    store = make_store(results_root)
+    run = fake_run("out-of-time", steps=30, step_s=0.5)
+    submit([run], store, wait=False, cluster=str(profile))
+    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
+    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= 2, what="2 training steps")
+    subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
+    assert wait_for([run], store, _quiet(), poll_slurm_s=POLL) == 1
+    state = state_of(store, run)
+    assert state["state"] == "failed" and "timed-out too many times" in Path(state["traceback"]).read_text()
+    assert squeue_state(job_id) not in ("PENDING", "RUNNING")     # not requeued
+
+
 def test_cancelled_jobs_become_failed_with_the_reason(slurm_env, results_root):
     store = make_store(results_root)
     runs = [fake_run("long", steps=40, step_s=0.5), fake_run("waiting", steps=1)]
