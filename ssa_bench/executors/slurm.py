@@ -112,7 +112,7 @@ def plan_arrays(runs: list, profile: ClusterProfile, results_root: str,
 
 def _describe(group: ArrayPlan, profile: ClusterProfile) -> Table:
     res = group.resources
-    title = (f"{len(group.runs)} runs, {res.nodes} node(s) x {res.params['ntasks_per_node']} task(s), "
+    title = (f"{len(group.runs)} run{'s' if len(group.runs) != 1 else ''}, {res.nodes} node(s) x {res.params['ntasks_per_node']} task(s), "
              + (f"{res.gpus} GPU(s) per run" if res.gpus else "CPU only")
              + f", launcher {'slurm (distributed)' if res.world_size > 1 else 'none'}"
              + f", at most {min(len(group.runs), group.params['array_parallelism'])} at once")
@@ -134,7 +134,8 @@ def _print_dry_run(groups: list[ArrayPlan], profile: ClusterProfile, worker) -> 
     out.print(f"# cluster profile '{profile.name}' ({profile.path}): {profile.description}",
               markup=False, highlight=False)
     for number, group in enumerate(groups, 1):
-        out.rule(f"job array {number} of {len(groups)}: the sbatch script submitit would write")
+        kind = "job array" if len(group.runs) > 1 else "job (a single run: no array)"
+        out.rule(f"{kind} {number} of {len(groups)}: the sbatch script submitit would write")
         out.print(group.sbatch_script(), markup=False, highlight=False)
         out.print(_describe(group, profile))
         out.print(f"each srun task runs {worker_name}({group.folder.parent.parent}, <run id of its array "

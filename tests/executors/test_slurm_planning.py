@@ -236,3 +236,15 @@ def test_an_older_job_with_the_same_id_is_not_ours():
     assert job_info({"job_id": "5", "submitted_at": time.time()}, infos) is None
     assert job_info({"job_id": "5", "submitted_at": infos["5"].submitted - 5}, infos) is infos["5"]
     assert job_info({"job_id": "5"}, infos) is infos["5"]        # states written before submitted_at
+
+
+def test_cli_dry_run_gives_a_big_row_its_own_job(tmp_path):
+    # The spec's `slurm:` block (spec grammar) reaches the executor as Run.slurm.
+    done = _cli("run", "tests/executors/fixtures/big_row.yaml", "--executor", "slurm", "--dry-run",
+                "--results-dir", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    first, second = done.stdout.split("2 of 2")
+    assert "#SBATCH --gpus-per-node=4" in first and "#SBATCH --time=1440" in first
+    for line in ("#SBATCH --gpus-per-node=8", "#SBATCH --ntasks-per-node=8", "#SBATCH --time=2880",
+                 "#SBATCH --mem-per-gpu=64G", "#SBATCH --exclusive", "UperNet Swin-L", "16 / 2"):
+        assert line in second, line
