@@ -25,16 +25,19 @@ if [ -s "$DIR/slurmctld.pid" ] && timeout 5 scontrol ping >/dev/null 2>&1; then
   scancel --state=PENDING,RUNNING,SUSPENDED,REQUEUED 2>/dev/null || true
   for _ in $(seq 1 40); do [ -z "$(squeue -h -t R,CG 2>/dev/null)" ] && break; sleep 0.5; done
 fi
-stop slurmd "$DIR/slurmd.pid"
-stop slurmctld "$DIR/slurmctld.pid"
+# Each daemon takes a few seconds to exit; stop those that do not depend on each other together.
+stop slurmd "$DIR/slurmd.pid" &
+stop slurmctld "$DIR/slurmctld.pid" &
+wait
 stop slurmdbd "$DIR/slurmdbd.pid"
 if [ "${1:-}" = --purge ] && mariadb-admin ping >/dev/null 2>&1; then
   # A purged cluster numbers its jobs from 1 again; old accounting rows with the same ids would
   # make sacct report a new job's state from an old one.
   mariadb -e "DROP DATABASE IF EXISTS slurm_acct_db" && echo "[slurm/down.sh] dropped slurm_acct_db"
 fi
-stop mariadb "$DIR/mariadb.pid"
-stop munged "$DIR/munged.pid"
+stop mariadb "$DIR/mariadb.pid" &
+stop munged "$DIR/munged.pid" &
+wait
 if [ "${1:-}" = --purge ]; then
   rm -rf "$DIR"
   echo "[slurm/down.sh] removed $DIR"
