@@ -1,4 +1,5 @@
 # The two quick-start commands: `make demo` and `make test`. Both create the venv when missing.
+SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
@@ -23,9 +24,11 @@ system-deps:
 	bash ci/install-system-deps.sh
 
 # The whole suite: starts the local single-node SLURM cluster for the tests that need it.
+# pytest's summary is printed again after down.sh's lines, so that it stays the last line.
 test: $(VENV)/.installed system-deps
 	bash slurm/up.sh
-	$(PY) -m pytest -q -ra; status=$$?; bash slurm/down.sh; exit $$status
+	$(PY) -m pytest -q -ra 2>&1 | tee .pytest.log; status=$${PIPESTATUS[0]}; \
+	  bash slurm/down.sh; tail -n 1 .pytest.log; exit $$status
 
 # Everything but SLURM, LaTeX and slow training, for a quick loop while editing.
 test-fast: $(VENV)/.installed

@@ -287,17 +287,24 @@ def run_slurm(runs: list, store, *, cluster: str | None, max_parallel: int | Non
                         fix="run on the cluster's login node, use --executor local, or start the "
                             "local test cluster with slurm/up.sh")
     attach = list(attach or [])
-    # A submitter killed between recording 'queued' and learning the job ids left runs that no
-    # job will ever start: submit those again.
-    orphans = [run for run in attach if _orphaned(store, run.id)]
-    attach = [run for run in attach if run not in orphans]
-    runs = list(runs) + orphans
+    if attach:
+        # Their jobs may have ended while nobody watched (cancelled, killed): ask SLURM first.
+        refresh_states(store, attach)
+    # Runs whose job died are run again, like any failed run; and a submitter killed between
+    # recording 'queued' and learning the job ids left runs that no job will ever start.
+    redo = [run for run in attach if (store.read_state(run.id) or {}).get("state") == "failed"
+            or _orphaned(store, run.id)]
+    attach = [run for run in attach if run not in redo
+              and (store.read_state(run.id) or {}).get("state") in ("queued", "running")]
+    runs = list(runs) + redo
     live = _live_jobs(store, runs)
     to_submit = [run for run in runs if run.id not in live]
     groups = plan_arrays(to_submit, profile, root, max_parallel)
     followed = attach + [run for run in runs if run.id in live]
-    if live:
-        console.print(f"re-attached to {len(live)} run(s) still queued or running in SLURM")
+    if followed:
+        console.print(f"re-attached to {len(followed)} run(s) still queued or running in SLURM")
+    if redo:
+        console.print(f"{len(redo)} run(s) whose SLURM job ended without a result are submitted again")
     for group in groups:
         array_id = _submit(group, profile, store, worker)
         console.print(f"submitted job array {array_id}: {len(group.runs)} run(s), at most "

@@ -227,3 +227,21 @@ def _quiet():
     from rich.console import Console
 
     return Console(file=open(os.devnull, "w"))
+
+
+def test_a_second_run_resubmits_only_the_run_whose_job_died(slurm_env, results_root):
+    # What `ssa-bench run` does for runs its state files call in flight: follow them (attach),
+    # unless SLURM says their job is gone.
+    store = make_store(results_root)
+    runs = [fake_run("died", steps=40, step_s=0.3), fake_run("lives", steps=8, step_s=0.3)]
+    submit(runs, store, wait=False)
+    first = until(lambda: all(state_of(store, r).get("state") == "running" for r in runs)
+                  and [state_of(store, r)["job_id"] for r in runs], what="both tasks running")
+    until(lambda: (store.read_progress("died") or {}).get("iter", 0) >= 2, what="2 steps of 'died'")
+    subprocess.run(["scancel", first[0]], check=True)     # SIGTERM, then SIGKILL after KillWait (5 s)
+    until(lambda: slurm_state(first[0]) == "CANCELLED", what="the cancel in accounting")
+    assert run_slurm([], store, cluster="local-test", max_parallel=2, dry_run=False, attach=runs,
+                     worker=stepping_worker, poll_slurm_s=POLL, console=_quiet()) == 0
+    second = [state_of(store, r)["job_id"] for r in runs]
+    assert second[1] == first[1] and second[0] != first[0]
+    assert store.record("died")["train"]["resumed_from_iter"] >= 1     # from its checkpoint
