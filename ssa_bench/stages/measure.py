@@ -37,27 +37,18 @@ def _num_classes(run_config: dict) -> int:
     return DATASETS[dataset].num_classes
 
 
-def _apply_ssa(model_cfg: dict, settings: dict) -> None:
-    try:
-        from ssa_bench.models.ssa import apply_ssa
-    except ImportError as error:
-        raise UserError("the SSA classifier is not available in this checkout", key="ssa",
-                        fix="measure the baseline without --ssa / ssa.enabled, or install the "
-                            f"ssa_bench.models.ssa module ({error})") from error
-    apply_ssa(model_cfg, settings)
-
-
 def model_cfg_from_recipe(run_config: dict) -> tuple[dict, list[str]]:
     """Model config straight from the baseline recipe (+ SSA): what the composer would build,
     minus data and schedule, which measuring does not need."""
     from ssa_bench.configs.baselines import baseline_recipe
+    from ssa_bench.models.ssa import apply_ssa
 
     recipe = baseline_recipe(run_config["baseline"], _num_classes(run_config))
     model_cfg = recipe.model
     ssa = run_config.get("ssa") or {}
     imports = list(recipe.imports)
     if ssa.get("enabled"):
-        _apply_ssa(model_cfg, ssa)
+        apply_ssa(model_cfg, ssa)
         imports.append("ssa_bench.models.ssa")
     # The run's raw overrides of the model (``cfg: {"model.decode_head.channels": 256}``) change
     # what is measured; the other keys (data, schedule) do not.

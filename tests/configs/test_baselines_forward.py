@@ -3,7 +3,6 @@ without and (when the SSA module is installed) with SSA. Random init; the genera
 big (seconds per forward), so they are marked slow."""
 from __future__ import annotations
 
-import importlib
 
 import pytest
 import torch
@@ -19,24 +18,13 @@ from ssa_bench.stages.measure import (model_cfg_from_recipe, build_segmentor,  #
 from ssa_bench.efficiency.inference import prepare_for_inference  # noqa: E402
 
 
-def _has_ssa() -> bool:
-    try:
-        return hasattr(importlib.import_module("ssa_bench.models.ssa"), "apply_ssa")
-    except ImportError:
-        return False
-
-
 def _cases():
     for name, info in sorted(BASELINES.items()):
         if not info.available:
             continue
         marks = [] if info.family == "lightweight" else [pytest.mark.slow]
         for ssa in (False, True):
-            case_marks = list(marks)
-            if ssa:
-                case_marks.append(pytest.mark.skipif(not _has_ssa(),
-                                                     reason="needs ssa_bench.models.ssa"))
-            yield pytest.param(name, ssa, marks=case_marks,
+            yield pytest.param(name, ssa, marks=marks,
                                id=f"{name}{'+ssa' if ssa else ''}")
 
 

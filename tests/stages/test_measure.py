@@ -1,7 +1,6 @@
 """The measure stage's record (docs/ARCHITECTURE.md) and the `ssa-bench measure` function."""
 from __future__ import annotations
 
-import importlib
 import os
 
 import pytest
@@ -19,13 +18,6 @@ from ssa_bench.stages.measure import find_checkpoint, measure_model, measure_sta
 
 LATENCY_KEYS = {"median_ms", "p10_ms", "p90_ms", "device", "device_name", "dtype", "threads",
                 "warmup", "iters", "input_size"}
-
-
-def _has_ssa() -> bool:
-    try:
-        return hasattr(importlib.import_module("ssa_bench.models.ssa"), "apply_ssa")
-    except ImportError:
-        return False
 
 
 def _run_config(**overrides) -> dict:
@@ -139,13 +131,6 @@ def test_measure_model_rejects_unknown_names():
         measure_model("seaformer_b", dataset="nope")
 
 
-@pytest.mark.skipif(_has_ssa(), reason="the SSA module is installed")
-def test_ssa_absent_is_a_clear_error():
-    with pytest.raises(UserError, match="SSA classifier is not available"):
-        measure_model("seaformer_b", ssa=True, iters=1)
-
-
-@pytest.mark.skipif(not _has_ssa(), reason="needs ssa_bench.models.ssa.apply_ssa")
 def test_ssa_adds_little_and_no_teacher_at_inference():
     base = measure_model("seaformer_b", warmup=0, iters=1, threads=1)
     with_ssa = measure_model("seaformer_b", ssa=True, warmup=0, iters=1, threads=1)
