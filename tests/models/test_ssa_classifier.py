@@ -162,6 +162,25 @@ def test_class_sums_and_means_with_ignore_and_absent_classes_by_hand():
     assert pooled[:, 0].tolist() == [1.5, 11.0, 9.0]      # class 1: (3 + 10 + 20) / 3
 
 
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_class_sums_match_a_one_hot_product_in_value_gradient_and_layout(layout):
+    torch.manual_seed(0)
+    features = torch.randn(3, 6, 4, 5).contiguous(memory_format=layout).requires_grad_()
+    label = torch.randint(-1, 5, (3, 20))
+    label[label == 4] = 255                                   # ignored, like -1
+    sums, counts = class_sums(features.flatten(2), label, num_classes=4)
+    one_hot = torch.stack([label == k for k in range(4)], dim=1).float()     # (B, K, N)
+    reference = one_hot @ features.flatten(2).transpose(1, 2)
+    assert torch.allclose(sums, reference, atol=1e-5)
+    assert torch.equal(counts, one_hot.sum(-1))
+    weights = torch.randn_like(sums)
+    (grad,) = torch.autograd.grad((sums * weights).sum(), features)
+    (expected,) = torch.autograd.grad((reference * weights).sum(), features)
+    assert torch.allclose(grad, expected, atol=1e-5)
+    # A gradient in the features' own layout: summing mixed layouts is what made training slow.
+    assert grad.is_contiguous(memory_format=layout)
+
+
 def test_teacher_uses_the_ground_truth_class_means():
     classifier, conv_seg = _classifier(teacher_semantic_pool="image")
     features = torch.randn(B, D, H, W)
