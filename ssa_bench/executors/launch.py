@@ -23,20 +23,18 @@ def launcher() -> str:
     return value if value in ("slurm", "pytorch") else "none"
 
 
+def _launcher_int(slurm_variable: str, torch_variable: str, default: int) -> int:
+    """An integer the launcher sets in the environment: SLURM's or torchrun's name for it."""
+    variable = {"slurm": slurm_variable, "pytorch": torch_variable}.get(launcher())
+    return int(os.environ.get(variable, default)) if variable else default
+
+
 def world_size() -> int:
-    if launcher() == "slurm":
-        return int(os.environ.get("SLURM_NTASKS", "1"))
-    if launcher() == "pytorch":
-        return int(os.environ.get("WORLD_SIZE", "1"))
-    return 1
+    return _launcher_int("SLURM_NTASKS", "WORLD_SIZE", 1)
 
 
 def rank() -> int:
-    if launcher() == "slurm":
-        return int(os.environ.get("SLURM_PROCID", "0"))
-    if launcher() == "pytorch":
-        return int(os.environ.get("RANK", "0"))
-    return 0
+    return _launcher_int("SLURM_PROCID", "RANK", 0)
 
 
 def is_main_process() -> bool:

@@ -292,10 +292,11 @@ def run_slurm(runs: list, store, *, cluster: str | None, max_parallel: int | Non
         refresh_states(store, attach)
     # Runs whose job died are run again, like any failed run; and a submitter killed between
     # recording 'queued' and learning the job ids left runs that no job will ever start.
-    redo = [run for run in attach if (store.read_state(run.id) or {}).get("state") == "failed"
-            or _orphaned(store, run.id)]
-    attach = [run for run in attach if run not in redo
-              and (store.read_state(run.id) or {}).get("state") in ("queued", "running")]
+    states = {run.id: (store.read_state(run.id) or {}).get("state") for run in attach}
+    redo = [run for run in attach if states[run.id] == "failed" or _orphaned(store, run.id)]
+    redo_ids = {run.id for run in redo}
+    attach = [run for run in attach
+              if run.id not in redo_ids and states[run.id] in ("queued", "running")]
     runs = list(runs) + redo
     live = _live_jobs(store, runs)
     to_submit = [run for run in runs if run.id not in live]
