@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from argparse import Namespace
 
 from rich.console import Console

@@ -1,7 +1,6 @@
 """The worker: a run's missing stages in order, cached, its record, resume after a kill, failures."""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

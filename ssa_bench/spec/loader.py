@@ -18,8 +18,8 @@ from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.errors import SpecError
 from ssa_bench.models.ssa.settings import SSASettingsError, resolve_settings
 from ssa_bench.spec import schema
-from ssa_bench.spec.expand import Expanded, expand, get_path, set_path
-from ssa_bench.spec.overrides import Override, parse_overrides
+from ssa_bench.spec.expand import expand, get_path, set_path
+from ssa_bench.spec.overrides import parse_overrides
 from ssa_bench.spec.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"

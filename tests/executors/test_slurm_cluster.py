@@ -5,7 +5,6 @@ Each test submits through submitit exactly as ``ssa-bench run --executor slurm``
 """
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess

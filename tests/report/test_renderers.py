@@ -5,7 +5,7 @@ import io
 
 import pandas as pd
 import pytest
-from report_fixtures import FakeRun, FakeSpec, write_record, write_state
+from report_fixtures import FakeRun, FakeSpec, write_state
 from test_table_model import TABLE3, _table1, _table2, _table3
 
 from ssa_bench.errors import UserError

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from ssa_bench.plan import plan
 from ssa_bench.spec import load_spec
