@@ -64,6 +64,7 @@ def build_record(run_id: str, config: dict, stages: dict) -> dict:
         "schema": 1, "id": run_id, "config": config,
         "metrics": {key: evaluate[key] for key in ("mIoU", "mAcc", "aAcc", "per_class_iou")},
         "curve": train.get("curve", []),
+        "loss_curves": train.get("loss_curves", []),
         "flops": measure["flops"], "params_m": measure["params_m"], "latency": measure["latency"],
         "train": {**{key: train.get(key) for key in ("wall_time_s", "iters", "device", "world_size",
                                                      "resumed_from_iter")},

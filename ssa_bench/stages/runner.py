@@ -21,6 +21,10 @@ def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes)
 
     work_dir = os.path.join(run_dir, "work_dir")
     cfg = build_mmseg_config(run_config, work_dir)
+    if stage == "evaluate":
+        from ssa_bench.configs.compose import use_test_time_aug
+
+        use_test_time_aug(cfg)      # evaluate.aug_test: multi-scale + flip; a no-op otherwise
     for key, value in changes.items():
         cfg[key] = value
     # mmengine keeps one logger and one visualizer per name, process-wide; the default names are
@@ -60,11 +64,9 @@ def latest_checkpoint(work_dir: str) -> str | None:
     return find_checkpoint(work_dir) if os.path.isdir(work_dir) else None
 
 
-def read_curve(work_dir: str, metric: str = "mIoU") -> list[dict]:
-    """Validation ``metric`` by iteration from every ``vis_data/scalars.json`` mmengine wrote in
-    ``work_dir`` (one per start, so a resumed run's curve is the union; the last value per
-    iteration wins)."""
-    points: dict[int, float] = {}
+def _scalar_entries(work_dir: str):
+    """Every entry of every ``vis_data/scalars.json`` mmengine wrote in ``work_dir`` (one file
+    per start, so a resumed run yields the union), oldest start first."""
     for path in sorted(glob.glob(os.path.join(work_dir, "*", "vis_data", "scalars.json"))):
         with open(path, encoding="utf-8") as handle:
             for line in handle:
@@ -72,9 +74,30 @@ def read_curve(work_dir: str, metric: str = "mIoU") -> list[dict]:
                     entry = json.loads(line)
                 except ValueError:
                     continue
-                if metric in entry and "step" in entry:
-                    points[int(entry["step"])] = float(entry[metric])
+                if isinstance(entry, dict) and "step" in entry:
+                    yield entry
+
+
+def read_curve(work_dir: str, metric: str = "mIoU") -> list[dict]:
+    """Validation ``metric`` by iteration (the last value per iteration wins)."""
+    points: dict[int, float] = {}
+    for entry in _scalar_entries(work_dir):
+        if metric in entry:
+            points[int(entry["step"])] = float(entry[metric])
     return [{"iter": step, metric: value} for step, value in sorted(points.items())]
+
+
+def read_loss_curves(work_dir: str) -> list[dict]:
+    """Every logged training loss by iteration: the total ``loss`` and each term mmengine logs
+    (``decode.loss_ce``, ``decode.loss_ssa_rd``, ``aux.loss_ce`` ...), smoothed over the logger
+    interval as mmengine logs them; the last entry per iteration wins."""
+    points: dict[int, dict] = {}
+    for entry in _scalar_entries(work_dir):
+        terms = {key: float(value) for key, value in entry.items()
+                 if "loss" in key and isinstance(value, (int, float))}
+        if terms:
+            points[int(entry["step"])] = terms
+    return [{"iter": step, **terms} for step, terms in sorted(points.items())]
 
 
 def device_of(model) -> str:

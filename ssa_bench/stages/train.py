@@ -1,12 +1,14 @@
 """Stage ``train``: mmengine's IterBasedTrainLoop on the composed config, validating every
-``val_interval`` iterations (the curve of Fig. 5). Resumes from the newest checkpoint in the run's
+``val_interval`` iterations (the curve of Fig. 5) and logging every loss term (their curves go
+into the record, so a user sees which term dominates). Resumes from the newest checkpoint in the run's
 work_dir, so a killed, preempted or requeued run continues instead of starting over."""
 from __future__ import annotations
 
 import os
 import time
 
-from ssa_bench.stages.runner import checkpoint_iter, device_of, latest_checkpoint, make_runner, read_curve
+from ssa_bench.stages.runner import (checkpoint_iter, device_of, latest_checkpoint, make_runner,
+                                     read_curve, read_loss_curves)
 
 
 def train_stage(run_config: dict, run_dir: str) -> dict:
@@ -24,4 +26,5 @@ def train_stage(run_config: dict, run_dir: str) -> dict:
         "resumed_from_iter": resumed_from,
         "checkpoint": latest_checkpoint(work_dir),
         "curve": read_curve(work_dir),
+        "loss_curves": read_loss_curves(work_dir),
     }

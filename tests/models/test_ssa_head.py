@@ -106,8 +106,10 @@ def _as_ssa_state(state: dict) -> dict:
 @pytest.mark.parametrize("variant", ["paper", "released"])
 def test_without_sepa_and_sppa_the_model_is_the_baseline(variant):
     baseline = build(seed=1).eval()
+    # upsample_align_corners: the released code upsamples before every loss with
+    # align_corners=True, the head's own CE included; "head" keeps the baseline's.
     plain_ssa = build(ssa={"variant": variant, "sepa": False, "sppa": False, "dice": "none",
-                           "w_coarse": 0.0}, seed=2)
+                           "w_coarse": 0.0, "upsample_align_corners": "head"}, seed=2)
     missing, unexpected = plain_ssa.load_state_dict(_as_ssa_state(baseline.state_dict()))
     assert not missing and not unexpected
     images, labels = shapes_batch()
@@ -122,6 +124,27 @@ def test_without_sepa_and_sppa_the_model_is_the_baseline(variant):
     assert set(ssa_losses) == set(base_losses)
     for key in base_losses:
         assert torch.equal(ssa_losses[key], base_losses[key]), key
+
+
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_the_head_dropout_touches_only_the_coarse_mask(variant):
+    # The released heads return their features ahead of cls_seg's dropout (SF:98-102): M_c
+    # sees dropped features, S_c, P_f, the logits and the teacher the original ones.
+    model = build(ssa={"variant": variant}).train()
+    head = model.decode_head
+    assert head.head.dropout is not None
+    head.head.dropout.p = 1.0                          # drops every feature of M_c's input
+    images, _ = shapes_batch()
+    with torch.no_grad(), head.recording() as record:
+        model._forward(images)
+    conv = head.head.conv_seg
+    assert torch.equal(record["coarse"], conv.bias.view(1, -1, 1, 1).expand_as(record["coarse"]))
+    assert record["features"].abs().sum() > 0
+    with torch.no_grad():
+        again = head.classifier(record["features"], conv, dropout=torch.zeros_like)
+        undropped = head.classifier(record["features"], conv)
+    assert torch.equal(again, record["logits"])
+    assert not torch.allclose(undropped, record["logits"])   # M_c matters to the logits
 
 
 PRESET_KEYS = {

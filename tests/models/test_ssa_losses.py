@@ -51,11 +51,32 @@ def test_boundary_band_of_a_square():
     assert band3[0, 4].int().tolist() == [0, 1, 1, 1, 0, 1, 1, 1, 0, 0]
     assert torch.equal(band3, _reference_dilation(SQUARE_EDGES, 1, 1))
     band4 = boundary_mask(label, 4)
-    # even size: the window reaches one pixel back and two forward, so the band around an
-    # edge at column c covers c-2..c+1
-    assert band4[0, 4].int().tolist() == [1, 1, 1, 1, 1, 1, 1, 1, 0, 0]
-    assert torch.equal(band4, _reference_dilation(SQUARE_EDGES, 1, 2))
+    # even size: the change between columns c and c+1 is the centre, so the band around an
+    # edge marked at column c covers c-1..c+2 (two pixels on each side of the change)
+    assert band4[0, 4].int().tolist() == [0, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    assert torch.equal(band4, _reference_dilation(SQUARE_EDGES, 2, 1))
     assert int(band4.sum()) > int(band3.sum())
+
+
+def test_even_boundary_band_is_symmetric_about_the_label_change():
+    # A hand-made map: class 0 in columns 0..4, class 1 in columns 5..9, an ignore block in
+    # the lower right. Edge size 4: two pixels on each side of each change, nothing else.
+    label = torch.tensor([[[0, 0, 0, 0, 0, 1, 1, 1, 1, 1]] * 6
+                          + [[0, 0, 0, 0, 0, 1, 1, IGNORE, IGNORE, IGNORE]] * 4])
+    # Worked out by hand: the 4|5 change gives columns 3..6 in every row; the change between
+    # rows 5 and 6 in columns 7..9 (class 1 above ignore) gives rows 4..7, columns 6..9; the
+    # change between columns 6 and 7 in rows 6..9 gives rows 5..9, columns 5..8.
+    expected = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 0, 0, 0]] * 4
+                            + [[0, 0, 0, 1, 1, 1, 1, 1, 1, 1]] * 4
+                            + [[0, 0, 0, 1, 1, 1, 1, 1, 1, 0]] * 2).unsqueeze(0).bool()
+    got = boundary_mask(label, 4)
+    assert got.int().tolist() == expected.int().tolist()
+    # and the same window as OpenCV's dilation with a 4x4 kernel (anchor at the centre)
+    import cv2
+    import numpy as np
+    edges = label_edges(label)[0].numpy().astype(np.uint8)
+    dilated = cv2.dilate(edges, np.ones((4, 4), np.uint8)) > 0
+    assert torch.equal(got[0], torch.from_numpy(dilated))
 
 
 def test_border_drops_edges_near_the_frame_before_dilating():
@@ -71,6 +92,18 @@ def test_ignore_label_changes_count_as_edges():
 
 
 # ---- Dice --------------------------------------------------------------------------------------
+def test_sigmoid_dice_keeps_ignored_pixels_as_negatives_when_asked():
+    # class 0 on pixels 0, 1 (sigmoid .5, .75), pixel 2 ignored with sigmoid .75; class 1 absent
+    logits = torch.tensor([[0.0, LN3, LN3], [0.0, 0.0, 0.0]]).view(1, 2, 1, 3)
+    label = torch.tensor([[[0, 0, IGNORE]]])
+    # left out: 1 - (2 * 1.25 + 1) / (1.25 + 2 + 1)
+    assert dice_loss(logits, label, IGNORE, "sigmoid_present", "exclude").item() == \
+        pytest.approx(1 - 3.5 / 4.25, abs=1e-6)
+    # as negatives (released): the ignored pixel's .75 joins sum p
+    assert dice_loss(logits, label, IGNORE, "sigmoid_present", "as_background").item() == \
+        pytest.approx(1 - 3.5 / 5.0, abs=1e-6)
+
+
 def test_vnet_dice_by_hand():
     # pixel 0 logits (0, 0) -> p (.5, .5); pixel 1 (ln3, 0) -> (.75, .25); pixel 2 ignored.
     logits = torch.tensor([[0.0, LN3, 5.0], [0.0, 0.0, -5.0]]).view(1, 2, 1, 3)
@@ -137,7 +170,9 @@ def test_response_distillation_by_hand(switches, expected):
     assert got.item() == pytest.approx(expected, abs=1e-5)
 
 
-def test_released_response_distillation_by_hand():
+def test_count_normalised_response_distillation_by_hand():
+    # (rd_normalise="count", the cac preset's approximation; the released code divides by the
+    # summed weights, checked against the authors' numbers in test_ssa_released_golden.py)
     # target .5 softmax(teacher) + .5 onehot: per-pixel loss .5 soft CE + .5 (-log q[label]);
     # weight H; per region the mean of l*H over its pixel count; class 0 = .490588,
     # class 1 = .364823

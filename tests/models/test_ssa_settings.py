@@ -20,7 +20,11 @@ def test_released_preset_values_unless_set_explicitly():
     released = resolve_settings({"enabled": True, "variant": "released"})
     assert (released.w_sd, released.w_pd, released.edge_size, released.edge_border) == (10, 0.4, 3, 6)
     assert (released.logits, released.phi, released.dice) == ("cosine", "mlp", "sigmoid_present")
-    assert released.sppa_concat == "basis_centre" and released.pe_residual and released.proto_proj
+    assert released.sppa_concat == "basis_centre" and released.teacher_sppa_concat == "centre_basis"
+    assert not released.pe_residual and released.proto_proj
+    assert (released.rd_normalise, released.aux_ce, released.dice_ignored) == (
+        "weight", "mean_non_ignored", "as_background")
+    assert (released.boundary_operator, released.upsample_align_corners) == ("canny", "true")
     overridden = resolve_settings({"variant": "released", "w_sd": 2, "edge_size": 5})
     assert overridden.w_sd == 2.0 and overridden.edge_size == 5
     assert overridden.w_pd == 0.4          # the rest of the preset stays

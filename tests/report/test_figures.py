@@ -21,7 +21,7 @@ from ssa_bench.report.figures.tsne import embed, pick_image_and_class
 from ssa_bench.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = ("fig1_tsne", "fig3_relations", "fig4_qualitative", "fig5_curves")
+FIGURES = ("fig1_tsne", "fig3_relations", "fig4_qualitative", "fig5_curves", "fig5b_loss_terms")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,8 @@ def test_every_figure_from_recorded_runs(trained, tmp_path):
     expected = {"fig1_tsne": [run["SSA (Ours)"]],
                 "fig3_relations": [run["+ SEPA + SPPA"], run["SSA (Ours)"]],
                 "fig4_qualitative": [run["Baseline"], run["SSA (Ours)"]],
-                "fig5_curves": [run["Baseline"], run["+ SEPA + SPPA"], run["SSA (Ours)"]]}
+                "fig5_curves": [run["Baseline"], run["+ SEPA + SPPA"], run["SSA (Ours)"]],
+                "fig5b_loss_terms": [run["Baseline"], run["+ SEPA + SPPA"], run["SSA (Ours)"]]}
     for name, run_ids in expected.items():
         provenance = json.loads((tmp_path / "figs" / f"{name}.json").read_text())
         assert provenance["runs"] == run_ids, name
@@ -95,6 +96,36 @@ def test_fig5_draws_the_recorded_curve(copy_of, tmp_path):
     store.write_record(runs[0].id, record)
     build_figures(spec, runs, store, out_dir=tmp_path / "b", only=["fig5_curves"])
     assert (tmp_path / "a" / "fig5_curves.png").read_bytes() != (tmp_path / "b" / "fig5_curves.png").read_bytes()
+
+
+def test_records_carry_every_logged_loss_term(trained):
+    # The SSA run's record lists its distillation terms by iteration, the baseline's only CE.
+    spec_path, spec, runs, store = trained
+    run = ids(runs)
+    ssa_terms = set().union(*(p.keys() for p in store.record(run["SSA (Ours)"])["loss_curves"]))
+    assert {"iter", "loss", "decode.loss_ce", "decode.loss_ssa_rd", "decode.loss_ssa_sd",
+            "decode.loss_ssa_pd"} <= ssa_terms
+    base = store.record(run["Baseline"])["loss_curves"]
+    assert base and all(not key.startswith("decode.loss_ssa") for p in base for key in p)
+    # the logged total is the sum of the logged terms
+    point = store.record(run["SSA (Ours)"])["loss_curves"][-1]
+    terms = sum(v for k, v in point.items() if k not in ("iter", "loss"))
+    assert point["loss"] == pytest.approx(terms, rel=1e-3)
+
+
+def test_fig5b_draws_the_recorded_loss_terms(copy_of, tmp_path):
+    from ssa_bench.report.figures.loss_terms import short_name, term_series
+
+    spec, runs, store = copy_of
+    build_figures(spec, runs, store, out_dir=tmp_path / "a", only=["fig5b_loss_terms"])
+    record = store.record(runs[-1].id)
+    series = term_series(record["loss_curves"])
+    assert "loss" in series and short_name("decode.loss_ssa_rd") == "ssa_rd"
+    record["loss_curves"] = [{**p, "decode.loss_ssa_rd": 50.0} for p in record["loss_curves"]]
+    store.write_record(runs[-1].id, record)
+    build_figures(spec, runs, store, out_dir=tmp_path / "b", only=["fig5b_loss_terms"])
+    assert (tmp_path / "a" / "fig5b_loss_terms.png").read_bytes() != \
+        (tmp_path / "b" / "fig5b_loss_terms.png").read_bytes()
 
 
 def test_missing_artefacts_give_notes_not_crashes(copy_of, tmp_path):

@@ -1,13 +1,16 @@
 """The SSA classifier proper: the primary (student) classifier and the training-only teacher.
 
 Notation of the paper (Section 3.2): pixel features S_f (B, D, H, W), fixed prototypes S (K, D)
-= the weights of the head's 1x1 ``conv_seg``, coarse mask M_c = conv_seg(S_f).
+= the weights of the head's 1x1 ``conv_seg``, coarse mask M_c = conv_seg(dropout(S_f)). The
+head's dropout touches only M_c: every other use of S_f (centres, P_f, the final logits, the
+teacher) takes the features before dropout, as the released heads do (their ``forward``
+returns the features ahead of ``cls_seg``'s dropout, SF:98-102).
 
 * SEPA: S_c = soft class mean of S_f under Softmax_K(M_c) (Eq. 4, "the average features of the
   pixels of each class"); S_p = phi_s([S_c, S]) (Eq. 5).
 * SPPA: P_f = PE(S_f) (or S_f + PE(S_f), ``pe_residual``); P_c = Softmax_HW(M_c) x P_f (Eq. 6;
   with ``centre_softmax='k'``, the soft class mean under Softmax_K, Table 6); P_p = phi_p([P_c, P])
-  with the learnt position basis P (K, D) (Eq. 7).
+  with the learnt position basis P (K, D) (Eq. 7), or phi_p([P, P_c]) (``sppa_concat``).
 * Output O = (S_f + P_f) x (S_p + P_p)^T (Eq. 2), or cosine x ``logit_scale``. Without SPPA
   the spatial terms drop out, without SEPA S_p is S; with neither, O = M_c exactly.
 
@@ -110,10 +113,11 @@ class SSAClassifier(nn.Module):
 
     # ---- student -------------------------------------------------------------------------
     def forward(self, features: torch.Tensor, conv_seg: nn.Conv2d,
-                record: dict | None = None) -> torch.Tensor:
+                record: dict | None = None, dropout: nn.Module | None = None) -> torch.Tensor:
         """Logits O (B, K, H, W) of (B, D, H, W) features; ``record`` receives the tensors
-        the losses and the analysis hooks need."""
-        coarse = conv_seg(features)
+        the losses and the analysis hooks need. ``dropout`` (the head's) applies to the
+        coarse mask's input only."""
+        coarse = conv_seg(features if dropout is None else dropout(features))
         if not self.adapts:
             if record is not None:
                 record.update(features=features, coarse=coarse, logits=coarse)
@@ -135,7 +139,7 @@ class SSAClassifier(nn.Module):
                 spatial_centre = flat_coarse.softmax(dim=2) @ position.flatten(2).transpose(1, 2)
             else:
                 spatial_centre = soft_class_mean(flat_coarse.softmax(dim=1), position.flatten(2))
-            spatial = self.fuse_spatial(self.phi_p, spatial_centre)
+            spatial = self.fuse_spatial(self.phi_p, spatial_centre, s.sppa_concat)
         combined = semantic if spatial is None else semantic + spatial
         logits = self.classify(pixels, combined, getattr(self, "proto_proj", None))
         if record is not None:
@@ -159,10 +163,10 @@ class SSAClassifier(nn.Module):
         """S_p = phi([S_c, S]) for centres (B, K, D) or (K, D)."""
         return phi(torch.cat([centre, prototypes.expand_as(centre)], dim=-1))
 
-    def fuse_spatial(self, phi: nn.Module, centre: torch.Tensor) -> torch.Tensor:
-        """P_p = phi([P_c, P]) (paper) or phi([P, P_c]) (released order)."""
+    def fuse_spatial(self, phi: nn.Module, centre: torch.Tensor, order: str) -> torch.Tensor:
+        """P_p = phi([P_c, P]) (``centre_basis``) or phi([P, P_c]) (``basis_centre``)."""
         basis = self.basis.weight.expand_as(centre)
-        pair = [centre, basis] if self.settings.sppa_concat == "centre_basis" else [basis, centre]
+        pair = [centre, basis] if order == "centre_basis" else [basis, centre]
         return phi(torch.cat(pair, dim=-1))
 
     def classify(self, pixels: torch.Tensor, prototypes: torch.Tensor,
@@ -220,7 +224,8 @@ class SSAClassifier(nn.Module):
             position = record["position"].flatten(2).expand(batch, -1, -1)
             centre = means_or_fallback(*class_sums(position, label, self.num_classes),
                                        self.basis.weight)
-            out["spatial"] = self.fuse_spatial(self.teacher_phi_p, centre)
+            out["spatial"] = self.fuse_spatial(self.teacher_phi_p, centre,
+                                               s.teacher_sppa_concat)
             combined = combined + out["spatial"]
         out["logits"] = self.classify(record["pixels"], combined.expand(batch, -1, -1),
                                       getattr(self, "teacher_proto_proj", None))

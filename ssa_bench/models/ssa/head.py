@@ -2,8 +2,8 @@
 
 The wrapper builds the original head from its config, unchanged, and replaces only the bound
 ``cls_seg`` of that instance: the head still computes its features its own way and calls
-``self.cls_seg(feat)``, which now runs the head's dropout, then :class:`SSAClassifier` with the
-head's ``conv_seg`` as the fixed prototypes. Everything else (``align_corners``,
+``self.cls_seg(feat)``, which now runs :class:`SSAClassifier` with the head's ``conv_seg`` as the
+fixed prototypes and the head's dropout on the coarse mask's input only. Everything else (``align_corners``,
 ``num_classes``, ``loss_decode``, ...) is read through to the inner head, so segmentors -- plain
 or cascade (the wrapper is the last stage) -- use it like the head itself.
 
@@ -12,9 +12,11 @@ Training (``loss``): the head's forward records the classifier's tensors; then
     L = CE(O) + Dice(O) + w_coarse CE(M_c) + w_g [CE(O-hat) + Dice(O-hat)]
         + w_rd L_rd + w_sd L_sd + w_pd L_pd
 
-with CE = the head's own ``loss_decode`` (and sampler), at label resolution as mmseg does.
+with CE(O) = the head's own ``loss_decode`` (and sampler), at label resolution as mmseg does;
+CE(M_c) and CE(O-hat) the same, or averaged over labelled pixels (``aux_ce``).
 The keys of the main terms are the head's (``loss_ce``, ``acc_seg``); the SSA terms are
-``loss_ssa_dice``, ``<name>_coarse``, ``<name>_teacher``, ``loss_ssa_teacher_dice``,
+``loss_ssa_dice``, ``<name>_coarse``, ``<name>_teacher`` (``loss_ce_coarse`` and
+``loss_ce_teacher`` with ``aux_ce='mean_non_ignored'``), ``loss_ssa_teacher_dice``,
 ``loss_ssa_rd``, ``loss_ssa_sd``, ``loss_ssa_pd``.
 """
 from __future__ import annotations
@@ -29,7 +31,7 @@ from torch import nn
 
 from ssa_bench.models.ssa.boundary import boundary_mask
 from ssa_bench.models.ssa.classifier import SSAClassifier
-from ssa_bench.models.ssa.losses import (dice_loss, relation_distillation,
+from ssa_bench.models.ssa.losses import (dice_loss, mean_non_ignored_ce, relation_distillation,
                                          response_distillation, spatial_distillation)
 from ssa_bench.models.ssa.settings import resolve_settings
 
@@ -66,10 +68,8 @@ class SSAHead(BaseModule):
             return getattr(head, name)
 
     def _classify(self, features: torch.Tensor) -> torch.Tensor:
-        dropout = getattr(self.head, "dropout", None)
-        if dropout is not None:
-            features = dropout(features)
-        return self.classifier(features, self.head.conv_seg, self._record)
+        return self.classifier(features, self.head.conv_seg, self._record,
+                               dropout=getattr(self.head, "dropout", None))
 
     @contextlib.contextmanager
     def recording(self):
@@ -116,16 +116,12 @@ class SSAHead(BaseModule):
             return logits, feature_label
 
         if s.dice != "none":
-            if s.extra_loss_resolution == "label":
-                losses["loss_ssa_dice"] = dice_loss(up, label, ignore, s.dice)
-            else:
-                losses["loss_ssa_dice"] = dice_loss(record["logits"], feature_label, ignore,
-                                                    s.dice)
+            losses["loss_ssa_dice"] = dice_loss(*extra_view(record["logits"]), ignore, s.dice,
+                                                s.dice_ignored)
         if not self.classifier.adapts:
             return losses
         if s.w_coarse > 0:
-            losses.update(self._decode_losses(*extra_view(record["coarse"]), "_coarse",
-                                              s.w_coarse))
+            losses.update(self._aux_ce(*extra_view(record["coarse"]), "_coarse", s.w_coarse))
         if not self.classifier.has_teacher:
             return losses
         teacher_label = torch.where(feature_label == ignore,
@@ -133,17 +129,17 @@ class SSAHead(BaseModule):
         teacher = self.classifier.teacher(record, teacher_label)
         if s.w_g > 0:
             teacher_logits, teacher_target = extra_view(teacher["logits"])
-            losses.update(self._decode_losses(teacher_logits, teacher_target, "_teacher", s.w_g))
+            losses.update(self._aux_ce(teacher_logits, teacher_target, "_teacher", s.w_g))
             if s.dice != "none":
                 losses["loss_ssa_teacher_dice"] = s.w_g * dice_loss(
-                    teacher_logits, teacher_target, ignore, s.dice)
+                    teacher_logits, teacher_target, ignore, s.dice, s.dice_ignored)
         if s.w_rd > 0:
             if s.rd_resolution == "label":
                 student, target = up, self._upsample(teacher["logits"], label_size)
                 rd_label = label
             else:
                 student, target, rd_label = record["logits"], teacher["logits"], feature_label
-            boundary = (boundary_mask(rd_label, s.edge_size, s.edge_border)
+            boundary = (boundary_mask(rd_label, s.edge_size, s.edge_border, s.boundary_operator)
                         if s.rd_boundary else None)
             losses["loss_ssa_rd"] = s.w_rd * response_distillation(
                 student, target, rd_label, ignore, onehot_mix=s.rd_onehot_mix,
@@ -161,8 +157,17 @@ class SSAHead(BaseModule):
     def _upsample(self, logits: torch.Tensor, size) -> torch.Tensor:
         if tuple(logits.shape[-2:]) == tuple(size):
             return logits
-        return F.interpolate(logits, size=size, mode="bilinear",
-                             align_corners=self.head.align_corners)
+        align = (self.head.align_corners if self.settings.upsample_align_corners == "head"
+                 else True)
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=align)
+
+    def _aux_ce(self, logits: torch.Tensor, label: torch.Tensor, suffix: str,
+                weight: float) -> dict:
+        """CE of the coarse mask or the teacher's logits (``aux_ce``), named + ``suffix``."""
+        if self.settings.aux_ce == "head_loss":
+            return self._decode_losses(logits, label, suffix, weight)
+        return {"loss_ce" + suffix: weight * mean_non_ignored_ce(logits, label,
+                                                                 self.head.ignore_index)}
 
     def _decode_losses(self, logits: torch.Tensor, label: torch.Tensor, suffix: str,
                        weight: float) -> dict:

@@ -20,22 +20,32 @@ def _valid_labels(label: torch.Tensor, ignore_index: int) -> tuple[torch.Tensor,
 
 
 def dice_loss(logits: torch.Tensor, label: torch.Tensor, ignore_index: int,
-              form: str = "vnet") -> torch.Tensor:
-    """Dice on (B, K, H, W) logits against a (B, H, W) label, ignored pixels left out.
+              form: str = "vnet", ignored: str = "exclude") -> torch.Tensor:
+    """Dice on (B, K, H, W) logits against a (B, H, W) label.
 
     ``vnet`` (the paper's [31]): softmax probabilities, per image and class
     1 - (2 sum(p t) + 1) / (sum p^2 + sum t^2 + 1), averaged over all images and classes.
-    ``sigmoid_present`` (released): sigmoid probabilities, 1 - (2 sum(p t) + 1) /
-    (sum p + sum t + 1), averaged over the (image, class) pairs whose class is in the image.
+    ``sigmoid_present`` (released, SL:76-91): sigmoid probabilities, 1 - (2 sum(p t) + 1) /
+    (sum p + sum t + 1), summed over the (image, class) pairs whose class is in the image and
+    divided by their number (at least 1).
+    ``ignored``: ignored pixels are left out of every sum (``exclude``), or kept with a zero
+    target for every class (``as_background``: the released targets are masks of the present
+    classes over the whole image, so ignored and padded pixels count as negatives).
     """
     batch, classes = logits.shape[:2]
     valid, label = _valid_labels(label, ignore_index)
+    if ignored == "exclude":
+        counted = valid.unsqueeze(1)
+    elif ignored == "as_background":
+        counted = torch.ones_like(valid).unsqueeze(1)
+    else:
+        raise ValueError(f"unknown handling of ignored pixels {ignored!r}")
     if form == "vnet":
         probs = logits.softmax(dim=1)
-        prob_sum = (probs * probs * valid.unsqueeze(1)).sum(dim=(2, 3))
+        prob_sum = (probs * probs * counted).sum(dim=(2, 3))
     elif form == "sigmoid_present":
         probs = logits.sigmoid()
-        prob_sum = (probs * valid.unsqueeze(1)).sum(dim=(2, 3))
+        prob_sum = (probs * counted).sum(dim=(2, 3))
     else:
         raise ValueError(f"unknown dice form {form!r}")
     true_prob = probs.gather(1, label.unsqueeze(1)).squeeze(1) * valid
@@ -47,6 +57,15 @@ def dice_loss(logits: torch.Tensor, label: torch.Tensor, ignore_index: int,
         return dice.mean()
     present = (count > 0).to(dice.dtype)
     return (dice * present).sum() / present.sum().clamp_min(1)
+
+
+def mean_non_ignored_ce(logits: torch.Tensor, label: torch.Tensor,
+                        ignore_index: int) -> torch.Tensor:
+    """Cross-entropy averaged over the labelled pixels (``nn.CrossEntropyLoss(ignore_index)``),
+    except that an all-ignored batch gives 0 instead of 0/0 = nan."""
+    per_pixel = F.cross_entropy(logits, label, ignore_index=ignore_index, reduction="none")
+    labelled = (label != ignore_index).sum()
+    return per_pixel.sum() / labelled.clamp_min(1)
 
 
 def response_distillation(student: torch.Tensor, teacher: torch.Tensor, label: torch.Tensor,
@@ -61,7 +80,8 @@ def response_distillation(student: torch.Tensor, teacher: torch.Tensor, label: t
     group) and split into ``boundary`` / interior when a mask is given (B); each group's value is
     the mean of its regions' means (a region without pixels counts 0, as 0/eps in Eq. 10), and
     the loss is the mean over groups with at least one pixel. A region's mean divides by its
-    summed weights (``"weight"``, Eq. 11) or its pixel count (``"count"``, released code).
+    summed weights (``"weight"``, Eq. 11 and the released code, SF:360-364) or its pixel count
+    (``"count"``, the ``cac`` preset's approximation).
     """
     classes = student.shape[1]
     valid, label = _valid_labels(label, ignore_index)

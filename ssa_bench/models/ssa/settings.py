@@ -48,14 +48,26 @@ class SSASettings:
     # phi_s / phi_p: "linear" = one 1x1 conv (Linear(2C, C)); "mlp" = Linear(2C, C/2, no bias)
     # -> ReLU -> Linear(C/2, C).
     phi: Literal["linear", "mlp"] = "linear"
-    sppa_concat: Literal["centre_basis", "basis_centre"] = "centre_basis"   # input order of phi_p
-    pe_residual: bool = False             # P_f = S_f + PE(S_f) instead of PE(S_f)
+    # Input order of the student's phi_p and of the teacher's: the released code feeds the
+    # student [P, P_c] and the teacher [P_c-hat, P].
+    sppa_concat: Literal["centre_basis", "basis_centre"] = "centre_basis"
+    teacher_sppa_concat: Literal["centre_basis", "basis_centre"] = "centre_basis"
+    pe_residual: bool = False             # P_f = S_f + PE(S_f) instead of PE(S_f) (in no preset)
     w_coarse: float = 0.0                 # CE on the coarse mask M_c
+    # The CE of M_c and of O-hat: the head's own loss_decode (mmseg: mean over all pixels) or a
+    # plain CE averaged over the labelled pixels only (released: nn.CrossEntropyLoss).
+    aux_ce: Literal["head_loss", "mean_non_ignored"] = "head_loss"
     dice: Literal["vnet", "sigmoid_present", "none"] = "vnet"   # the Dice term of L_c and L_g
+    # Ignored pixels in the Dice sums: left out, or kept with a zero target for every class (the
+    # released code builds its targets as masks of the present classes over the whole image).
+    dice_ignored: Literal["exclude", "as_background"] = "exclude"
     # Where the terms SSA adds to the head's CE (Dice, coarse CE, teacher CE and Dice) compare
     # with the label: at the classifier's resolution (label resized by nearest) or upsampled to
     # the label's, as the head's own CE. The main CE is always the head's, at label resolution.
     extra_loss_resolution: Literal["feature", "label"] = "feature"
+    # align_corners of every upsampling of student, coarse and teacher logits to the label size
+    # before a loss: the head's own setting, or always True (released code).
+    upsample_align_corners: Literal["head", "true"] = "head"
     # Teacher semantic centre behind O-hat: per image, or pooled over the batch (L_sd always
     # uses the batch-pooled one, as the paper says under Eq. 15).
     teacher_semantic_pool: Literal["image", "batch"] = "image"
@@ -64,6 +76,9 @@ class SSASettings:
     rd_onehot_mix: float = 0.0
     rd_normalise: Literal["weight", "count"] = "weight"
     rd_resolution: Literal["feature", "label"] = "feature"
+    # Boundary B: one-pixel label changes dilated symmetrically to edge_size ("label_edges"), or
+    # OpenCV's Canny on the label map followed by cv2.dilate (released code).
+    boundary_operator: Literal["label_edges", "canny"] = "label_edges"
     edge_border: int = 0                  # edges within this many pixels of the image border dropped
     # L_sd relation matrices: softmax(sd_scale * a b^T) of raw ("dot") or L2-normalised ("cosine")
     # prototypes; sd_detach_key: the student's b is detached.
@@ -104,14 +119,17 @@ class SSASettings:
 # What each variant changes from the dataclass defaults (= "paper").
 PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
-    # The authors' code (github.com/xwmaxwma/SSA, mmseg 0.30), as listed in issue 3.
+    # The authors' code (github.com/xwmaxwma/SSA @650c30d; SF = models/decode_heads/
+    # segformer_head_ssa.py, SL = models/losses/ssa_loss.py), line by line in docs/ssa.md.
     "released": {
         "logits": "cosine", "logit_scale": 15.0, "proto_proj": True, "phi": "mlp",
-        "sppa_concat": "basis_centre", "pe_residual": True, "w_coarse": 1.0,
-        "dice": "sigmoid_present", "extra_loss_resolution": "label",
+        "sppa_concat": "basis_centre", "teacher_sppa_concat": "centre_basis",
+        "pe_residual": False, "w_coarse": 1.0, "aux_ce": "mean_non_ignored",
+        "dice": "sigmoid_present", "dice_ignored": "as_background",
+        "extra_loss_resolution": "label", "upsample_align_corners": "true",
         "teacher_semantic_pool": "batch",
-        "rd_onehot_mix": 0.5, "rd_normalise": "count", "rd_resolution": "feature",
-        "edge_size": 3, "edge_border": 6,
+        "rd_onehot_mix": 0.5, "rd_normalise": "weight", "rd_resolution": "feature",
+        "boundary_operator": "canny", "edge_size": 3, "edge_border": 6,
         "sd_relation": "cosine", "sd_scale": 15.0, "sd_detach_key": True, "w_sd": 10.0,
         "pd_form": "soft_ce", "w_pd": 0.4,
     },

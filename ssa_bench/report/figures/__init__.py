@@ -2,7 +2,8 @@
 
     make_figures(spec, runs, store, out_dir=None) -> [paths]     PNG and PDF of each figure made
 
-One module per figure (tsne = Fig. 1, relations = Fig. 3, qualitative = Fig. 4, curves = Fig. 5),
+One module per figure (tsne = Fig. 1, relations = Fig. 3, qualitative = Fig. 4, curves = Fig. 5,
+loss_terms = Fig. 5's companion of per-term training losses),
 each reading only the store: record.json curves and the dump stage's .npz files. A figure whose
 inputs are missing is skipped with a one-line note naming the run and the file; only when no
 figure at all can be made is that an error (exit 2: run the spec first). Each figure has a
@@ -16,12 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssa_bench.errors import UserError
-from ssa_bench.report.figures import curves, qualitative, relations, tsne
+from ssa_bench.report.figures import curves, loss_terms, qualitative, relations, tsne
 from ssa_bench.report.figures.inputs import Missing, RunData, run_data
 from ssa_bench.report.figures.output import use_file_backend
 from ssa_bench.report.gather import results_root
 
-FIGURES = (tsne, relations, qualitative, curves)
+FIGURES = (tsne, relations, qualitative, curves, loss_terms)
 
 
 @dataclass
