@@ -64,6 +64,10 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
                 "download VOC2010 and trainval_merged.json, convert with mmseg's tools/dataset_converters/pascal_context.py"),
     DatasetInfo("demo_shapes", "Demo shapes", 8, (64, 64), 400, "demo_shapes", True,
                 "generated on first use (ssa-bench data make)", generated=True),
+    # Demo data that behaves like real data: 128x128 test scenes after 64x64 training crops,
+    # classes that vary more across images (the schedule study's data set).
+    DatasetInfo("demo_scenes", "Demo scenes", 8, (64, 64), 2000, "demo_scenes", True,
+                "generated on first use", generated=True),
 ]}
 
 PROFILES = ("paper", "cpu-demo")

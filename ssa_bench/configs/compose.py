@@ -20,8 +20,13 @@ MMSEG_DATASET_FILES = {
     "coco_stuff10k": "_base_/datasets/coco-stuff10k.py",
     "pascal_context59": "_base_/datasets/pascal_context_59.py",
 }
-# The demo and inline data sets: ADE20K's pipelines; the demo's 64x64 images keep their size at test.
-DEMO_SCALE = (128, 64)
+# The demo and inline data sets: ADE20K's pipelines with the scale (2 size, size) of the demo's
+# size x size images, so a demo image keeps its size at test (and 0.5-2x of it in training).
+def demo_scale(name: str) -> tuple[int, int]:
+    from ssa_bench.data.demo import VARIANTS
+
+    size = VARIANTS[name].size
+    return (2 * size, size)
 SSA_IMPORT = "ssa_bench.models.ssa"
 HOOKS_IMPORT = "ssa_bench.stages.hooks"
 DATASETS_IMPORT = "ssa_bench.data.mmseg_datasets"
@@ -62,7 +67,7 @@ def _datasets(run_config: dict) -> tuple[dict, dict]:
     scale, reduce = None, None
     if definition or DATASETS[name].generated:
         reduce = bool(definition["reduce_zero_label"]) if definition else True
-        scale = None if definition else DEMO_SCALE
+        scale = None if definition else demo_scale(name)
         for dataset in (train, val):
             dataset.pop("reduce_zero_label", None)
             if definition:

@@ -20,6 +20,7 @@ REQUIRED = {
     "pascal_context59": ("JPEGImages", "SegmentationClassContext", "ImageSets/SegmentationContext/train.txt",
                          "ImageSets/SegmentationContext/val.txt"),
     "demo_shapes": ("images/training", "annotations/training", "images/validation", "annotations/validation"),
+    "demo_scenes": ("images/training", "annotations/training", "images/validation", "annotations/validation"),
 }
 ADE_LAYOUT = REQUIRED["ade20k"]
 
@@ -34,10 +35,10 @@ def dataset_root(name: str, dataset_def: dict | None = None) -> Path:
     return data_home() / DATASETS[name].default_root
 
 
-def make_demo(root: str | os.PathLike | None = None) -> Path:
+def make_demo(root: str | os.PathLike | None = None, name: str = "demo_shapes") -> Path:
     from ssa_bench.data import demo
 
-    return demo.make(root or dataset_root("demo_shapes"))
+    return demo.make(root or dataset_root(name), name)
 
 
 def _missing(name: str, root: Path, dataset_def: dict | None) -> list[str]:
@@ -53,7 +54,7 @@ def check() -> list[dict]:
         if info.generated:
             from ssa_bench.data import demo
 
-            found = demo.is_valid(root)
+            found = demo.is_valid(root, name)
             fix = "run `ssa-bench data make` (or any run generates it)"
         else:
             found = not _missing(name, root, None)
@@ -72,7 +73,7 @@ def ensure_datasets(configs) -> None:
             continue
         seen.add((name, str(root)))
         if not definition and DATASETS[name].generated:
-            make_demo(root)
+            make_demo(root, name)
             continue
         missing = _missing(name, root, definition)
         if missing:

@@ -1,4 +1,10 @@
-"""The embedded demo data set, ``demo_shapes``: generated, deterministic, in ADE20K layout.
+"""The embedded demo data sets, generated, deterministic, in ADE20K layout.
+
+``demo_shapes`` (the cpu-demo profile's): 64x64 images, trained on 64x64 crops and tested whole, so
+train and test see the same image size. ``demo_scenes`` behaves more like real data (the schedule
+study's): 128x128 scenes tested whole after training on 64x64 crops (a classifier's spatial
+softmax meets a four times larger map at test, as on ADE20K or street scenes), and a class's look
+moves further between images (hue shift 0.2 against 0.125 between two classes' mean hues).
 
 Eight classes of regular shapes in dense, cluttered 64x64 scenes. What makes it a test of SSA
 rather than of a fixed classifier: a class's look (hue, saturation, brightness, texture) is drawn
@@ -8,7 +14,7 @@ therefore best told from how it relates to the other pixels of its image (SSA's 
 prototypes), with shape as the stable cue. Label 0 is unlabelled clutter (ignored, ADE20K's
 reduce-zero-label convention), about a third of the pixels; classes are 1..8 on disk.
 
-numpy + PIL only; a few seconds for the whole set.
+numpy + PIL only; a few seconds for a whole set.
 """
 from __future__ import annotations
 
@@ -22,15 +28,37 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from dataclasses import dataclass
+
 CLASSES = ("disc", "square", "triangle", "ring", "cross", "diamond", "bar", "ellipse")
-VERSION = 3
-SIZE = 64
-SPLITS = {"training": 320, "validation": 80}
-SEED = 20240511
 MANIFEST = "manifest.json"
-# How far a class's hue moves between images, against the 1/8 between two classes' mean hues
-# (with the colour cast on top, neighbouring classes overlap in colour across images).
-HUE_SHIFT = 0.11
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    version: int
+    size: int                  # images are size x size
+    splits: dict
+    seed: int
+    # How far a class's hue moves between images, against the 1/8 between two classes' mean hues
+    # (with the colour cast on top, neighbouring classes overlap in colour across images).
+    hue_shift: float
+    objects: tuple[int, int]   # objects per image, [low, high)
+    clutter: tuple[int, int]   # unlabelled blobs per image, [low, high)
+
+
+VARIANTS = {v.name: v for v in [
+    Variant("demo_shapes", 3, 64, {"training": 320, "validation": 80}, 20240511, 0.11,
+            (14, 20), (2, 5)),
+    # Four times the area with four times the objects: the same object sizes and density.
+    Variant("demo_scenes", 1, 128, {"training": 320, "validation": 80}, 20240512, 0.2,
+            (56, 80), (8, 20)),
+]}
+DEFAULT = "demo_shapes"
+# Kept for the callers that know only the first demo.
+SIZE = VARIANTS[DEFAULT].size
+SPLITS = VARIANTS[DEFAULT].splits
 
 
 def _mask(kind: str, size: int, cy: float, cx: float, r: float, angle: float) -> np.ndarray:
@@ -58,8 +86,8 @@ def _mask(kind: str, size: int, cy: float, cx: float, r: float, angle: float) ->
     raise ValueError(kind)
 
 
-def _class_colour(index: int, rng: np.random.Generator) -> np.ndarray:
-    hue = (index / len(CLASSES) + rng.uniform(-HUE_SHIFT, HUE_SHIFT)) % 1.0
+def _class_colour(index: int, rng: np.random.Generator, hue_shift: float) -> np.ndarray:
+    hue = (index / len(CLASSES) + rng.uniform(-hue_shift, hue_shift)) % 1.0
     return np.array(colorsys.hsv_to_rgb(hue, rng.uniform(0.45, 0.95), rng.uniform(0.55, 1.0)), np.float32)
 
 
@@ -76,9 +104,10 @@ def _texture(rng: np.random.Generator, size: int) -> np.ndarray:
             ).astype(np.float32)
 
 
-def make_sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def make_sample(rng: np.random.Generator, variant: Variant = VARIANTS[DEFAULT]
+                ) -> tuple[np.ndarray, np.ndarray]:
     """One (image uint8 HxWx3, label uint8 HxW) pair."""
-    size = SIZE
+    size = variant.size
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     base = rng.uniform(0.2, 0.8, 3).astype(np.float32)
     slope = rng.uniform(-0.3, 0.3, (2, 3)).astype(np.float32)
@@ -86,18 +115,19 @@ def make_sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     image += rng.normal(0, 0.06, (size, size, 3)).astype(np.float32)
     label = np.zeros((size, size), np.uint8)
     # Clutter: blobs in random colours that belong to no class.
-    for _ in range(rng.integers(2, 5)):
+    for _ in range(rng.integers(*variant.clutter)):
         cy, cx = rng.uniform(0, size, 2)
         blob = (yy * size - cy) ** 2 + (xx * size - cx) ** 2 <= rng.uniform(2, 6) ** 2
         image[blob] = rng.uniform(0, 1, 3)
     # A few classes per image. Each has *one* look in this image (colour, brightness, texture) that
     # differs from its look in other images: compact within an image, shifting across images.
     present = rng.choice(len(CLASSES), size=int(rng.integers(2, 5)), replace=False)
-    looks = {int(c): (_class_colour(int(c), rng), _texture(rng, size)) for c in present}
+    looks = {int(c): (_class_colour(int(c), rng, variant.hue_shift), _texture(rng, size))
+             for c in present}
     # Dense scenes (objects occlude each other) so that, as in ADE20K, most pixels are labelled:
     # a mostly-ignored image would shrink mmseg's cross-entropy (averaged over all pixels) against
     # SSA's losses (averaged over labelled ones) and distort every comparison.
-    for _ in range(rng.integers(14, 20)):
+    for _ in range(rng.integers(*variant.objects)):
         index = int(rng.choice(present))
         r = rng.uniform(8, 16)
         cy, cx = rng.uniform(r * 0.6, size - r * 0.6, 2)
@@ -116,13 +146,13 @@ def make_sample(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     return (np.clip(image, 0, 1) * 255).round().astype(np.uint8), label
 
 
-def _generate(target: Path) -> None:
-    rng = np.random.default_rng(SEED)
-    for split, count in SPLITS.items():
+def _generate(target: Path, variant: Variant) -> None:
+    rng = np.random.default_rng(variant.seed)
+    for split, count in variant.splits.items():
         (target / "images" / split).mkdir(parents=True)
         (target / "annotations" / split).mkdir(parents=True)
         for index in range(count):
-            image, label = make_sample(rng)
+            image, label = make_sample(rng, variant)
             name = f"demo_{split[:3]}_{index:04d}"
             Image.fromarray(image).save(target / "images" / split / f"{name}.jpg", quality=95)
             Image.fromarray(label).save(target / "annotations" / split / f"{name}.png")
@@ -138,25 +168,30 @@ def checksum(root: Path) -> str:
     return digest.hexdigest()
 
 
-def is_valid(root: Path) -> bool:
+def is_valid(root: Path, name: str = DEFAULT) -> bool:
     """A complete copy of the current version (a half-written or stale copy is not)."""
     try:
-        manifest = json.loads((root / MANIFEST).read_text())
+        manifest = json.loads((Path(root) / MANIFEST).read_text())
     except (OSError, ValueError):
         return False
-    return manifest.get("version") == VERSION and manifest.get("checksum") == checksum(root)
+    variant = VARIANTS[name]
+    return (manifest.get("variant", DEFAULT) == name and manifest.get("version") == variant.version
+            and manifest.get("checksum") == checksum(Path(root)))
 
 
-def make(root: str | os.PathLike) -> Path:
-    """Generate the data set at ``root`` unless a valid copy is there; atomic (temp dir + rename)."""
+def make(root: str | os.PathLike, name: str = DEFAULT) -> Path:
+    """Generate the data set ``name`` at ``root`` unless a valid copy is there; atomic (temp dir
+    + rename)."""
     root = Path(root)
-    if is_valid(root):
+    variant = VARIANTS[name]
+    if is_valid(root, name):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = root.parent / f".{root.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
-    _generate(tmp)
-    manifest = {"version": VERSION, "classes": list(CLASSES), "splits": SPLITS, "seed": SEED,
+    _generate(tmp, variant)
+    manifest = {"variant": name, "version": variant.version, "classes": list(CLASSES),
+                "splits": variant.splits, "seed": variant.seed, "size": variant.size,
                 "checksum": checksum(tmp)}
     (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     if root.exists():
@@ -168,6 +203,6 @@ def make(root: str | os.PathLike) -> Path:
     except OSError:
         # Another process finished first: keep theirs if it is valid.
         shutil.rmtree(tmp, ignore_errors=True)
-        if not is_valid(root):
+        if not is_valid(root, name):
             raise
     return root

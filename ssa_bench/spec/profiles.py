@@ -49,8 +49,13 @@ def apply_profile(row: dict, profile: str) -> dict:
         return row
     out = dict(row)
     out["baseline"] = CPU_DEMO["baseline"]
-    if out.get("dataset") in DATASETS:
-        out["dataset"] = CPU_DEMO["dataset"]
-    out["train"] = {**(row.get("train") or {}), **CPU_DEMO["train"]}
+    info = DATASETS.get(out.get("dataset"))
+    if info is not None and info.generated:
+        # A row written for demo data (a study) keeps its schedule; the profile fills the rest.
+        out["train"] = {**CPU_DEMO["train"], **(row.get("train") or {})}
+    else:
+        if info is not None:
+            out["dataset"] = CPU_DEMO["dataset"]
+        out["train"] = {**(row.get("train") or {}), **CPU_DEMO["train"]}
     out["measure"] = {**(row.get("measure") or {}), **CPU_DEMO["measure"]}
     return out

@@ -60,7 +60,8 @@ def test_deterministic(tmp_path, demo_root):
     again = data.make_demo(tmp_path / "demo_shapes")
     assert demo.checksum(again) == demo.checksum(demo_root)
     manifest = json.loads((again / demo.MANIFEST).read_text())
-    assert manifest["version"] == demo.VERSION and manifest["checksum"] == demo.checksum(again)
+    assert manifest["version"] == demo.VARIANTS["demo_shapes"].version
+    assert manifest["checksum"] == demo.checksum(again) and manifest["variant"] == "demo_shapes"
 
 
 def test_damaged_copy_is_regenerated(tmp_path):
@@ -71,10 +72,37 @@ def test_damaged_copy_is_regenerated(tmp_path):
     assert not demo.is_valid(root)
     data.make_demo(root)
     assert demo.is_valid(root) and demo.checksum(root) == good
-    (root / demo.MANIFEST).write_text(json.dumps({"version": demo.VERSION - 1}))   # stale version
+    stale = demo.VARIANTS["demo_shapes"].version - 1
+    (root / demo.MANIFEST).write_text(json.dumps({"version": stale}))   # stale version
     assert not demo.is_valid(root)
     assert demo.is_valid(data.make_demo(root))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]        # no temp dirs left
+
+
+def test_demo_scenes_are_larger_than_the_crops_and_vary_more(tmp_path):
+    # The study's data: 128x128 scenes (tested whole after 64x64 crops), a class's colour moving
+    # further between images than in demo_shapes, and the same classes.
+    root = data.make_demo(tmp_path / "demo_scenes", "demo_scenes")
+    assert demo.is_valid(root, "demo_scenes") and not demo.is_valid(root, "demo_shapes")
+    image = np.asarray(Image.open(next((root / "images" / "validation").glob("*.jpg"))))
+    assert image.shape == (128, 128, 3)
+    counts = np.zeros(len(demo.CLASSES) + 1, int)
+    for path in (root / "annotations" / "training").glob("*.png"):
+        counts += np.bincount(np.asarray(Image.open(path)).ravel(), minlength=len(counts))
+    assert (counts[1:] > 0.03 * counts[1:].sum()).all(), counts
+    assert counts[1:].sum() > 0.5 * counts.sum()              # dense, as demo_shapes
+
+    def hue_spread(name):
+        rng = np.random.default_rng(0)
+        means = []
+        for _ in range(60):
+            picture, label = demo.make_sample(rng, demo.VARIANTS[name])
+            mask = label == 1
+            if mask.sum() > 30:
+                means.append(picture[mask].astype(float).mean(0))
+        return np.std(np.array(means), axis=0).mean()
+
+    assert hue_spread("demo_scenes") > hue_spread("demo_shapes")
 
 
 def test_valid_copy_is_not_rewritten(tmp_path):
