@@ -237,3 +237,35 @@ def test_fig5_one_panel_per_dataset(tmp_path):
     height, width = matplotlib.image.imread(paths[0]).shape[:2]
     assert width > 1.6 * height                  # two panels side by side
     assert json.loads((tmp_path / "figs" / "fig5_curves.json").read_text())["runs"] == ["b1", "s1", "b2", "s2"]
+
+
+def test_schedule_gain_from_records(tmp_path):
+    # Three seeds of a baseline and one SSA row at two schedules: the gain is taken seed by seed.
+    from ssa_bench.report.figures import Context, build_figures, schedule_gain
+
+    store = Store(tmp_path / "results")
+    data, results = [], []
+    for iters, base, ssa in ((1000, (30.0, 31.0, 32.0), (29.0, 30.5, 31.0)),
+                             (4000, (40.0, 41.0, 39.0), (42.0, 43.5, 41.0))):
+        for seed in range(3):
+            for label, is_ssa, value in (("Baseline", False, base[seed]), ("SSA", True, ssa[seed])):
+                run_id = f"{label}-{iters}-{seed}"
+                store.write_record(run_id, {"metrics": {"mIoU": value}})
+                run = types.SimpleNamespace(id=run_id, label=label, seed=seed, config={
+                    "baseline": "m", "dataset": "demo_scenes", "ssa": {"enabled": is_ssa},
+                    "train": {"max_iters": iters}})
+                data.append(RunData(run, store.root))
+                results.append((label, is_ssa, iters, seed, value))
+    miou, gains, baseline = schedule_gain.schedule_table(results)
+    assert baseline == "Baseline"
+    assert gains["SSA"][1000] == pytest.approx([-1.0, -0.5, -1.0])
+    assert gains["SSA"][4000] == pytest.approx([2.0, 2.5, 2.0])
+    paths = schedule_gain.make(Context("schedule", data, tmp_path / "figs"))
+    assert [p.name for p in paths] == ["fig_schedule_gain.png", "fig_schedule_gain.pdf"]
+    assert len(json.loads((tmp_path / "figs" / "fig_schedule_gain.json").read_text())["runs"]) == 12
+    # a spec with one schedule: the figure does not apply, and says nothing
+    one = [d for d in data if d.run.config["train"]["max_iters"] == 1000]
+    spec = types.SimpleNamespace(name="t", path="t.yaml", profile="paper")
+    result = build_figures(spec, [d.run for d in one], store, out_dir=tmp_path / "none",
+                           only=["fig_schedule_gain"])
+    assert result.paths == [] and result.notes == []

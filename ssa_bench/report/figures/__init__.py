@@ -3,7 +3,8 @@
     make_figures(spec, runs, store, out_dir=None) -> [paths]     PNG and PDF of each figure made
 
 One module per figure (tsne = Fig. 1, relations = Fig. 3, qualitative = Fig. 4, curves = Fig. 5,
-loss_terms = Fig. 5's companion of per-term training losses),
+loss_terms = Fig. 5's companion of per-term training losses, schedule_gain = SSA's gain against
+the schedule for specs that vary train.max_iters),
 each reading only the store: record.json curves and the dump stage's .npz files. A figure whose
 inputs are missing is skipped with a one-line note naming the run and the file; only when no
 figure at all can be made is that an error (exit 2: run the spec first). Each figure has a
@@ -17,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssa_bench.errors import UserError
-from ssa_bench.report.figures import curves, loss_terms, qualitative, relations, tsne
+from ssa_bench.report.figures import (curves, loss_terms, qualitative, relations, schedule_gain,
+                                     tsne)
 from ssa_bench.report.figures.inputs import Missing, RunData, run_data
 from ssa_bench.report.figures.output import use_file_backend
 from ssa_bench.report.gather import results_root
 
-FIGURES = (tsne, relations, qualitative, curves, loss_terms)
+FIGURES = (tsne, relations, qualitative, curves, loss_terms, schedule_gain)
 
 
 @dataclass
@@ -51,6 +53,9 @@ def build_figures(spec, runs, store, out_dir=None, only=None) -> FigureSet:
     for module in FIGURES:
         if only is not None and module.NAME not in only:
             continue
+        applies = getattr(module, "applies", None)
+        if applies is not None and not applies(context):
+            continue        # a figure for another kind of spec (e.g. a schedule sweep): no note
         try:
             result.paths.extend(module.make(context))
         except Missing as missing:
