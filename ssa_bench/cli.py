@@ -68,10 +68,33 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--dataset", default="ade20k")
     measure.add_argument("--json", action="store_true")
 
-    data = commands.add_parser("data", help="datasets: check or make the demo data")
+    data = commands.add_parser("data", help="datasets: check, prepare from the downloaded archives, make the demo")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_ArgumentParser)
     data_commands.add_parser("check", help="each dataset: found or not, and what to do")
     data_commands.add_parser("make", help="generate the embedded demo data set")
+    prepare = data_commands.add_parser("prepare", help="convert downloaded archives into the layout the configs "
+                                       "read ($SSA_BENCH_DATA), then check counts and labels")
+    prepare.add_argument("dataset", metavar="DATASET", help="ade20k, coco_stuff10k or pascal_context59")
+    prepare.add_argument("--from", dest="source", metavar="DIR", default=None,
+                         help="the folder holding the downloaded archives (or what they unpack to)")
+    prepare.add_argument("--check-only", action="store_true",
+                         help="convert nothing: check the prepared dataset where the runs look for it")
+    prepare.add_argument("--jobs", type=int, default=None, help="parallel conversion processes (COCO-Stuff)")
+    prepare.add_argument("--keep-unpacked", action="store_true",
+                         help="keep the unpacked raw archive next to the converted data (COCO-Stuff)")
+
+    weights = commands.add_parser("weights", help="pretrained backbone checkpoints: list, fetch, check")
+    weights_commands = weights.add_subparsers(dest="weights_command", required=True, parser_class=_ArgumentParser)
+    weights_list = weights_commands.add_parser("list", help="every baseline's checkpoint: source, hash, licence, "
+                                               "present")
+    weights_list.add_argument("--json", action="store_true")
+    fetch = weights_commands.add_parser("fetch", help="download into the weights folder ($SSA_BENCH_WEIGHTS), "
+                                        "resuming and checking the hash")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="baseline names (default: all)")
+    fetch.add_argument("--force", action="store_true", help="download again even when the file is there")
+    check = weights_commands.add_parser("check", help="verify the files in the weights folder (filled by fetch "
+                                        "or by hand)")
+    check.add_argument("names", nargs="*", metavar="NAME", help="baseline names (default: all)")
     return parser
 
 

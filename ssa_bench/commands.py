@@ -41,29 +41,53 @@ def _state_of(store, run_id: str) -> dict:
 
 def cmd_plan(args: Namespace) -> int:
     from ssa_bench.plan import estimate_seconds
+    from ssa_bench.weights import checkpoint_of
 
     spec, runs, store = _load(args)
-    rows = []
+    rows, checkpoints = [], {}
     for run in runs:
         state = _state_of(store, run.id)
+        checkpoints[run.id] = checkpoint_of(run.config)
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
                      "seed": run.seed, "state": state["state"],
-                     "estimate_s": estimate_seconds(run.config), "config": run.config})
+                     "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoints[run.id].to_json(),
+                     "config": run.config})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"{spec.title or spec.name} -- profile {spec.profile}", title_justify="left")
-    for column in ("id", "row", "seed", "state", "estimate"):
+    for column in ("id", "row", "seed", "state", "estimate", "checkpoint"):
         table.add_column(column)
     for row in rows:
         name = " / ".join(str(p) for p in (row["section"], row["label"], row["column"]) if p)
-        table.add_row(row["id"], name, str(row["seed"]), row["state"], _duration(row["estimate_s"]))
+        table.add_row(row["id"], name, str(row["seed"]), row["state"], _duration(row["estimate_s"]),
+                      _checkpoint_cell(checkpoints[row["id"]]))
     _out.print(table)
     unique = {r["id"]: r for r in rows}
     pending = [r for r in unique.values() if r["state"] != "done"]
     _out.print(f"{len(rows)} rows, {len(unique)} distinct runs, {len(pending)} not done; estimated "
                f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))}")
+    _print_missing_checkpoints([checkpoints[r["id"]] for r in pending], _out)
     return 0
+
+
+def _checkpoint_cell(checkpoint) -> str:
+    if checkpoint.source == "none":
+        return "[yellow]none (from scratch)[/yellow]"
+    colour = "green" if checkpoint.present else "red"
+    return f"[{colour}]{checkpoint.label}[/{colour}]"
+
+
+def _print_missing_checkpoints(checkpoints, console) -> None:
+    """One line on what `run` would refuse for: the missing checkpoints and the command that fetches them."""
+    missing = {c.entry.name: c for c in checkpoints if c.source == "catalog" and not c.present}
+    paths = sorted({str(c.path) for c in checkpoints if c.source == "path" and not c.present})
+    if missing:
+        folder = next(iter(missing.values())).path.parent
+        console.print(f"[red]{len(missing)} pretrained checkpoint(s) missing[/red] from {folder}: "
+                      f"`ssa-bench weights fetch {' '.join(missing)}` before `run`", highlight=False, soft_wrap=True)
+    if paths:
+        console.print(f"[red]checkpoint file(s) not found:[/red] {', '.join(paths)}", highlight=False, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
@@ -86,9 +110,14 @@ def cmd_run(args: Namespace) -> int:
                f"{len(to_run)} to run ({args.executor})")
     if to_run and not args.dry_run:
         from ssa_bench.data import ensure_datasets
+        from ssa_bench.weights import ensure_weights
 
-        # Before anything is queued: a missing data set is one clear error, not N failed jobs.
+        # Before anything is queued: a missing checkpoint of a paper-profile run (train.pretrained:
+        # none opts out) or a missing data set is one clear error, not N failed jobs.
+        ensure_weights([run.config for run in to_run])
         ensure_datasets([run.config for run in to_run])
+    if args.dry_run:
+        _print_dry_run_checkpoints(to_run, args.executor)
     if args.executor == "slurm":
         from ssa_bench.executors.slurm import run_slurm
 
@@ -100,8 +129,6 @@ def cmd_run(args: Namespace) -> int:
                          dry_run=args.dry_run, console=_err, attach=attach) \
             if (to_run or attach or args.dry_run) else 0
     elif args.dry_run:
-        for run in to_run:
-            _out.print(f"would run {run.id}  {run.label}")
         return 0
     else:
         from ssa_bench.executors.local import run_local
@@ -113,6 +140,19 @@ def cmd_run(args: Namespace) -> int:
         _print_report(spec, runs, store)
     states = [_state_of(store, run.id)["state"] for run in unique]
     return 0 if code == 0 and all(s == "done" for s in states) else 1
+
+
+def _print_dry_run_checkpoints(to_run, executor: str) -> None:
+    """Each run the dry run would start, with its checkpoint and whether it is on this machine."""
+    from ssa_bench.weights import checkpoint_of
+
+    console = _out if executor == "local" else _err
+    checkpoints = [checkpoint_of(run.config) for run in to_run]
+    for run, checkpoint in zip(to_run, checkpoints):
+        prefix = "would run" if executor == "local" else "run"
+        console.print(f"{prefix} {run.id}  {run.label}  checkpoint: {_checkpoint_cell(checkpoint)}", highlight=False,
+                      soft_wrap=True)
+    _print_missing_checkpoints(checkpoints, console)
 
 
 def cmd_status(args: Namespace) -> int:
@@ -209,6 +249,8 @@ def cmd_data(args: Namespace) -> int:
         path = data.make_demo()
         _out.print(f"demo data set ready at {path}")
         return 0
+    if args.data_command == "prepare":
+        return _data_prepare(args)
     results = data.check()
     table = Table(title="datasets", title_justify="left")
     for column in ("dataset", "status", "path", "what to do"):
@@ -218,3 +260,137 @@ def cmd_data(args: Namespace) -> int:
         table.add_row(item["name"], status, item["path"], "" if item["found"] else item["fix"])
     _out.print(table)
     return 0
+
+
+def _data_prepare(args: Namespace) -> int:
+    from ssa_bench.data import prepare
+
+    if args.dataset not in prepare.RECIPES:
+        raise UserError(f"no preparation for dataset '{args.dataset}'", key="DATASET",
+                        fix=f"use one of: {', '.join(prepare.RECIPES)} (the demo data: `ssa-bench data make`)")
+    if args.jobs is not None and args.jobs < 1:
+        raise UserError("--jobs must be at least 1", key="--jobs", fix="pass a positive number")
+    reporter = prepare.RichReporter(_err)
+    if args.check_only:
+        result = prepare.check_prepared(args.dataset, reporter)
+    elif args.source is None:
+        raise UserError("data prepare needs --from DIR", key="--from",
+                        fix=f"{prepare.how_to_prepare(args.dataset)}; or pass --check-only to check a prepared copy")
+    else:
+        result = prepare.prepare(args.dataset, args.source, reporter, jobs=args.jobs, keep_raw=args.keep_unpacked)
+    for line in result.summary():
+        _out.print(line, highlight=False)
+    _out.print(f"{args.dataset} ready at {result.root}", highlight=False)
+    return 0
+
+
+def cmd_weights(args: Namespace) -> int:
+    from ssa_bench.weights import load_catalog, lookup, weights_dir
+
+    if args.weights_command == "list":
+        return _weights_list(load_catalog(), weights_dir(), args.json)
+    entries = lookup(args.names)
+    if args.weights_command == "fetch":
+        return _weights_fetch(entries, weights_dir(), force=args.force)
+    return _weights_check(entries, weights_dir(), named=bool(args.names))
+
+
+def _hash_text(entry) -> str:
+    if entry.sha256:
+        return f"sha256 {entry.sha256[:12]}..."
+    if entry.sha256_prefix:
+        return f"sha256 prefix {entry.sha256_prefix}"
+    return "none published"
+
+
+def _weights_list(catalog, directory, as_json: bool) -> int:
+    rows = []
+    for entry in catalog.values():
+        path = entry.path(directory)
+        rows.append({"name": entry.name, "title": entry.title, "file": entry.file, "url": entry.url,
+                     "page": entry.page, "sha256": entry.sha256, "sha256_prefix": entry.sha256_prefix,
+                     "licence": entry.licence, "path": str(path), "present": path.is_file(),
+                     "mapping": entry.mapping.to_dict()})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    table = Table(title=f"pretrained checkpoints -- folder {directory} ($SSA_BENCH_WEIGHTS)", title_justify="left")
+    for column in ("baseline", "file", "present", "hash", "download", "licence"):
+        table.add_column(column, overflow="fold")
+    for entry, row in zip(catalog.values(), rows):
+        present = "[green]yes[/green]" if row["present"] else "[red]no[/red]"
+        source = entry.url.split("/")[2] if entry.url else "by hand (see docs/weights.md)"
+        licence = entry.licence.split(";")[0].split(" (")[0]       # the full text: --json, docs/weights.md
+        table.add_row(entry.name, entry.file, present, _hash_text(entry), source, licence)
+    _out.print(table)
+    return 0
+
+
+def _weights_fetch(entries, directory, force: bool) -> int:
+    from ssa_bench.weights.fetch import fetch
+
+    failed = 0
+    for entry in entries:
+        with _fetch_progress(entry) as progress:
+            try:
+                path = fetch(entry, directory, progress=progress, force=force)
+            except UserError as error:
+                failed += 1
+                _err.print(f"ssa-bench: error: {error.one_line()}", highlight=False, markup=False, soft_wrap=True)
+                continue
+        verdict = "hash checked" if entry.expected_hash else "no published hash to check"
+        _err.print(f"{entry.name}: {path} ({verdict})", highlight=False)
+    return 2 if failed else 0
+
+
+def _fetch_progress(entry):
+    """A progress display for one download: a rich bar on a terminal, a line per 10% otherwise."""
+    import contextlib
+
+    from ssa_bench.weights.fetch import PlainProgress
+
+    if not _err.is_terminal:
+        return contextlib.nullcontext(PlainProgress(_err.file))
+    from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
+                               TransferSpeedColumn)
+
+    @contextlib.contextmanager
+    def bar():
+        with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                      TimeRemainingColumn(), console=_err, transient=False) as display:
+            task = display.add_task(entry.file, total=None)
+
+            def update(_entry, done, total):
+                display.update(task, completed=done, total=total)
+
+            yield update
+    return bar()
+
+
+def _weights_check(entries, directory, named: bool) -> int:
+    from ssa_bench.weights.fetch import check, mismatch_error
+
+    results = check(entries, directory)
+    table = Table(title=f"pretrained checkpoints in {directory}", title_justify="left")
+    for column in ("baseline", "file", "state", "sha256 of the file"):
+        table.add_column(column, overflow="fold")
+    colours = {"ok": "green", "unverified": "yellow", "mismatch": "red", "missing": "red"}
+    words = {"ok": "ok (hash matches)", "unverified": "present (no published hash)", "mismatch": "HASH MISMATCH",
+             "missing": "missing"}
+    for result in results:
+        colour = colours[result.state]
+        table.add_row(result.entry.name, result.entry.file, f"[{colour}]{words[result.state]}[/{colour}]",
+                      result.sha256 or "")
+    _out.print(table)
+    bad = [r for r in results if r.state == "mismatch" or (named and r.state == "missing")]
+    for result in bad:
+        if result.state == "mismatch":
+            line = mismatch_error(result.entry, result.path, result.sha256, removed=False).one_line()
+        else:
+            line = (f"{result.path}: missing -- run `{result.entry.fetch_command()}`, or copy the file there by hand")
+        _err.print(f"ssa-bench: error: {line}", highlight=False, markup=False, soft_wrap=True)
+    missing = [r.entry.name for r in results if r.state == "missing"]
+    if missing and not named:
+        _err.print(f"{len(missing)} missing: `ssa-bench weights fetch {' '.join(missing)}`", highlight=False,
+                   soft_wrap=True)
+    return 2 if bad else 0

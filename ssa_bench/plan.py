@@ -4,6 +4,11 @@ A run's id is the first 12 hex digits of sha256 over the canonical JSON of its r
 Labels, sections and columns are not hashed, so reordering a YAML file changes no id, and two
 tables asking for the same training (Table 3's last row is Table 4's last row) share one run
 directory: a spec is a view over the store, not its owner.
+
+A switch added to the config after runs were recorded would change every id and orphan every
+result made before it existed, although a run that leaves it at its neutral default trains and
+evaluates exactly as before. Such keys are listed in :data:`ID_NEUTRAL_DEFAULTS` and left out of
+the hash while they hold that value; the config itself (and the record) keeps every default.
 """
 from __future__ import annotations
 
@@ -38,8 +43,22 @@ class Run:
     slurm: dict | None = None
 
 
+# Keys added after the first records, at the value that reproduces the behaviour before them.
+ID_NEUTRAL_DEFAULTS: dict[str, object] = {
+    # single-scale, whole image except ViT-Adapter-L: what every run did before the switches
+    "evaluate": {"aug_test": False, "test_mode": "authors"},
+}
+
+
+def hashed_view(config: dict) -> dict:
+    """The config as its id sees it: neutral defaults of later keys left out."""
+    return {key: value for key, value in config.items()
+            if not (key in ID_NEUTRAL_DEFAULTS and value == ID_NEUTRAL_DEFAULTS[key])}
+
+
 def run_id(config: dict) -> str:
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    canonical = json.dumps(hashed_view(config), sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=True)
     return hashlib.sha256(canonical.encode()).hexdigest()[:ID_LENGTH]
 
 

@@ -16,9 +16,10 @@ upernet_swin_* AdamW 6e-5, wd 0.01, 1500 warm-up, poly 1; FCN aux head 0.4, 512 
                pre-training whose FLOPs match the paper's Table 1/2
 segformer_b5   AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
 segnext_t      AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
-seaformer_b/l  AdamW 2.5e-4 (SeaFormer-B on PASCAL-Context and COCO-Stuff: 2e-4), wd 0.01,
-               head lr x10, 1500 warm-up, poly 1
-afformer_b     AdamW 3e-4, wd 0.01; warm-up and poly as SegFormer's schedule (1500, power 1)
+seaformer_b/l  AdamW 2.5e-4 (SeaFormer-B on PASCAL-Context and COCO-Stuff: 2e-4), wd 0.01
+               (none on ``pos_emb``), head lr x10, 1500 warm-up, poly 1; SyncBN
+afformer_b     AdamW 3e-4, wd 0.01 (no paramwise rules), 1500 warm-up, poly 1; GroupNorm(32)
+               head on the last stage (the authors' configs/AFFormer/AFFormer_base_ade20k.py)
 vit_adapter_l  AdamW 2e-5, wd 0.05, layer-wise lr decay 0.95 over the 24 ViT blocks, 1500
                warm-up, poly 1; UperNet (512 ch.) + FCN aux head 0.4; sliding-window test
 ============== ======================================================================
@@ -32,9 +33,14 @@ What a composer reads besides ``model``/``optim_wrapper``/``param_scheduler``:
 * ``recipe.imports``: ``custom_imports`` the model needs (the ports register themselves).
 * ``recipe.test_cfg``-like settings stay in ``model["test_cfg"]`` (e.g. sliding window).
 
-ImageNet-pretrained weights: ``baseline_recipe(name, n, pretrained="/path/ckpt.pth")`` attaches a
-*local* checkpoint as the backbone's ``init_cfg``; a path that does not exist is a ``DataError``.
-Nothing is downloaded.
+ImageNet-pretrained weights (docs/weights.md): the ``init_cfg``/``pretrained`` a shipped mmseg config
+names (a URL mmengine would download at run time, loading it non-strictly) is taken out and kept in
+``recipe.shipped_pretrained`` -- the weights catalog names the same file (a test checks it).
+``baseline_recipe(name, n, pretrained=...)`` with a run config's ``train.pretrained`` (a catalog
+reference or a local path) attaches the ``StrictPretrained`` initialiser to the segmentor, which
+loads the backbone with the catalog's key mapping and fails on any missing, unexpected or
+mis-shaped tensor; a file that is not there is a ``DataError`` naming the fetch command when the
+model is initialised (``ssa-bench run`` checks before queueing). Nothing is downloaded at run time.
 """
 from __future__ import annotations
 
@@ -43,7 +49,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from ssa_bench.errors import DataError, UserError
+from ssa_bench.errors import UserError
 
 PORTS_MODULE = "ssa_bench.models.backbones"
 
@@ -58,6 +64,13 @@ class BaselineRecipe:
     # dataset name -> base learning rate, where the authors used a different one than
     # optim_wrapper's (e.g. SeaFormer-B: 2e-4 on PASCAL-Context and COCO-Stuff)
     lr_by_dataset: dict[str, float] = field(default_factory=dict)
+    # dataset name -> {dotted key of the model or optim wrapper: value} where the authors' config
+    # for that dataset differs in more than the lr (ViT-Adapter-L: ImageNet mean/std and layer
+    # decay 0.90 on PASCAL-Context and COCO-Stuff, 127.5 and 0.95 on ADE20K)
+    overrides_by_dataset: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the checkpoint the shipped mmseg config names (URL or open-mmlab:// link), replaced by the
+    # weights catalog's entry; None for the recipes written here
+    shipped_pretrained: str | None = None
 
     def lr_for(self, dataset: str) -> float:
         return self.lr_by_dataset.get(dataset, self.optim_wrapper["optimizer"]["lr"])
@@ -65,7 +78,24 @@ class BaselineRecipe:
     def optim_wrapper_for(self, dataset: str) -> dict[str, Any]:
         wrapper = copy.deepcopy(self.optim_wrapper)
         wrapper["optimizer"]["lr"] = self.lr_for(dataset)
+        self._override(dataset, "optim_wrapper.", wrapper)
         return wrapper
+
+    def model_for(self, dataset: str) -> dict[str, Any]:
+        """The model config with the dataset's overrides applied (a copy)."""
+        model = copy.deepcopy(self.model)
+        self._override(dataset, "model.", model)
+        return model
+
+    def _override(self, dataset: str, prefix: str, target: dict) -> None:
+        for key, value in self.overrides_by_dataset.get(dataset, {}).items():
+            if not key.startswith(prefix):
+                continue
+            *parents, leaf = key[len(prefix):].split(".")
+            node = target
+            for part in parents:
+                node = node[part]
+            node[leaf] = copy.deepcopy(value)
 
     def param_scheduler_for(self, max_iters: int) -> list[dict[str, Any]]:
         """The schedule with its decay phase ending at ``max_iters``.
@@ -120,11 +150,33 @@ def _set_num_classes(model: dict, num_classes: int) -> None:
         head["num_classes"] = num_classes
 
 
-def _drop_pretrained(model: dict) -> None:
-    # No downloads at run time: a local checkpoint is attached later by `pretrained=` if given.
+def _take_shipped_pretrained(model: dict) -> str | None:
+    """Remove the checkpoint a shipped config names (mmengine would download it at run time and
+    load it non-strictly) and return it; the weights catalog's entry for the baseline replaces it."""
+    backbone = model["backbone"]
+    init_cfg = backbone.pop("init_cfg", None) or {}
+    shipped = model.get("pretrained") or backbone.pop("pretrained", None) or init_cfg.get("checkpoint")
+    backbone.pop("pretrained", None)
     model["pretrained"] = None
-    model["backbone"].pop("init_cfg", None)
-    model["backbone"].pop("pretrained", None)
+    return shipped
+
+
+def _attach_pretrained(recipe: BaselineRecipe, name: str, pretrained: str) -> None:
+    """The segmentor's StrictPretrained initialiser for a run config's train.pretrained."""
+    from ssa_bench.weights import STRICT_IMPORT, checkpoint_of
+
+    checkpoint = checkpoint_of({"baseline": name, "train": {"pretrained": pretrained}})
+    # The file is needed when the model is initialised (training), not to compose the config:
+    # evaluating or measuring a trained run works without it. `ssa-bench run` checks it before
+    # queueing anything; StrictPretrained says which file and which command when it is missing.
+    # A checkpoint given by path is read with the baseline's catalog mapping: it is expected to be
+    # (a copy of) the same file; anything else fails the strict comparison with the key names.
+    mapping = checkpoint.entry.mapping.to_dict() if checkpoint.entry else {}
+    # On the segmentor, not the backbone: see ssa_bench/weights/strict.py for mmengine's init order.
+    recipe.model["init_cfg"] = dict(type="StrictPretrained", checkpoint=str(checkpoint.path), module="backbone",
+                                    mapping=mapping, name=name)
+    if STRICT_IMPORT not in recipe.imports:
+        recipe.imports.append(STRICT_IMPORT)
 
 
 # The data preprocessor of every mmseg ADE20K config (ImageNet mean/std, RGB); the composer sets
@@ -157,20 +209,30 @@ def _adamw(lr: float, weight_decay: float, head_lr_mult: float | None) -> dict:
 
 
 def _seaformer(arch: str) -> BaselineRecipe:
-    # Head inputs: the 1/8 stem feature (spatial branch) and the attention stages (context).
+    # The authors' local_configs/seaformer/seaformer_{base,large}.py and their
+    # *_512x512_160k_2x8_ade20k.py (fudan-zvg/SeaFormer): SyncBN in backbone and head (mmengine
+    # reverts it to BN without a process group), the light head on the 1/8 feature (spatial
+    # branch) and the SeaFormer stages (context), depth-wise linear_fuse.
     if arch == "B":
-        backbone = dict(type="SeaFormer", arch="B", out_indices=(1, 3, 4), drop_path_rate=0.1)
         in_channels, embed_dims = [64, 192, 256], [128, 160]
     else:
-        backbone = dict(type="SeaFormer", arch="L", out_indices=(1, 2, 3, 4), drop_path_rate=0.1)
         in_channels, embed_dims = [128, 192, 256, 320], [128, 160, 192]
+    backbone = dict(type="SeaFormer", arch=arch,
+                    out_indices=(1, 3, 4) if arch == "B" else (1, 2, 3, 4),
+                    drop_path_rate=0.1, norm_cfg=copy.deepcopy(_NORM))
     head = dict(type="SeaFormerHead", in_channels=in_channels,
-                in_index=list(range(len(in_channels))), embed_dims=embed_dims,
+                in_index=list(range(len(in_channels))), embed_dims=embed_dims, is_dw=True,
                 channels=embed_dims[-1], num_classes=150, dropout_ratio=0.1, norm_cfg=_NORM,
                 align_corners=False, loss_decode=copy.deepcopy(_CE))
+    optim_wrapper = _adamw(2.5e-4, 0.01, head_lr_mult=10.0)
+    # The authors' custom_keys: no weight decay on the axial position embeddings
+    # (``...attn.pos_emb_rowq.pos_embed``) nor on names with "norm" (none in these models: their
+    # norms are called ``bn``), head lr x10.
+    optim_wrapper["paramwise_cfg"]["custom_keys"].update(
+        {"pos_emb": dict(decay_mult=0.0), "norm": dict(decay_mult=0.0)})
     return BaselineRecipe(
         model=_encoder_decoder(backbone, head),
-        optim_wrapper=_adamw(2.5e-4, 0.01, head_lr_mult=10.0),
+        optim_wrapper=optim_wrapper,
         param_scheduler=copy.deepcopy(_WARMUP_POLY1),
         imports=[PORTS_MODULE],
         lr_by_dataset=({"pascal_context59": 2e-4, "coco_stuff10k": 2e-4} if arch == "B" else {}),
@@ -178,10 +240,19 @@ def _seaformer(arch: str) -> BaselineRecipe:
 
 
 def _afformer_b() -> BaselineRecipe:
-    backbone = dict(type="AFFormer", arch="B", out_indices=(3,), drop_path_rate=0.1)
-    head = dict(type="AFFormerHead", in_channels=216, in_index=0, channels=256, num_classes=150,
-                dropout_ratio=0.1, norm_cfg=_NORM, align_corners=False,
-                loss_decode=copy.deepcopy(_CE))
+    # The authors' configs/AFFormer/AFFormer_base_ade20k.py (dongbo811/AFFormer), as the SSA
+    # authors ran it (xwmaxwma/SSA-Seg configs/afformer/): backbone afformer_base (drop path 0),
+    # head `CLS` on the last stage (216 ch. at 1/8) -> 1x1 squeeze to 256 with GroupNorm(32) +
+    # ReLU -> dropout 0.1 -> conv_seg. AdamW 3e-4, betas (0.9, 0.999), wd 0.01 on every
+    # parameter (no paramwise rules), linear warm-up 1500 (ratio 1e-6), poly 1.0 to 0. Backbone
+    # BN: plain BN as SSA-Seg's train.py leaves it (AFFormer's own train.py converts the model to
+    # SyncBN; docs/baselines.md).
+    backbone = dict(type="AFFormer", arch="B", out_indices=(0, 1, 2, 3), drop_path_rate=0.0,
+                    norm_cfg=dict(type="BN", requires_grad=True))
+    head = dict(type="AFFormerHead", in_channels=[216], in_index=[3],
+                input_transform="multiple_select", channels=256, num_classes=150,
+                dropout_ratio=0.1, norm_cfg=dict(type="GN", num_groups=32, requires_grad=True),
+                align_corners=False, loss_decode=copy.deepcopy(_CE))
     return BaselineRecipe(
         model=_encoder_decoder(backbone, head),
         optim_wrapper=_adamw(3e-4, 0.01, head_lr_mult=None),
@@ -191,13 +262,28 @@ def _afformer_b() -> BaselineRecipe:
 
 
 def _vit_adapter_l() -> BaselineRecipe:
-    # UperNet on the four 1024-wide adapter maps, 512 channels, FCN auxiliary head on 1/16;
-    # sliding-window test with 512 crops (the authors' stride: two thirds of the crop).
-    backbone = dict(type="ViTAdapter", arch="L", drop_path_rate=0.4)
+    # The authors' configs/ade20k/upernet_augreg_adapter_large_512_160k_ade20k.py
+    # (czczup/ViT-Adapter) over their _base_/models/upernet_r50.py: ViT-L/16 AugReg at
+    # pretrain_size 384 (pos_embed 1x577x1024, resized bicubically to the input grid at every
+    # forward), layer scale on (TIMMVisionTransformer's default, kept by the large config), the
+    # interaction groups, 16 deformable heads x 4 points, value ratio 0.5, conv-FFN 0.25, drop
+    # path 0.4, activation checkpointing (with_cp: memory only); SyncBN in the spatial prior module,
+    # the output norms and both heads (mmengine reverts it to BN without a process group).
+    # UperNet (512 ch.) on the four 1024-wide maps, FCN auxiliary head on 1/16 (0.4); images
+    # normalised with mean = std = 127.5 (RGB); sliding-window test, 512 crops, stride 341.
+    # AdamW 2e-5, betas (0.9, 0.999), wd 0.05, layer-wise lr decay 0.95 over 24 layers (their
+    # LayerDecayOptimizerConstructor: num_layers=24, layer_decay_rate=0.95), 1500 linear warm-up
+    # (ratio 1e-6), poly 1.0 to 0. Differences that remain: docs/baselines.md.
+    backbone = dict(type="ViTAdapter", arch="L", pretrain_size=384, drop_path_rate=0.4,
+                    layer_scale=True,
+                    interaction_indexes=[[0, 5], [6, 11], [12, 17], [18, 23]],
+                    norm_cfg=copy.deepcopy(_NORM), with_cp=True)
     head = dict(type="UPerHead", in_channels=[1024] * 4, in_index=[0, 1, 2, 3],
                 pool_scales=(1, 2, 3, 6), channels=512, dropout_ratio=0.1, num_classes=150,
                 norm_cfg=_NORM, align_corners=False, loss_decode=copy.deepcopy(_CE))
     model = _encoder_decoder(backbone, head)
+    model["data_preprocessor"].update(mean=[127.5, 127.5, 127.5], std=[127.5, 127.5, 127.5],
+                                      bgr_to_rgb=True)
     model["auxiliary_head"] = dict(
         type="FCNHead", in_channels=1024, in_index=2, channels=256, num_convs=1,
         concat_input=False, dropout_ratio=0.1, num_classes=150, norm_cfg=_NORM,
@@ -206,8 +292,16 @@ def _vit_adapter_l() -> BaselineRecipe:
     optim_wrapper = _adamw(2e-5, 0.05, head_lr_mult=None)
     optim_wrapper["constructor"] = "ViTLayerDecayOptimizerConstructor"
     optim_wrapper["paramwise_cfg"] = dict(num_layers=24, decay_rate=0.95)
+    # The SSA authors' PASCAL-Context and COCO-Stuff configs (xwmaxwma/SSA-Seg,
+    # configs/vit-adapter/*_pc.py, *_coco10k.py) normalise with ImageNet's mean/std and decay
+    # layers by 0.90; their ADE20K config uses 127.5 and 0.95 as above.
+    imagenet = {"model.data_preprocessor.mean": [123.675, 116.28, 103.53],
+                "model.data_preprocessor.std": [58.395, 57.12, 57.375],
+                "optim_wrapper.paramwise_cfg.decay_rate": 0.90}
     return BaselineRecipe(model=model, optim_wrapper=optim_wrapper,
-                          param_scheduler=copy.deepcopy(_WARMUP_POLY1), imports=[PORTS_MODULE])
+                          param_scheduler=copy.deepcopy(_WARMUP_POLY1), imports=[PORTS_MODULE],
+                          overrides_by_dataset={"pascal_context59": imagenet,
+                                                "coco_stuff10k": imagenet})
 
 
 def _segformer_mini() -> BaselineRecipe:
@@ -243,8 +337,10 @@ _RECIPES: dict[str, Callable[[], BaselineRecipe]] = {
 def baseline_recipe(name: str, num_classes: int, pretrained: str | None = None) -> BaselineRecipe:
     """The model/optimiser recipe of a baseline, with ``num_classes`` set and no downloads.
 
-    ``pretrained``: a local ImageNet checkpoint for the backbone (``init_cfg`` of type
-    ``Pretrained``); raises :class:`DataError` when the file does not exist.
+    ``pretrained``: a run config's ``train.pretrained`` -- ``None`` (from scratch), a catalog
+    reference (``catalog:<baseline>:<file>...``) or a local path; attaches the strict
+    ``StrictPretrained`` initialiser (which raises :class:`DataError` at initialisation when the
+    file is not there).
     """
     if name not in _RECIPES:
         from ssa_bench.catalog import BASELINES
@@ -257,15 +353,10 @@ def baseline_recipe(name: str, num_classes: int, pretrained: str | None = None) 
         raise UserError(f"baseline '{name}' cannot be built here", key="baseline",
                         fix=f"it needs {needs}; pick another baseline")
     recipe = _RECIPES[name]()
-    _drop_pretrained(recipe.model)
+    recipe.shipped_pretrained = _take_shipped_pretrained(recipe.model)
     _set_num_classes(recipe.model, num_classes)
     if pretrained:
-        if not os.path.isfile(pretrained):
-            raise DataError(f"pretrained checkpoint '{pretrained}' does not exist",
-                            key="pretrained",
-                            fix="point it at a local ImageNet checkpoint file or unset it "
-                                "(nothing is downloaded)")
-        recipe.model["backbone"]["init_cfg"] = dict(type="Pretrained", checkpoint=pretrained)
+        _attach_pretrained(recipe, name, pretrained)
     return recipe
 
 

@@ -1,6 +1,8 @@
 """Run config -> a complete mmengine ``Config`` for mmseg: the baseline's model and optimiser
 (``baselines.py``), the data set's pipelines (mmseg's own ``_base_/datasets`` files, or the demo and
-inline data sets in ADE20K layout), the schedule, hooks, and finally the run's raw ``cfg`` overrides.
+inline data sets in ADE20K layout) and test protocol (``protocol.py``: whole image or sliding window;
+``evaluate.aug_test`` adds ``tta_model``/``tta_pipeline``, swapped in by ``use_test_time_aug`` for the
+evaluate stage), the schedule, hooks, and finally the run's raw ``cfg`` overrides.
 
 Nothing is copied from mmseg's configs: the shipped files are loaded and adjusted, so a new mmseg
 release changes what it changes. Distributed facts (launcher, world size) come from the
@@ -51,16 +53,23 @@ def _set_pipeline(pipeline: list, crop_size: tuple, scale: tuple | None, reduce_
     return out
 
 
-def _datasets(run_config: dict) -> tuple[dict, dict]:
-    """(train dataset cfg, val dataset cfg) with roots, crops and scales of this run."""
+def _dataset_base(run_config: dict):
+    """mmseg's shipped data config of the run's dataset (ADE20K's for the demo and inline data sets)."""
     from mmengine.config import Config
 
     from ssa_bench.configs.baselines import mmseg_config_dir
+
+    relpath = MMSEG_DATASET_FILES.get(run_config["dataset"], MMSEG_DATASET_FILES["ade20k"])
+    return Config.fromfile(os.path.join(mmseg_config_dir(), relpath))
+
+
+def _datasets(run_config: dict) -> tuple[dict, dict]:
+    """(train dataset cfg, val dataset cfg) with roots, crops and scales of this run."""
     from ssa_bench.data import dataset_root
 
     name, definition = run_config["dataset"], run_config.get("dataset_def")
     crop = tuple(run_config["train"]["crop_size"])
-    base = Config.fromfile(os.path.join(mmseg_config_dir(), MMSEG_DATASET_FILES.get(name, MMSEG_DATASET_FILES["ade20k"])))
+    base = _dataset_base(run_config)
     train = copy.deepcopy(base.train_dataloader.dataset.to_dict())
     val = copy.deepcopy(base.val_dataloader.dataset.to_dict())
     root = str(dataset_root(name, definition))
@@ -81,6 +90,54 @@ def _datasets(run_config: dict) -> tuple[dict, dict]:
     train["pipeline"] = _set_pipeline(train["pipeline"], crop, scale, reduce)
     val["pipeline"] = _set_pipeline(val["pipeline"], crop, scale, reduce)
     return train, val
+
+
+def _test_time_aug_pipeline(run_config: dict, test_pipeline: list) -> list:
+    """Multi-scale + flip test (``evaluate.aug_test``): the ratios and flips of the dataset's shipped
+    ``tta_pipeline``, each ratio applied to the test scale of the single-scale pipeline -- what
+    ``MultiScaleFlipAug(img_scale, img_ratios, flip=True)`` did in mmseg 0.x, where the ViT-Adapter
+    authors ran it (mmseg 1.x's ``tta_pipeline`` scales the raw image by ``scale_factor`` instead,
+    which is not the same for images whose size differs from the test scale)."""
+    shipped = copy.deepcopy(_dataset_base(run_config).tta_pipeline)
+    (tta,) = [step for step in shipped if step["type"] == "TestTimeAug"]
+    resizes, flips = tta["transforms"][0], tta["transforms"][1]
+    ratios = [float(step["scale_factor"]) for step in resizes]
+    steps = {step["type"]: step for step in test_pipeline}
+    resize = steps.get("Resize")
+    if resize is not None and resize.get("scale"):
+        scale = resize["scale"]
+        scaled = [dict(type="Resize", scale=(int(scale[0] * r), int(scale[1] * r)),
+                       keep_ratio=resize.get("keep_ratio", True)) for r in ratios]
+    else:
+        scaled = [dict(type="Resize", scale_factor=r, keep_ratio=True) for r in ratios]
+    return [copy.deepcopy(steps["LoadImageFromFile"]),
+            dict(type="TestTimeAug", transforms=[scaled, flips, [copy.deepcopy(steps["LoadAnnotations"])],
+                                                 [copy.deepcopy(steps["PackSegInputs"])]])]
+
+
+def _set_test_mode(model: dict, run_config: dict) -> None:
+    """Whole image or sliding window (``evaluate.test_mode``, ``protocol.py``): by default as the
+    SSA authors' configs (whole, ViT-Adapter-L slides with the run's crop, stride 2/3)."""
+    from ssa_bench.configs.protocol import slide_window
+
+    window = slide_window(run_config)
+    if window is None:
+        model["test_cfg"] = dict(mode="whole")
+    else:
+        crop, stride = window
+        model["test_cfg"] = dict(mode="slide", crop_size=crop, stride=stride)
+
+
+def use_test_time_aug(cfg) -> None:
+    """Swap in the multi-scale + flip test of a run with ``evaluate.aug_test`` (a no-op otherwise),
+    as mmseg's ``tools/test.py --tta`` does: the test loader gets ``tta_pipeline``, the model is
+    wrapped in ``tta_model`` (``SegTTAModel``). Only for the evaluate stage: training and its
+    validation stay single-scale."""
+    if not cfg.get("tta_model"):
+        return
+    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+    cfg.tta_model.module = cfg.model
+    cfg.model = cfg.tta_model
 
 
 def _dataloaders(run_config: dict) -> dict:
@@ -118,11 +175,13 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     from mmengine.config import Config
 
     from ssa_bench.configs.baselines import baseline_recipe
+    from ssa_bench.configs.protocol import evaluate_settings
 
     train = run_config["train"]
     recipe = baseline_recipe(run_config["baseline"], _num_classes(run_config), train.get("pretrained"))
-    model = recipe.model
+    model = recipe.model_for(run_config["dataset"])
     model["data_preprocessor"]["size"] = tuple(train["crop_size"])
+    _set_test_mode(model, run_config)
     imports = list(recipe.imports) + [DATASETS_IMPORT, HOOKS_IMPORT]
     ssa = run_config.get("ssa") or {}
     if ssa.get("enabled"):
@@ -134,11 +193,12 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     if train.get("lr") is not None:
         optim_wrapper["optimizer"]["lr"] = float(train["lr"])
     default_hooks, custom_hooks = _hooks(run_config, work_dir)
+    loaders = _dataloaders(run_config)
     cfg = Config(dict(
         default_scope="mmseg",
         custom_imports=dict(imports=imports, allow_failed_imports=False),
         model=model,
-        **_dataloaders(run_config),
+        **loaders,
         val_evaluator=dict(type="SSABenchIoUMetric", iou_metrics=["mIoU"]),
         test_evaluator=dict(type="SSABenchIoUMetric", iou_metrics=["mIoU"]),
         optim_wrapper=optim_wrapper,
@@ -160,6 +220,9 @@ def build_mmseg_config(run_config: dict, work_dir: str):
         launcher=launcher(),
         work_dir=work_dir,
     ))
+    if evaluate_settings(run_config)["aug_test"]:
+        cfg["tta_model"] = dict(type="SegTTAModel")
+        cfg["tta_pipeline"] = _test_time_aug_pipeline(run_config, loaders["test_dataloader"]["dataset"]["pipeline"])
     overrides = run_config.get("cfg") or {}
     if overrides:
         cfg.merge_from_dict(dict(overrides))

@@ -1,7 +1,8 @@
 """Where data sets live, whether they are there, and the embedded demo data.
 
 Roots: ``$SSA_BENCH_DATA`` (default ``./data``) joined with the catalog's ``default_root`` for the
-paper's data sets and the demo; an inline dataset of a spec gives its own root. A missing data set
+paper's data sets and the demo; an inline dataset of a spec gives its own root. ``prepare`` turns the
+downloaded archives of the paper's data sets into that layout (``ssa-bench data prepare``). A missing data set
 is a one-line ``DataError`` before anything is queued; the demo is generated on first use.
 No torch, no mmseg here (``ssa-bench data check`` must be instant).
 """
@@ -41,6 +42,12 @@ def make_demo(root: str | os.PathLike | None = None, name: str = "demo_shapes") 
     return demo.make(root or dataset_root(name), name)
 
 
+def _how_to_get(name: str) -> str:
+    from ssa_bench.data.prepare import RECIPES, how_to_prepare
+
+    return how_to_prepare(name) if name in RECIPES else DATASETS[name].how_to_get
+
+
 def _missing(name: str, root: Path, dataset_def: dict | None) -> list[str]:
     required = ADE_LAYOUT if dataset_def else REQUIRED[name]
     return [part for part in required if not (root / part).exists()]
@@ -58,7 +65,7 @@ def check() -> list[dict]:
             fix = "run `ssa-bench data make` (or any run generates it)"
         else:
             found = not _missing(name, root, None)
-            fix = f"{info.how_to_get}, into {root} (or set SSA_BENCH_DATA to the folder holding it)"
+            fix = f"{_how_to_get(name)}; it goes to {root} (set SSA_BENCH_DATA to use another folder)"
         results.append({"name": name, "found": found, "path": str(root), "fix": fix})
     return results
 
@@ -78,7 +85,7 @@ def ensure_datasets(configs) -> None:
         missing = _missing(name, root, definition)
         if missing:
             how = ("put it there in ADE20K layout (images/{training,validation}, annotations/{training,validation})"
-                   if definition else DATASETS[name].how_to_get)
+                   if definition else _how_to_get(name))
             raise DataError(f"dataset '{name}' not found at {root} (missing {missing[0]})", key="dataset",
                             fix=f"{how}; or set SSA_BENCH_DATA to the folder that holds it; "
                                 "`ssa-bench data check` lists every data set")

@@ -17,6 +17,10 @@ We count it with ptflops' ``pytorch`` (module-hook) backend, the maintained desc
 counter, configured to MMCV 1.x's table: functional patching off, GELU and MultiheadAttention
 treated as zero-ops (ptflops counts them, MMCV 1.x did not), and MMCV's own Conv/Linear/Pool
 wrapper classes hooked like the torch classes they extend (MMCV 1.x listed them explicitly).
+The total is MMCV 1.x's too: each counted module once (``model.modules()``), with every call it
+made; ptflops instead walks ``children()`` from the root and adds a module shared by several
+parents once per parent (AFFormer's encoders share their position-encoding convs with each of
+their blocks: ptflops would say 4.96 G for AFFormer-B at 512x512, MMCV 1.x 4.33, the paper 4.3).
 
 ``full``: mmengine's ``FlopAnalyzer`` (fvcore's JIT-trace counter): every traced ``aten`` op with a
 handle -- convolution, linear/addmm, matmul/mm/bmm/einsum, batch/group/layer/instance norm,
@@ -56,6 +60,24 @@ def _mmcv1_hook_table() -> dict[type, object]:
 _NOT_COUNTED_BY_MMCV1 = (nn.GELU, nn.MultiheadAttention)
 
 
+@contextlib.contextmanager
+def _mmcv1_total():
+    """Within the block, ptflops totals its per-module counts as MMCV 1.x did: the sum over
+    ``model.modules()`` (a shared module counted once, with all its calls)."""
+    from ptflops import pytorch_engine
+
+    def total(self):
+        flops = sum(m.__flops__ for m in self.modules() if pytorch_engine.is_supported_instance(m))
+        return flops / self.__batch_counter__, pytorch_engine.get_model_parameters_number(self)
+
+    original = pytorch_engine.compute_average_flops_cost
+    pytorch_engine.compute_average_flops_cost = total
+    try:
+        yield
+    finally:
+        pytorch_engine.compute_average_flops_cost = original
+
+
 def paper_flops(model: nn.Module, image: torch.Tensor) -> float:
     """GFLOPs by the MMCV 1.x module-hook convention (see the module docstring)."""
     from ptflops import get_model_complexity_info
@@ -63,7 +85,8 @@ def paper_flops(model: nn.Module, image: torch.Tensor) -> float:
     # ptflops prints its notes (and a caught exception) to stdout; keep them off the user's
     # screen and show them only if counting fails.
     notes = io.StringIO()
-    with contextlib.redirect_stdout(notes), contextlib.redirect_stderr(notes):
+    with contextlib.redirect_stdout(notes), contextlib.redirect_stderr(notes), \
+            _mmcv1_total():
         macs, _ = get_model_complexity_info(
             model, tuple(image.shape[1:]),
             input_constructor=lambda _shape: image,

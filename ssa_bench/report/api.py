@@ -24,7 +24,11 @@ RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md
 
 def report_table(spec, runs, store) -> ReportTable:
     """Gather the spec's runs from the store and build its table model."""
-    return build_table(spec, gather(store, runs))
+    from ssa_bench.report.caption import from_scratch_baselines
+
+    table = build_table(spec, gather(store, runs))
+    table.from_scratch = from_scratch_baselines(runs)
+    return table
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -6,6 +6,7 @@ our latency and the paper's, and which cells are still missing.
 """
 from __future__ import annotations
 
+from ssa_bench.catalog import DATASETS
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.report.text import METRIC_TITLES
 
@@ -25,6 +26,73 @@ def _profile_sentence(table: ReportTable) -> str:
                 "so ours is not comparable with the paper's numbers.")
     suffix = f" ({setting})" if setting else ""
     return f"Ours: profile {table.profile}{suffix}."
+
+
+def from_scratch_baselines(runs) -> list[str]:
+    """Baselines (in order) with a run whose resolved config trains the backbone from scratch.
+
+    Only resolved configs count (they always hold ``train.pretrained``); a run without a config
+    says nothing either way.
+    """
+    names: list[str] = []
+    for run in runs:
+        config = getattr(run, "config", None) or {}
+        train = config.get("train") or {}
+        if "pretrained" in train and train["pretrained"] is None and config.get("baseline") not in names:
+            names.append(config.get("baseline"))
+    return names
+
+
+def _pretrained_sentence(table: ReportTable) -> str | None:
+    if not table.from_scratch:
+        return None
+    from ssa_bench.catalog import BASELINES
+
+    def title(name: str) -> str:
+        info = BASELINES.get(name)
+        if info is None:
+            return str(name)
+        return info.title if info.title == info.backbone else f"{info.title} ({info.backbone})"
+
+    names = ", ".join(title(b) for b in table.from_scratch)
+    return (f"Trained from scratch, without the ImageNet-pretrained backbone the paper starts from "
+            f"(train.pretrained: none): {names}.")
+
+
+def _evaluation_sentence(table: ReportTable) -> str | None:
+    """How ours was tested and how the paper's numbers were (Sec. 4.2: single scale), naming every
+    paper number of the table that was tested otherwise."""
+    from ssa_bench.configs.protocol import EVAL_MODE_TITLES
+
+    if not table.ours_eval_modes and not table.has_paper:
+        return None
+    parts = []
+    if table.ours_eval_modes:
+        ours = " and ".join(EVAL_MODE_TITLES.get(m, m) for m in table.ours_eval_modes)
+        windows = "; ".join(f"{DATASETS[d].title if d in DATASETS else d} {w.split('/')[0]}, stride "
+                            f"{w.split('/')[1]}" for d, w in table.ours_eval_windows.items())
+        parts.append(f"ours {ours}" + (f" (sliding window where the run's test slides: {windows})"
+                                       if windows else ""))
+    if table.has_paper:
+        default = EVAL_MODE_TITLES.get(table.paper.eval_mode_default, table.paper.eval_mode_default)
+        paper = f"the paper's numbers {default}" + (" (Sec. 4.2)" if table.paper_eval_source else "")
+        exceptions = []
+        for row in table.rows:
+            odd = [c for c in row.cells if c.paper_eval and c.paper_eval != table.paper.eval_mode_default]
+            if odd:
+                note = row.paper_eval_note or ", ".join(
+                    f"{c.paper:g} {EVAL_MODE_TITLES.get(c.paper_eval, c.paper_eval)}" for c in odd)
+                exceptions.append(f"{row.section + ' / ' if row.section else ''}{row.label}: {note}")
+        if exceptions:
+            paper += ", except " + "; ".join(exceptions)
+        parts.append(paper)
+        mismatched = [c for row in table.rows for c in row.cells if c.delta is not None and c.paper_eval
+                      and table.ours_eval_modes and c.paper_eval not in table.ours_eval_modes]
+        if mismatched:
+            count = len(mismatched)
+            parts.append(f"{count} Δ {'value compares' if count == 1 else 'values compare'} numbers tested "
+                         "differently")
+    return "Evaluation: " + "; ".join(parts) + "."
 
 
 def _gain_sentence(table: ReportTable) -> str:
@@ -75,8 +143,8 @@ def caption_sentences(table: ReportTable) -> list[str]:
     heading = (table.caption or table.title).strip()
     if heading and heading[-1] not in ".!?":
         heading += "."
-    sentences = [heading, _paper_sentence(table), _profile_sentence(table),
-                 _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
+    sentences = [heading, _paper_sentence(table), _profile_sentence(table), _pretrained_sentence(table),
+                 _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
     shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
     for column in shared:
         title = METRIC_TITLES.get(column.metric, column.metric)

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pandas as pd
 
+from ssa_bench.configs.protocol import eval_mode, slide_window
+
 # Metric columns, named as a spec's `report.columns` names them.
 METRICS = ("gflops", "gflops_full", "params_m", "latency_ms", "mIoU", "mAcc", "aAcc")
 # Metrics where higher is better and the gain over the baseline row is the paper's green arrow.
 ACCURACY_METRICS = ("mIoU", "mAcc", "aAcc")
 
 RUN_COLUMNS = ("id", "label", "group", "section", "column", "seed", "state", "row_index",
-               "paper_baseline", "paper_dataset", "baseline", "dataset")
+               "paper_baseline", "paper_dataset", "baseline", "dataset", "eval_mode", "eval_window")
 DETAIL_COLUMNS = ("latency_device", "latency_device_name", "latency_threads", "latency_input_size",
                   "train_wall_time_s", "train_iters", "train_device", "finished_at", "git_commit")
 COLUMNS = RUN_COLUMNS + METRICS + DETAIL_COLUMNS
@@ -95,6 +97,17 @@ def _read_run(run_dir: Path) -> tuple[str, dict]:
     return state, _empty_details()
 
 
+def _window_text(config: dict) -> str | None:
+    try:
+        window = slide_window(config)
+    except (KeyError, TypeError, ValueError):
+        return None
+    if window is None:
+        return None
+    (h, w), (sh, sw) = window
+    return f"{h}x{w}/{sh}" if sh == sw else f"{h}x{w}/{sh}x{sw}"
+
+
 def gather(store_or_root, runs) -> pd.DataFrame:
     """One row per run (in the order given) with its labels, state and every metric column."""
     runs_dir = results_root(store_or_root) / "runs"
@@ -114,6 +127,10 @@ def gather(store_or_root, runs) -> pd.DataFrame:
             "paper_baseline": getattr(run, "paper_baseline", None) or config.get("baseline"),
             "paper_dataset": getattr(run, "paper_dataset", None) or config.get("dataset"),
             "baseline": config.get("baseline"), "dataset": config.get("dataset"),
+            # how the run is tested (ssa_bench/configs/protocol.py): single-scale or multi-scale+flip,
+            # and the dataset's sliding window ("480x480/320") where it prescribes one
+            "eval_mode": eval_mode(config) if config else None,
+            "eval_window": _window_text(config) if config else None,
         }
         for name in RUN_COLUMNS:
             columns[name].append(values[name])

@@ -4,6 +4,10 @@ A spec names things its own way ("SSA (Ours)" under a section "seaformer_l", a c
 the paper file names them the paper's way. Matching is by normalised text against a name and its
 aliases, plus the run's paper-scale baseline and dataset (which survive the cpu-demo profile's
 mapping), so a spec author never has to copy keys out of this file.
+
+Each number also carries how the paper tested it (``PaperTable.eval_mode(row, group)``): the file's
+``evaluation.default`` (single-scale, Sec. 4.2) unless a row marks it otherwise (``eval_mode``, with
+an ``eval_note`` saying where the exception comes from).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from pathlib import Path
 import yaml
 
 from ssa_bench.catalog import DATASETS
+from ssa_bench.configs.protocol import EVAL_MODES, SINGLE_SCALE
 from ssa_bench.errors import DataError
 
 PAPER_NUMBERS_PATH = Path(__file__).with_name("paper_numbers.yaml")
@@ -47,6 +52,8 @@ class PaperRow:
     values: dict = field(default_factory=dict)         # metric -> number, whole row
     groups: dict = field(default_factory=dict)         # group -> metric -> number
     printed_gains: dict = field(default_factory=dict)  # group (or "") -> metric -> gain as printed
+    eval_modes: dict = field(default_factory=dict)     # group (or "" for the whole row) -> evaluation mode
+    eval_note: str = ""                                # where an evaluation exception comes from
 
     def names(self) -> set[str]:
         return {normalize(self.label), *(normalize(a) for a in self.aliases)}
@@ -87,6 +94,7 @@ class PaperTable:
     latency_device: str | None = None
     shared_metrics: dict = field(default_factory=dict)  # metric -> group it was measured on
     decimals: dict = field(default_factory=dict)
+    eval_mode_default: str = SINGLE_SCALE               # the mode of every number not marked otherwise
 
     def section(self, name: str | None, paper_baselines: set[str] = frozenset()) -> PaperSection | None:
         """The paper block a spec section means: by the runs' paper baseline first, then by name."""
@@ -118,6 +126,13 @@ class PaperTable:
         matches = known & set(paper_datasets)
         return next(iter(matches)) if len(matches) == 1 else None
 
+    def eval_mode(self, row: PaperRow, group: str | None) -> str:
+        """How the paper's numbers of `row` in column group `group` were tested (single-scale unless
+        the file marks the row or the group otherwise)."""
+        if group is not None and group in row.eval_modes:
+            return row.eval_modes[group]
+        return row.eval_modes.get("", self.eval_mode_default)
+
     def value(self, row: PaperRow, metric: str, group: str | None) -> float | None:
         """The paper's number for a metric in a column group; row-wide numbers hold for every group."""
         if group is not None and metric in row.groups.get(group, {}):
@@ -133,6 +148,8 @@ class PaperTable:
 class PaperNumbers:
     paper: str
     tables: dict[str, PaperTable]
+    eval_mode_default: str = SINGLE_SCALE
+    eval_source: str = ""                 # where the paper states its evaluation protocol
 
     def table(self, key: object) -> PaperTable | None:
         return self.tables.get(table_key(key) or "")
@@ -153,6 +170,24 @@ def _numbers(path: Path, key: str, mapping: object) -> dict:
     return dict(mapping)
 
 
+def _mode(path: Path, key: str, value: object) -> str:
+    if value not in EVAL_MODES:
+        raise _fail(path, key, f"unknown evaluation mode {value!r} (use one of: {', '.join(EVAL_MODES)})")
+    return str(value)
+
+
+def _eval_modes(path: Path, key: str, raw: object, groups: dict) -> dict:
+    """A row's `eval_mode`: one mode for the whole row ("" key), or group -> mode."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        return {"": _mode(path, key, raw)}
+    for group in raw:
+        if group not in groups:
+            raise _fail(path, f"{key}.{group}", f"eval_mode for group '{group}', which the row has no numbers for")
+    return {str(g): _mode(path, f"{key}.{g}", m) for g, m in raw.items()}
+
+
 def _parse_row(path: Path, table: str, section: str | None, key: str, raw: dict) -> PaperRow:
     for required in ("label", "source"):
         if not raw.get(required):
@@ -162,10 +197,11 @@ def _parse_row(path: Path, table: str, section: str | None, key: str, raw: dict)
     return PaperRow(table=table, section=section, label=str(raw["label"]), source=str(raw["source"]),
                     aliases=tuple(str(a) for a in raw.get("aliases") or ()),
                     values=_numbers(path, f"{key}.values", raw.get("values")), groups=groups,
-                    printed_gains=gains)
+                    printed_gains=gains, eval_modes=_eval_modes(path, f"{key}.eval_mode", raw.get("eval_mode"), groups),
+                    eval_note=str(raw.get("eval_note") or ""))
 
 
-def _parse_table(path: Path, key: str, raw: dict) -> PaperTable:
+def _parse_table(path: Path, key: str, raw: dict, eval_mode_default: str = SINGLE_SCALE) -> PaperTable:
     sections = []
     for s_index, s_raw in enumerate(raw.get("sections") or ()):
         s_key = f"tables.{key}.sections[{s_index}]"
@@ -182,7 +218,9 @@ def _parse_table(path: Path, key: str, raw: dict) -> PaperTable:
                       sections=tuple(sections), dataset=raw.get("dataset"), baseline=raw.get("baseline"),
                       latency_device=raw.get("latency_device"),
                       shared_metrics=dict(raw.get("shared_metrics") or {}),
-                      decimals=dict(raw.get("decimals") or {}))
+                      decimals=dict(raw.get("decimals") or {}),
+                      eval_mode_default=_mode(path, f"tables.{key}.eval_mode", raw["eval_mode"])
+                      if raw.get("eval_mode") is not None else eval_mode_default)
 
 
 def load_paper_numbers(path: str | Path | None = None) -> PaperNumbers:
@@ -199,5 +237,10 @@ def _load(path: Path) -> PaperNumbers:
                         fix="restore the file from git") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
         raise _fail(path, "tables", "expected a top-level 'tables' mapping")
-    tables = {table_key(k): _parse_table(path, table_key(k), v) for k, v in raw["tables"].items()}
-    return PaperNumbers(paper=str(raw.get("paper", "")), tables=tables)
+    evaluation = raw.get("evaluation") or {}
+    if not isinstance(evaluation, dict):
+        raise _fail(path, "evaluation", "expected a mapping with default: and source:")
+    default = _mode(path, "evaluation.default", evaluation.get("default", SINGLE_SCALE))
+    tables = {table_key(k): _parse_table(path, table_key(k), v, default) for k, v in raw["tables"].items()}
+    return PaperNumbers(paper=str(raw.get("paper", "")), tables=tables, eval_mode_default=default,
+                        eval_source=str(evaluation.get("source") or ""))

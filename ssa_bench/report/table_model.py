@@ -34,6 +34,7 @@ class Cell:
     gain: float | None = None         # ours - ours of the baseline row
     gain_noise: float | None = None   # the seed spread the gain is tested against
     gain_shown: bool = False          # draw the arrow: the gain exceeds the noise (or single seed)
+    paper_eval: str | None = None     # how the paper tested its number (single-scale, multi-scale+flip)
 
     @property
     def missing(self) -> bool:
@@ -61,6 +62,7 @@ class Row:
     is_baseline: bool = False
     paper_only: bool = False
     paper_source: str | None = None
+    paper_eval_note: str | None = None   # the paper row's evaluation exception, as the file explains it
     run_ids: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)   # states of runs without a record
 
@@ -89,6 +91,11 @@ class ReportTable:
     ours_baselines: list[str] = field(default_factory=list)
     ours_datasets: list[str] = field(default_factory=list)
     spec_path: str | None = None
+    ours_eval_modes: list[str] = field(default_factory=list)      # how our runs are tested (protocol.py)
+    ours_eval_windows: dict[str, str] = field(default_factory=dict)  # dataset -> sliding window "480x480/320"
+    paper_eval_source: str = ""                                    # where the paper states its protocol
+    # baselines whose runs trained the backbone from scratch (train.pretrained none): the caption says so
+    from_scratch: list[str] = field(default_factory=list)
 
     @property
     def latency_comparable(self) -> bool:
@@ -247,8 +254,12 @@ class _Builder:
         return self.paper.group(column.group, self.layout.paper_datasets.get(column.group, set()))
 
     def paper_cells(self, prow: PaperRow | None) -> list[Cell]:
-        return [Cell(paper=self.paper.value(prow, c.metric, g) if prow is not None else None)
-                for c, g in zip(self.columns, self.paper_groups)]
+        cells = [Cell(paper=self.paper.value(prow, c.metric, g) if prow is not None else None)
+                 for c, g in zip(self.columns, self.paper_groups)]
+        for cell, column, group in zip(cells, self.columns, self.paper_groups):
+            if cell.paper is not None and column.metric in ACCURACY_METRICS:
+                cell.paper_eval = self.paper.eval_mode(prow, group)
+        return cells
 
     def paper_section(self, section) -> PaperSection | None:
         return self.paper.section(section, self.layout.paper_baselines[section]) if self.paper else None
@@ -266,6 +277,7 @@ class _Builder:
             if cell.ours is not None and cell.paper is not None and (column.metric != "latency_ms" or latency_comparable):
                 cell.delta = cell.ours - cell.paper
         row = Row(section, label, cells, paper_source=prow.source if prow else None,
+                  paper_eval_note=prow.eval_note or None if prow else None,
                   run_ids=self.layout.run_ids.get((section, label), []),
                   states=dict(self.layout.states.get((section, label), {})))
         return (psection.rows.index(prow) if prow is not None else -1), row
@@ -287,7 +299,8 @@ class _Builder:
             # after the last row the paper prints before it
             position = max((i + 1 for i, (o, _) in enumerate(section_rows) if 0 <= o < order), default=len(section_rows))
             section_rows.insert(position, (order, Row(section, label, self.paper_cells(prow), paper_only=True,
-                                                      paper_source=prow.source)))
+                                                      paper_source=prow.source,
+                                                      paper_eval_note=prow.eval_note or None)))
         return used
 
     def unused_request_error(self, label: str, key: str) -> UserError:
@@ -334,4 +347,8 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
         baseline_rows=baseline_rows, decimals=dict(paper.decimals) if paper else {}, latency=build.latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
-        spec_path=str(getattr(spec, "path", "")) or None)
+        spec_path=str(getattr(spec, "path", "")) or None,
+        ours_eval_modes=_ordered_unique(m for m in frame.get("eval_mode", []) if isinstance(m, str)),
+        ours_eval_windows={d: w for d, w in zip(frame["dataset"], frame.get("eval_window", [None] * len(frame)))
+                           if isinstance(d, str) and isinstance(w, str)},
+        paper_eval_source=numbers.eval_source if paper is not None else "")

@@ -15,12 +15,14 @@ from pathlib import Path
 import yaml
 
 from ssa_bench.catalog import BASELINES, DATASETS
+from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
 from ssa_bench.models.ssa.settings import SSASettingsError, resolve_settings
 from ssa_bench.spec import schema
 from ssa_bench.spec.expand import expand, get_path, set_path
 from ssa_bench.spec.overrides import parse_overrides
 from ssa_bench.spec.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
+from ssa_bench.weights.catalog import check_pretrained, resolve_pretrained
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
 
@@ -93,14 +95,25 @@ def _check_row_block(block, file: str, where: str, need_label: bool) -> None:
         raise SpecError("a row needs a label", file=file, key=f"{where}.label",
                         fix="add label: with the paper's row name, e.g. label: + SEPA")
     for key, keys in (("train", schema.TRAIN_KEYS), ("measure", schema.MEASURE_KEYS),
-                      ("slurm", schema.SLURM_KEYS)):
+                      ("slurm", schema.SLURM_KEYS), ("evaluate", schema.EVALUATE_KEYS)):
         if key in block:
             schema.check_block(block[key], keys, file, f"{where}.{key}")
+    if "evaluate" in block:
+        _check_test_mode(block["evaluate"], file, f"{where}.evaluate")
+
+
+def _check_test_mode(evaluate: dict, file: str, where: str) -> None:
+    mode = evaluate.get("test_mode", "authors")
+    if mode not in schema.EVALUATE_TEST_MODES:
+        raise SpecError(f"unknown test mode '{mode}'", file=file, key=f"{where}.test_mode",
+                        fix=f"use one of: {', '.join(schema.EVALUATE_TEST_MODES)} (authors = as the "
+                            "SSA authors' configs: whole image, ViT-Adapter-L slides)")
 
 
 def _check_axis_key(key: str, file: str, where: str) -> None:
     parts = key.split(".")
-    nested = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS}
+    nested = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS,
+              "evaluate": schema.EVALUATE_KEYS}
     allowed = set(schema.ROW_KEYS) - {"label", "section", "paper_only"}
     if parts[0] not in allowed:
         raise SpecError(f"unknown axis key '{key}'", file=file, key=f"{where}.{key}",
@@ -201,6 +214,10 @@ def _validate_values(values: dict, file: str, where: str, datasets: dict) -> Non
                         fix=f"use one of: {', '.join(schema.TRAIN_DEVICES)}")
     if "input_size" in (values.get("measure") or {}):
         schema.check_size(values["measure"]["input_size"], file, f"{where}.measure.input_size")
+    if values.get("evaluate") is not None:
+        schema.check_block(values["evaluate"], schema.EVALUATE_KEYS, file, f"{where}.evaluate")
+        _check_test_mode(values["evaluate"], file, f"{where}.evaluate")
+    check_pretrained(train.get("pretrained"), baseline, file, f"{where}.train.pretrained")
     try:
         _resolved_ssa(values.get("ssa") or {})
     except SSASettingsError as error:
@@ -252,6 +269,8 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
                        "img_suffix": definition.get("img_suffix", ".jpg"),
                        "seg_map_suffix": definition.get("seg_map_suffix", ".png")}
     train = {**train_defaults(dataset, datasets.get(dataset)), **(values.get("train") or {})}
+    # a catalog reference (the checkpoint's identity, not this machine's cache path), a path or None
+    train["pretrained"] = resolve_pretrained(values["baseline"], train["pretrained"])
     if train["lr"] is not None:
         train["lr"] = float(train["lr"])
     measure = {**measure_defaults(train["crop_size"]), **(values.get("measure") or {})}
@@ -262,6 +281,7 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
         "ssa": _ssa_block(values.get("ssa") or {}),
         "train": train,
         "measure": measure,
+        "evaluate": {**EVALUATE_DEFAULTS, **(values.get("evaluate") or {})},
         "cfg": dict(values.get("cfg") or {}),
         "seed": int(values.get("seed", 0)),
     }

@@ -16,8 +16,9 @@ PAPER_BATCH_SIZE = 16          # 4 GPUs x 4 images in the authors' configs
 CPU_DEMO = {
     "baseline": "segformer_mini",
     "dataset": "demo_shapes",
+    # the demo model has no pretrained checkpoint: every demo run trains from scratch
     "train": {"max_iters": 2000, "batch_size": 8, "crop_size": [64, 64], "val_interval": 500,
-              "checkpoint_interval": 500, "num_workers": 0, "device": "cpu"},
+              "checkpoint_interval": 500, "num_workers": 0, "device": "cpu", "pretrained": "none"},
     "measure": {"input_size": [64, 64], "latency_warmup": 2, "latency_iters": 10, "threads": 1},
 }
 

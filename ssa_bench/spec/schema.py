@@ -17,7 +17,7 @@ TOP_KEYS = {
     "title": "the table's title",
     "description": "free text",
     "paper_table": "the paper's table this spec reproduces (table1 ... table8), for paper | ours | delta",
-    "base": "settings every row starts from (baseline, dataset, ssa, train, measure, cfg, seed, slurm)",
+    "base": "settings every row starts from (baseline, dataset, ssa, train, measure, evaluate, cfg, seed, slurm)",
     "rows": "named rows: a list of {label: ..., <overrides>}",
     "axes": "key -> list of values, crossed with the rows (product)",
     "zip": "key -> list of values, all the same length, stepped together",
@@ -34,15 +34,21 @@ TOP_KEYS = {
 ROW_KEYS = {
     "label": str, "section": str, "paper_only": bool,
     "baseline": str, "dataset": str, "ssa": dict, "train": dict, "measure": dict, "cfg": dict,
-    "seed": int, "slurm": dict,
+    "seed": int, "slurm": dict, "evaluate": dict,
 }
 
 TRAIN_KEYS = {
     "max_iters": int, "batch_size": int, "crop_size": list, "val_interval": int,
     "checkpoint_interval": int, "lr": (float, type(None)), "num_workers": int,
-    "device": str, "pretrained": (str, type(None)),
+    # pretrained: catalog | none | catalog:NAME | a path | {baseline or default: one of those}
+    # (ssa_bench/weights/catalog.py; null = the profile's default)
+    "device": str, "pretrained": (str, dict, type(None)),
 }
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
+# aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
+# scale, as the paper tests (Sec. 4.2). ssa_bench/configs/protocol.py
+EVALUATE_KEYS = {"aug_test": bool, "test_mode": str}
+EVALUATE_TEST_MODES = ("authors", "slide", "whole")
 MEASURE_KEYS = {"input_size": list, "latency_warmup": (int, type(None)),
                 "latency_iters": (int, type(None)), "threads": int}
 SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str, "time": str,

@@ -1,5 +1,7 @@
 """Stage ``evaluate``: mmseg's test loop with its IoU metric on the validation split, from the
-trained checkpoint (single scale, whole image, as the paper reports)."""
+trained checkpoint: single scale as the paper reports (whole image, or the sliding window of the
+dataset's or the baseline's mmseg configs, e.g. PASCAL-Context), or multi-scale + flip when the run
+says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``)."""
 from __future__ import annotations
 
 import os

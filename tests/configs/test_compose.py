@@ -6,7 +6,7 @@ import copy
 import pytest
 
 from ssa_bench.configs import build_mmseg_config
-from ssa_bench.errors import DataError, UserError
+from ssa_bench.errors import UserError
 from ssa_bench.models.ssa.settings import SSASettings
 
 SSA_ON = SSASettings.from_spec({"enabled": True, "variant": "paper"}).to_dict()
@@ -127,12 +127,11 @@ def test_inline_dataset(tmp_path):
 
 
 def test_pretrained_checkpoint(tmp_path):
-    with pytest.raises(DataError, match="nope.pth"):
-        build_mmseg_config(run_config(pretrained=str(tmp_path / "nope.pth")), str(tmp_path))
     weights = tmp_path / "backbone.pth"
     weights.write_bytes(b"x")
     cfg = build_mmseg_config(run_config(pretrained=str(weights)), str(tmp_path))
-    assert cfg.model.backbone.init_cfg.checkpoint == str(weights)
+    assert cfg.model.init_cfg.type == "StrictPretrained" and cfg.model.init_cfg.checkpoint == str(weights)
+    assert "ssa_bench.weights.strict" in cfg.custom_imports.imports
 
 
 def test_config_is_not_mutated(tmp_path):

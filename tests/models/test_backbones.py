@@ -39,9 +39,10 @@ def test_afformer_stage_shapes():
     backbone = MODELS.build(dict(type="AFFormer", arch="B", out_indices=(0, 1, 2, 3))).eval()
     with torch.no_grad():
         outputs = backbone(torch.randn(1, 3, 128, 128))
-    assert [o.shape[1] for o in outputs] == [32, 96, 176, 216]
-    # the last stage keeps 1/16 (head-free: the classifier reads it directly)
-    assert [128 // o.shape[-1] for o in outputs] == [4, 8, 16, 16]
+    # each stage's aggregate projects to the next width; stages 2 and 3 attend at 1/16 and 1/32
+    # and restore to 1/8 (head-free: the classifier reads the last map directly)
+    assert [o.shape[1] for o in outputs] == [96, 176, 216, 216] == backbone.out_channels
+    assert [128 // o.shape[-1] for o in outputs] == [4, 8, 8, 8]
 
 
 def test_seaformer_attention_is_not_quadratic_in_tokens():
@@ -55,12 +56,13 @@ def test_seaformer_attention_is_not_quadratic_in_tokens():
 
 
 def test_afformer_filter_handles_any_grid():
-    from ssa_bench.models.backbones.afformer import AdaptiveFrequencyFilter
+    from ssa_bench.models.backbones.afformer_modules import AFFEncoder
 
-    filt = AdaptiveFrequencyFilter(dim=32, num_heads=8).eval()
+    encoder = AFFEncoder(dim=32, num_layers=2, num_heads=8, mlp_ratio=2,
+                         drop_path_list=[0.0, 0.0]).eval()
     with torch.no_grad():
-        out = filt(torch.randn(2, 7 * 9, 32), (7, 9))
-    assert out.shape == (2, 63, 32)
+        out = encoder(torch.randn(2, 7 * 9, 32), (7, 9))
+    assert out.shape == (2, 32, 7, 9)
 
 
 def test_unknown_arch_is_a_clear_error():

@@ -1,213 +1,116 @@
-"""AFFormer backbone (Bo et al., "Head-Free Lightweight Semantic Segmentation with Linear
-Transformer", AAAI 2023), written from the paper's description.
+"""AFFormer backbone (Dong, Wang and Wang, "Head-Free Lightweight Semantic Segmentation with
+Linear Transformer", AAAI 2023), following the authors' architecture (dongbo811/AFFormer,
+``tools/afformer.py``: ``AFFormer`` and ``afformer_base``; that file is both the
+ImageNet model and, registered as an mmseg backbone, the segmentation backbone). Written here
+from reading their code; parameter names are theirs, so their checkpoints load one for one.
 
-What the paper describes, and how it is built here:
+Shape of the network (AFFormer-base, widths 32/96/176/216, depths 1/2/6/2, 8 heads, MLP ratio 2):
 
-* **Parallel, heterogeneous stages.** After a convolutional stem (1/4), each stage embeds its
-  input with a depth-wise-separable strided conv, then runs two paths side by side and merges
-  them with a 1x1 conv: a CNN *pixel descriptor* path (an inverted-residual block at the stage's
-  full resolution) and a Transformer *prototype learning* path.
-* **Prototypes.** The prototype path clusters the pixel features into a coarser grid of
-  prototypes (a strided depth-wise conv + BN, reduction ``r`` per stage), learns on them with
-  AFF blocks, and restores them to pixel resolution (bilinear) for the merge. The restored
-  prototypes are the "learnable local descriptions" that let AFFormer drop the decoder.
-* **Adaptive frequency filter (AFF)**, the O(n) replacement of self-attention, is the sum of three
-  filters on the value map, each steered by the queries or the input:
-  - frequency similarity kernel (FSK): a linear-complexity attention -- keys softmax-normalised
-    over tokens, ``K^T V`` (d x d per head) first, then queries times that;
-  - dynamic high-pass filter (DHF): depth-wise convs with small kernels (3/5/7 over head groups)
-    on V, modulated element-wise by Q;
-  - dynamic low-pass filter (DLF): V average-pooled to a few coarse grids (1, 2, 3, 6 over
-    channel groups) and upsampled back, gated element-wise by sigmoid(Q).
-* **Head-free.** The last stage keeps 1/16 resolution (stride 1) and the "head" is a single
-  squeeze conv and the classifier (``AFFormerHead``).
+* stem: two 3x3 stride-2 conv-BN-Hardswish (3 -> 16 -> 32): 1/4;
+* each stage ``i`` embeds its input with two chained depth-wise-separable 3x3 conv-BN-Hardswish
+  (``patch_embed_stages[i].patch_embeds[0..1]``, strides in
+  :func:`~ssa_bench.models.backbones.afformer_modules.patch_strides`), then
+  ``mhca_stages[i]`` adds a CNN ``Restore`` path on the first embedding and a linear-attention
+  ``MHCAEncoder`` ("adaptive frequency filter": linear attention + dynamic high/low-pass
+  filters) on the second, and a 1x1 ``aggregate`` maps to the next stage's width;
+* stage 0 has no attention; stage 1 attends at 1/8, stage 2 at 1/16 and stage 3 at 1/32, each
+  restored to 1/8: the four outputs are at 1/4, 1/8, 1/8, 1/8 with widths
+  96, 176, 216, 216 (each stage's ``aggregate`` already projects to the next width; the last keeps
+  216).
 
-AFFormer-B: widths (32, 96, 176, 216), depths (1, 2, 6, 2), 8 heads, MLP ratio 2 -- about 3 M
-parameters, as in the paper. The paper does not give the clustering ratio per stage; here the
-1/4 stage clusters 2x2 pixels into a prototype (1/8 grid) and the coarser stages (1/8, 1/16)
-learn on one prototype per pixel, which gives the 4.3 GFLOPs (MMCV 1.x count) of the SSA paper's
-Table 1 and 4.5 with matmuls counted (the AFFormer paper reports 4.6).
+The segmentation configs read only the last output (``in_index=[3]``), 216 channels at 1/8.
+
+Checkpoints: the authors' segmentation config passes the ImageNet checkpoint as the backbone's
+``pretrained``, which their backbone loads with mmcv 1.x ``load_checkpoint(strict=False)``: the
+``state_dict`` entry if the file has one, a ``module.`` prefix stripped, and every key the
+backbone does not have (an ImageNet classifier, ``cls_head.cls.*``, if the file holds one)
+silently ignored. Every backbone name is the checkpoint's own: no renaming. Here the weights
+catalog (``ssa_bench/weights/catalog.yaml``, ``afformer_b``) declares the same handling and
+``StrictPretrained`` loads strictly.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-import torch.nn.functional as F
-from mmcv.cnn.bricks import DropPath
 from mmengine.model import BaseModule
 from mmseg.registry import MODELS
 from torch import nn
 
+from ssa_bench.models.backbones.afformer_modules import (AFFStage, ConvBN, PatchEmbedStage,
+                                                         init_afformer_weights)
 
-def conv_bn_act(in_ch: int, out_ch: int, kernel: int = 1, stride: int = 1, groups: int = 1,
-                act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [
-        nn.Conv2d(in_ch, out_ch, kernel, stride, kernel // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(out_ch)]
-    if act:
-        layers.append(nn.Hardswish())
-    return nn.Sequential(*layers)
-
-
-class AdaptiveFrequencyFilter(nn.Module):
-    """FSK + DHF + DLF on tokens ``x`` (B, N, C) laid out on an (h, w) grid."""
-
-    HIGH_PASS_KERNELS = {3: 2, 5: 3, 7: 3}     # kernel -> number of heads (of 8) it filters
-    LOW_PASS_GRIDS = (1, 2, 3, 6)               # pooled grid sizes, one per channel group
-
-    def __init__(self, dim: int, num_heads: int = 8) -> None:
-        super().__init__()
-        if num_heads != sum(self.HIGH_PASS_KERNELS.values()):
-            raise ValueError(f"AFF expects {sum(self.HIGH_PASS_KERNELS.values())} heads")
-        if dim % num_heads or dim % len(self.LOW_PASS_GRIDS):
-            raise ValueError(f"AFF dim {dim} must divide by {num_heads} heads and "
-                             f"{len(self.LOW_PASS_GRIDS)} low-pass groups")
-        self.num_heads = num_heads
-        self.head_dim = dim // num_heads
-        self.scale = self.head_dim ** -0.5
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.high_pass = nn.ModuleList(
-            nn.Conv2d(heads * self.head_dim, heads * self.head_dim, kernel, 1, kernel // 2,
-                      groups=heads * self.head_dim)
-            for kernel, heads in self.HIGH_PASS_KERNELS.items())
-        self.high_pass_split = [heads * self.head_dim for heads in self.HIGH_PASS_KERNELS.values()]
-        self.low_pass = nn.ModuleList(nn.AdaptiveAvgPool2d(g) for g in self.LOW_PASS_GRIDS)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        b, n, c = x.shape
-        h, w = size
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4)
-        # FSK: (softmax_N K)^T V is d x d per head, so the cost is linear in the token count.
-        context = k.softmax(dim=2).transpose(-1, -2) @ v
-        similarity = (q * self.scale) @ context                           # (B, heads, N, d)
-
-        v_map = v.transpose(-1, -2).reshape(b, c, h, w)
-        high = torch.cat([conv(part) for conv, part in
-                          zip(self.high_pass, v_map.split(self.high_pass_split, dim=1))], dim=1)
-        high = q * high.reshape(b, self.num_heads, self.head_dim, n).transpose(-1, -2)
-
-        groups = v_map.chunk(len(self.low_pass), dim=1)
-        low = torch.cat([F.interpolate(pool(part), size=(h, w), mode="bilinear",
-                                       align_corners=False)
-                         for pool, part in zip(self.low_pass, groups)], dim=1)
-        low = torch.sigmoid(q) * low.reshape(b, self.num_heads, self.head_dim, n).transpose(-1, -2)
-
-        out = (similarity + high + low).transpose(1, 2).reshape(b, n, c)
-        return self.proj(out)
-
-
-class PrototypeBlock(nn.Module):
-    """Conditional position encoding (3x3 depth-wise), then pre-norm AFF and MLP, residual."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float, drop_path: float) -> None:
-        super().__init__()
-        self.position = nn.Conv2d(dim, dim, 3, 1, 1, groups=dim)
-        self.norm1 = nn.LayerNorm(dim)
-        self.filter = AdaptiveFrequencyFilter(dim, num_heads)
-        self.norm2 = nn.LayerNorm(dim)
-        hidden = int(dim * mlp_ratio)
-        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim))
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:     # x: (B, C, h, w)
-        b, c, h, w = x.shape
-        x = x + self.position(x)
-        tokens = x.flatten(2).transpose(1, 2)
-        tokens = tokens + self.drop_path(self.filter(self.norm1(tokens), (h, w)))
-        tokens = tokens + self.drop_path(self.mlp(self.norm2(tokens)))
-        return tokens.transpose(1, 2).reshape(b, c, h, w)
-
-
-class PixelDescriptor(nn.Module):
-    """Inverted residual at full stage resolution: 1x1 expand, 3x3 depth-wise, 1x1 project."""
-
-    def __init__(self, dim: int, ratio: float) -> None:
-        super().__init__()
-        hidden = int(dim * ratio)
-        self.net = nn.Sequential(conv_bn_act(dim, hidden), conv_bn_act(hidden, hidden, 3, groups=hidden),
-                                 conv_bn_act(hidden, dim, act=False))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.net(x)
-
-
-class AFFStage(nn.Module):
-    def __init__(self, in_ch: int, dim: int, stride: int, depth: int, reduction: int,
-                 num_heads: int, mlp_ratio: float, pixel_ratio: float,
-                 drop_paths: list[float]) -> None:
-        super().__init__()
-        # Depth-wise-separable patch embedding (carries the stage's stride).
-        self.embed = nn.Sequential(conv_bn_act(in_ch, in_ch, 3, stride, groups=in_ch, act=False),
-                                   conv_bn_act(in_ch, dim))
-        self.pixel = PixelDescriptor(dim, pixel_ratio)
-        self.cluster = (conv_bn_act(dim, dim, reduction, reduction, groups=dim, act=False)
-                        if reduction > 1 else nn.Identity())
-        self.prototypes = nn.Sequential(*[PrototypeBlock(dim, num_heads, mlp_ratio, rate)
-                                          for rate in drop_paths])
-        self.merge = conv_bn_act(2 * dim, dim)
-        self.reduction = reduction
-        assert len(drop_paths) == depth
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.embed(x)
-        prototypes = self.prototypes(self.cluster(x))
-        if self.reduction > 1:
-            prototypes = F.interpolate(prototypes, size=x.shape[-2:], mode="bilinear",
-                                       align_corners=False)
-        return self.merge(torch.cat([self.pixel(x), prototypes], dim=1))
-
-
-ARCH_SETTINGS = {
-    "B": dict(stem=16, widths=(32, 96, 176, 216), depths=(1, 2, 6, 2), strides=(1, 2, 2, 1),
-              reductions=(2, 1, 1, 1), num_heads=8, mlp_ratio=2.0, pixel_ratio=2.0),
+# The authors' ``afformer_base`` (one path per stage, 8 heads). Their ``afformer_small/tiny`` are
+# not here: no baseline uses them and no manifest checks them.
+ARCH_SETTINGS: dict[str, dict[str, Any]] = {
+    "B": dict(num_path=[1, 1, 1, 1], num_layers=[1, 2, 6, 2], embed_dims=[32, 96, 176, 216],
+              mlp_ratios=[2, 2, 2, 2], num_heads=[8, 8, 8, 8]),
 }
+
+
+def _drop_path_rates(rate: float, depths: list[int]) -> list[list[float]]:
+    """Linear 0 -> ``rate`` over all blocks, split per stage (the authors' ``dpr_generator``)."""
+    rates = [float(r) for r in torch.linspace(0, rate, sum(depths))]
+    out, start = [], 0
+    for depth in depths:
+        out.append(rates[start:start + depth])
+        start += depth
+    return out
 
 
 @MODELS.register_module()
 class AFFormer(BaseModule):
-    """AFFormer backbone; returns the outputs of the stages in ``out_indices`` (the last stage,
-    1/16 resolution, by default). Stage strides are relative to the 1/4 stem."""
+    """AFFormer backbone; returns the outputs of the stages in ``out_indices`` (all four, as
+    the authors' backbone does, by default).
 
-    def __init__(self, arch: str = "B", out_indices: tuple[int, ...] = (3,),
-                 drop_path_rate: float = 0.1, init_cfg: dict | None = None) -> None:
+    ``drop_path_rate`` is 0 in every configuration the authors released (their default; the
+    segmentation configs do not set it). ``norm_cfg`` (default BN) is every BatchNorm of the
+    backbone: the authors build ``nn.BatchNorm2d`` and their ``tools/train.py`` converts the whole
+    model to SyncBN, so the recipe passes SyncBN (mmengine reverts it to BN in one process).
+    """
+
+    def __init__(self, arch: str = "B", out_indices: tuple[int, ...] = (0, 1, 2, 3),
+                 drop_path_rate: float = 0.0, in_chans: int = 3, norm_cfg: dict | None = None,
+                 init_cfg: dict | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if arch not in ARCH_SETTINGS:
             raise ValueError(f"AFFormer arch must be one of {sorted(ARCH_SETTINGS)}, got {arch!r}")
         s = ARCH_SETTINGS[arch]
+        dims, depths = s["embed_dims"], s["num_layers"]
+        self.num_stages = len(dims)
+        if any(i not in range(self.num_stages) for i in out_indices):
+            raise ValueError(f"AFFormer out_indices must be in 0..{self.num_stages - 1}, "
+                             f"got {out_indices}")
         self.out_indices = tuple(out_indices)
-        rates = [float(r) for r in torch.linspace(0, drop_path_rate, sum(s["depths"]))]
-        stem = s["stem"]
-        # Two stride-2 3x3 convs: the image at 1/4, as the stem of a lightweight CNN.
-        self.stem = nn.Sequential(conv_bn_act(3, stem, 3, 2), conv_bn_act(stem, s["widths"][0], 3, 2))
-        self.stages = nn.ModuleList()
-        in_ch, start = s["widths"][0], 0
-        for dim, depth, stride, reduction in zip(s["widths"], s["depths"], s["strides"],
-                                                 s["reductions"]):
-            self.stages.append(AFFStage(in_ch, dim, stride, depth, reduction, s["num_heads"],
-                                        s["mlp_ratio"], s["pixel_ratio"],
-                                        rates[start:start + depth]))
-            in_ch, start = dim, start + depth
-        self.out_channels = list(s["widths"])
+        dpr = _drop_path_rates(drop_path_rate, depths)
+        self.stem = nn.Sequential(
+            ConvBN(in_chans, dims[0] // 2, kernel_size=3, stride=2, pad=1, act_layer=nn.Hardswish,
+                   norm_cfg=norm_cfg),
+            ConvBN(dims[0] // 2, dims[0], kernel_size=3, stride=2, pad=1, act_layer=nn.Hardswish,
+                   norm_cfg=norm_cfg))
+        self.patch_embed_stages = nn.ModuleList(
+            PatchEmbedStage(dims[i], num_path=s["num_path"][i], stage=i, norm_cfg=norm_cfg)
+            for i in range(self.num_stages))
+        self.mhca_stages = nn.ModuleList(
+            AFFStage(dims[i], dims[i + 1] if i + 1 < self.num_stages else dims[i], depths[i],
+                     s["num_heads"][i], s["mlp_ratios"][i], s["num_path"][i],
+                     drop_path_list=dpr[i], id_stage=i, norm_cfg=norm_cfg)
+            for i in range(self.num_stages))
+        # stage i ends with aggregate -> the next stage's width (the last keeps its own)
+        self.out_channels = [dims[i + 1] if i + 1 < self.num_stages else dims[i]
+                             for i in range(self.num_stages)]
 
     def init_weights(self) -> None:
         if self.init_cfg is not None:
             super().init_weights()
             return
-        for module in self.modules():
-            if isinstance(module, nn.Linear):
-                nn.init.trunc_normal_(module.weight, std=0.02)
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
-            elif isinstance(module, nn.Conv2d):
-                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                if module.bias is not None:
-                    nn.init.zeros_(module.bias)
+        init_afformer_weights(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
         x = self.stem(x)
         outputs = []
-        for index, stage in enumerate(self.stages):
-            x = stage(x)
+        for index, (embed, stage) in enumerate(zip(self.patch_embed_stages, self.mhca_stages)):
+            x = stage(embed(x))
             if index in self.out_indices:
                 outputs.append(x)
         return tuple(outputs)

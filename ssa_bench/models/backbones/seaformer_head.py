@@ -1,11 +1,14 @@
-"""SeaFormer's light segmentation head: the spatial branch fused with the context branch.
+"""SeaFormer's light segmentation head, a port of the authors' ``LightHead``
+(fudan-zvg/SeaFormer, ``seaformer-seg/mmseg/models/decode_heads/light_head.py``) with their
+module names, so their ADE20K checkpoints' ``decode_head.*`` keys load unchanged.
 
-From the SeaFormer paper (Sec. 3.3, "Light segmentation head" and the fusion block of Fig. 2): the
-1/8 feature of the shared stem is the spatial (detail) branch; each deeper context feature
-(coarsest last) is turned, by a 1x1 conv+BN and a sigmoid, into a gate that is upsampled to 1/8 and
-multiplies a 1x1 conv+BN embedding of the running spatial feature. After the last fusion, a
-(depth-wise) 1x1 conv+BN+ReLU mixes the result and the usual ``cls_seg`` classifies it at 1/8.
-The classifier input is ``channels`` = the last embedding width, which is what SSA wraps.
+Inputs (``in_channels``): [spatial 1/8 feature, context_1, ..., context_n] (coarsest last).
+Fusion ``fuse{i}``: ``local_embedding`` (1x1 conv+BN of the running spatial feature to
+``embed_dims[i-1]``) times ``h_sigmoid(global_act(context_i))`` (1x1 conv+BN of the context,
+``h_sigmoid(x) = ReLU6(x + 3) / 6``) bilinearly upsampled to 1/8. Then ``linear_fuse``: a 1x1
+conv+BN+ReLU (depth-wise when ``is_dw``, as every SeaFormer config sets it) and the usual
+``cls_seg`` (dropout + 1x1 ``conv_seg``) at 1/8 -- the classifier SSA wraps. ``channels`` must
+equal ``embed_dims[-1]``.
 """
 from __future__ import annotations
 
@@ -16,27 +19,29 @@ from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from torch import nn
 
+from ssa_bench.models.backbones.seaformer import HSigmoid
+
 
 class FusionBlock(nn.Module):
-    """spatial (B, Cs, H, W) x sigmoid(gate from context (B, Cc, h, w)) -> (B, embed, H, W)."""
+    """local (B, C_l, H, W) x h_sigmoid(global (B, C_g, h, w)) -> (B, embed, H, W)."""
 
-    def __init__(self, spatial_ch: int, context_ch: int, embed_ch: int, norm_cfg: dict) -> None:
+    def __init__(self, local_ch: int, global_ch: int, embed_ch: int, norm_cfg: dict) -> None:
         super().__init__()
-        self.embed = ConvModule(spatial_ch, embed_ch, 1, norm_cfg=norm_cfg, act_cfg=None)
-        self.gate = ConvModule(context_ch, embed_ch, 1, norm_cfg=norm_cfg, act_cfg=None)
+        self.local_embedding = ConvModule(local_ch, embed_ch, 1, norm_cfg=norm_cfg, act_cfg=None)
+        self.global_act = ConvModule(global_ch, embed_ch, 1, norm_cfg=norm_cfg, act_cfg=None)
+        self.act = HSigmoid()
 
-    def forward(self, spatial: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        gate = F.hardsigmoid(self.gate(context))
-        gate = F.interpolate(gate, size=spatial.shape[-2:], mode="bilinear", align_corners=False)
-        return self.embed(spatial) * gate
+    def forward(self, local: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        gate = F.interpolate(self.act(self.global_act(context)), size=local.shape[-2:],
+                             mode="bilinear", align_corners=False)
+        return self.local_embedding(local) * gate
 
 
 @MODELS.register_module()
 class SeaFormerHead(BaseDecodeHead):
-    """Light head; ``in_channels`` = [spatial, context_1, ..., context_n], ``embed_dims`` one per
-    context input; ``channels`` must equal ``embed_dims[-1]``."""
+    """The authors' ``LightHead``; ``embed_dims`` one per context input."""
 
-    def __init__(self, embed_dims: list[int], depthwise_fuse: bool = True, **kwargs) -> None:
+    def __init__(self, embed_dims: list[int], is_dw: bool = False, **kwargs) -> None:
         super().__init__(input_transform="multiple_select", **kwargs)
         if len(embed_dims) != len(self.in_channels) - 1:
             raise ValueError("SeaFormerHead needs one embed_dim per context input "
@@ -44,20 +49,21 @@ class SeaFormerHead(BaseDecodeHead):
         if embed_dims[-1] != self.channels:
             raise ValueError(f"SeaFormerHead channels ({self.channels}) must equal the last "
                              f"embed_dim ({embed_dims[-1]})")
-        spatial_widths = [self.in_channels[0]] + list(embed_dims[:-1])
-        self.fusions = nn.ModuleList(
-            FusionBlock(spatial, context, embed, self.norm_cfg)
-            for spatial, context, embed in zip(spatial_widths, self.in_channels[1:], embed_dims))
-        self.mix = ConvModule(self.channels, self.channels, 1,
-                              groups=self.channels if depthwise_fuse else 1,
-                              norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        self.embed_dims = list(embed_dims)
+        self.linear_fuse = ConvModule(self.channels, self.channels, 1,
+                                      groups=self.channels if is_dw else 1,
+                                      norm_cfg=self.norm_cfg, act_cfg=self.act_cfg)
+        local_widths = [self.in_channels[0]] + self.embed_dims[:-1]
+        for index, (local, context, embed) in enumerate(
+                zip(local_widths, self.in_channels[1:], self.embed_dims)):
+            setattr(self, f"fuse{index + 1}", FusionBlock(local, context, embed, self.norm_cfg))
 
     def _forward_feature(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         """The pixel features the classifier sees (B, channels, H/8, W/8)."""
         spatial, *contexts = self._transform_inputs(inputs)
-        for fusion, context in zip(self.fusions, contexts):
-            spatial = fusion(spatial, context)
-        return self.mix(spatial)
+        for index, context in enumerate(contexts):
+            spatial = getattr(self, f"fuse{index + 1}")(spatial, context)
+        return self.linear_fuse(spatial)
 
     def forward(self, inputs: list[torch.Tensor]) -> torch.Tensor:
         return self.cls_seg(self._forward_feature(inputs))
