@@ -44,11 +44,15 @@ def draw_loss_terms(panels: list[tuple[str, dict[str, list[tuple[int, float]]]]]
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.3 * rows), squeeze=False)
     for axis in axes.flat[len(panels):]:
         axis.set_visible(False)
+    # one colour per term across all panels, so a term is found at a glance in every run
+    terms = sorted({term for _, series in panels for term in series if term != "loss"})
+    palette = plt.get_cmap("tab20")
+    colours = {term: palette(i % 20) for i, term in enumerate(terms)}
     for axis, (title, series) in zip(axes.flat, panels):
         for term, points in series.items():
             style = ({"color": "black", "linewidth": 2.2} if term == "loss"
-                     else {"linewidth": 1.1, "linestyle": "--" if not term.startswith(("decode.", "loss"))
-                           else "-"})
+                     else {"color": colours[term], "linewidth": 1.1,
+                           "linestyle": "--" if not term.startswith(("decode.", "loss")) else "-"})
             values = [max(v, 1e-6) for _, v in points]      # log scale: zero-valued terms stay visible
             axis.plot([p[0] for p in points], values, label=short_name(term), **style)
         axis.set_yscale("log")

@@ -61,8 +61,11 @@ def draw_schedule(miou: dict, gains: dict, baseline: str):
         right.errorbar(xs, [m for m, _ in stats], yerr=[s for _, s in stats], marker="o",
                        markersize=3, capsize=3, label=label)
     right.axhline(0.0, color="0.3", linestyle="--", linewidth=1)
+    schedules = sorted({x for points in miou.values() for x in points})
     for axis, ylabel in ((left, "validation mIoU (%)"), (right, f"mIoU gain over {baseline}")):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(schedules, [f"{x / 1000:g}k" if x >= 1000 else str(x) for x in schedules])
+        axis.minorticks_off()
         axis.set_xlabel("training iterations (each its own schedule)")
         axis.set_ylabel(ylabel)
         axis.grid(alpha=0.3)
