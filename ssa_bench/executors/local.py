@@ -134,7 +134,11 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
             store.set_state(item.run.id, "failed", traceback=item.log_path,
                             reason="interrupted (Ctrl-C); rerun the same command to continue")
         for run in pending:
-            store.set_state(run.id, "pending")
+            # Only what this submitter queued and never started goes back to pending: another
+            # submitter on the same results may have run it meanwhile, and a finished run must
+            # stay done.
+            if (store.read_state(run.id) or {}).get("state") == "queued":
+                store.set_state(run.id, "pending")
         raise
     for run_id in progress.failed_ids:
         state = store.read_state(run_id) or {}
