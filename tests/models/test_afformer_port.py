@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 import torch
 from torch import nn
 
+from port_fixtures import fixture_module
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()
@@ -47,15 +47,7 @@ AUTHORS_LOAD = {"unwrap": ["state_dict", "model"], "strip_prefix": ["module."],
                 "drop": [r"^cls_head\."]}
 
 
-def _synthetic():
-    spec = importlib.util.spec_from_file_location("afformer_synthetic_weights",
-                                                  FIXTURES / "synthetic_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-sw = _synthetic()
+sw = fixture_module("afformer", "synthetic_weights")
 
 
 def _official_like_checkpoint(classifier: bool = True) -> dict:

@@ -13,11 +13,11 @@ import ast
 import copy
 import json
 import os
-import sys
 
 import pytest
 import torch
 
+from port_fixtures import fixture_module
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()
@@ -34,8 +34,8 @@ register_all_modules(init_default_scope=True)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "seaformer")
-sys.path.insert(0, FIXTURES)
-from seeded_weights import seeded_input, seeded_state_dict  # noqa: E402
+_seeded = fixture_module("seaformer", "seeded_weights")
+seeded_input, seeded_state_dict = _seeded.seeded_input, _seeded.seeded_state_dict
 
 # Copies of shared/reference/official-keys/seaformer_{B,L}_official_keys.txt (names and shapes,
 # listed by instantiating the authors' seaformer-cls model; see that folder's README).

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
@@ -22,6 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from port_fixtures import fixture_module
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()
@@ -44,11 +44,7 @@ AUTHORS_UNUSED = {"cls_token", "norm.weight", "norm.bias", "head.weight", "head.
 
 
 def _seeded():
-    spec = importlib.util.spec_from_file_location("vit_adapter_seeded_weights",
-                                                  FIXTURES / "seeded_weights.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return fixture_module("vit_adapter", "seeded_weights")
 
 
 def _build(depth: int | None = None, **kwargs):
