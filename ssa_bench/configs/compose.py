@@ -185,7 +185,7 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     imports = list(recipe.imports) + [DATASETS_IMPORT, HOOKS_IMPORT]
     ssa = run_config.get("ssa") or {}
     if ssa.get("enabled"):
-        from ssa_bench.models.ssa import apply_ssa
+        from ssa_bench.configs.classifier import apply_ssa
 
         apply_ssa(model, ssa)
         imports.append(SSA_IMPORT)

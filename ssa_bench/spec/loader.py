@@ -17,7 +17,7 @@ import yaml
 from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
-from ssa_bench.models.ssa.settings import SSASettingsError, resolve_settings
+from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
 from ssa_bench.spec import schema
 from ssa_bench.spec.expand import expand, get_path, set_path
 from ssa_bench.spec.overrides import parse_overrides
@@ -221,7 +221,7 @@ def _validate_values(values: dict, file: str, where: str, datasets: dict) -> Non
     try:
         _resolved_ssa(values.get("ssa") or {})
     except SSASettingsError as error:
-        from ssa_bench.models.ssa.settings import SSASettings
+        from ssa_bench.classifier_settings.ssa import SSASettings
 
         hint = schema.closest(str(error.key), SSASettings.field_names()) if "unknown" in error.message else ""
         raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=hint + error.fix) from None

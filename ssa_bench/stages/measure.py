@@ -41,7 +41,7 @@ def model_cfg_from_recipe(run_config: dict) -> tuple[dict, list[str]]:
     """Model config straight from the baseline recipe (+ SSA): what the composer would build,
     minus data and schedule, which measuring does not need."""
     from ssa_bench.configs.baselines import baseline_recipe
-    from ssa_bench.models.ssa import apply_ssa
+    from ssa_bench.configs.classifier import apply_ssa
 
     recipe = baseline_recipe(run_config["baseline"], _num_classes(run_config))
     model_cfg = recipe.model
@@ -149,7 +149,7 @@ def measure_stage(run_config: dict, run_dir: str) -> dict:
 
 def resolved_ssa_settings(variant: str) -> dict[str, Any]:
     """SSA switched on with the preset ``variant`` (the spec loader's defaults for the rest)."""
-    from ssa_bench.models.ssa.settings import SSASettings, SSASettingsError
+    from ssa_bench.classifier_settings.ssa import SSASettings, SSASettingsError
 
     try:
         settings = SSASettings.from_spec({"enabled": True, "variant": variant})

@@ -7,7 +7,7 @@ import pytest
 
 from ssa_bench.configs import build_mmseg_config
 from ssa_bench.errors import UserError
-from ssa_bench.models.ssa.settings import SSASettings
+from ssa_bench.classifier_settings.ssa import SSASettings
 
 SSA_ON = SSASettings.from_spec({"enabled": True, "variant": "paper"}).to_dict()
 

@@ -11,7 +11,7 @@ from torch import nn
 
 from ssa_bench.models.ssa.classifier import SSAClassifier, class_sums, means_or_fallback
 from ssa_bench.models.ssa.position import LearnablePE, sinusoidal_code
-from ssa_bench.models.ssa.settings import resolve_settings
+from ssa_bench.classifier_settings.ssa import resolve_settings
 
 B, D, K, H, W = 2, 8, 3, 4, 5
 

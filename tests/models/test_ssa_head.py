@@ -15,7 +15,8 @@ from test_ssa_support import IGNORE, build, model_cfg, samples, shapes_batch, to
 from ssa_bench.efficiency.flops import full_flops, paper_flops  # noqa: E402
 from ssa_bench.efficiency.inference import (InferenceGraph, inference_params,  # noqa: E402
                                             prepare_for_inference)
-from ssa_bench.models.ssa import SSA_IMPORT, apply_ssa, extract  # noqa: E402
+from ssa_bench.configs.classifier import SSA_IMPORT, apply_ssa
+from ssa_bench.models.ssa import extract  # noqa: E402
 from ssa_bench.models.ssa.head import SSAHead  # noqa: E402
 
 
@@ -67,8 +68,9 @@ REGISTRATION_CHECK = textwrap.dedent("""
 
 
 @pytest.mark.parametrize("first, allow_torch", [
-    ("", "False"),                                  # custom_imports before anything else
-    ("import ssa_bench.models.ssa", "False"),       # the package first, mmseg later
+    # Importing the package registers SSAHead, the mmseg way (it loads torch and mmseg).
+    ("", "True"),                                   # custom_imports before anything else
+    ("import ssa_bench.models.ssa", "True"),        # the package first
     ("from ssa_bench.compat import patch_openmmlab; patch_openmmlab(); import mmseg.models",
      "True"),                                       # mmseg already loaded
 ])

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from ssa_bench.models.ssa.settings import (PRESETS, SSASettings, SSASettingsError,
+from ssa_bench.classifier_settings.ssa import (PRESETS, SSASettings, SSASettingsError,
                                            resolve_settings)
 
 
@@ -82,8 +82,8 @@ def test_teacher_is_needed_only_with_an_adaptation_and_a_teacher_loss():
 
 
 def test_importing_settings_and_apply_ssa_does_not_import_torch():
-    code = ("import sys; import ssa_bench.models.ssa.settings; "
-            "from ssa_bench.models.ssa import apply_ssa, resolve_settings; "
+    code = ("import sys; import ssa_bench.classifier_settings.ssa; "
+            "from ssa_bench.configs.classifier import apply_ssa; from ssa_bench.classifier_settings.ssa import resolve_settings; "
             "print('torch' in sys.modules or 'mmseg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
@@ -93,7 +93,7 @@ def test_importing_settings_and_apply_ssa_does_not_import_torch():
 def test_docs_list_every_difference_of_the_released_preset():
     from pathlib import Path
 
-    from ssa_bench.models.ssa.settings import PRESETS
+    from ssa_bench.classifier_settings.ssa import PRESETS
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "ssa.md").read_text()
     undocumented = [key for key in PRESETS["released"] if f"`{key}`" not in doc]

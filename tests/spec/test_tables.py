@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ssa_bench.catalog import DATASETS
-from ssa_bench.models.ssa.settings import PRESETS, SSASettings, resolve_settings
+from ssa_bench.classifier_settings.ssa import PRESETS, SSASettings, resolve_settings
 from ssa_bench.plan import plan
 from ssa_bench.report.paper import load_paper_numbers
 from ssa_bench.spec import load_spec

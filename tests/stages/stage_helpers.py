@@ -6,7 +6,7 @@ import hashlib
 import json
 import types
 
-from ssa_bench.models.ssa.settings import SSASettings
+from ssa_bench.classifier_settings.ssa import SSASettings
 from ssa_bench.store import Store
 
 # Small enough to train in a few seconds on one CPU thread, long enough for two validations.

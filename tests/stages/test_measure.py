@@ -151,7 +151,7 @@ def test_model_overrides_of_the_run_are_measured():
 def test_ssa_settings_reach_apply_ssa(monkeypatch):
     # The plumbing only: with ssa.enabled the recipe's model config goes through apply_ssa with
     # the run's settings, and the SSA module is imported before building.
-    import ssa_bench.models.ssa as ssa_package
+    import ssa_bench.configs.classifier as ssa_package
 
     calls = []
 

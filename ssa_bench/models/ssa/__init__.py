@@ -6,30 +6,19 @@ Use it from a config::
                                        ssa=dict(enabled=True, variant='paper')))
     custom_imports = dict(imports=['ssa_bench.models.ssa'], allow_failed_imports=False)
 
-or turn a baseline into its SSA variant with :func:`apply_ssa`. Importing this package registers
-``SSAHead`` in mmseg's ``MODELS`` (right away when mmseg is loaded, else as soon as it is; see
-``_registration``), and stays free of torch until then, so ``.settings`` is cheap to import.
-docs/ssa.md documents the method, the presets and every switch.
+or turn a baseline into its SSA variant with :func:`ssa_bench.configs.classifier.apply_ssa`. Importing this package registers
+``SSAHead`` in mmseg's ``MODELS``, the mmseg way. Its settings, which planning needs without
+torch, live in :mod:`ssa_bench.classifier_settings.ssa`. docs/ssa.md documents the method, the
+presets and every switch.
 """
-from ssa_bench.models.ssa._registration import register, register_now_or_when_mmseg_loads
-from ssa_bench.models.ssa.config import SSA_IMPORT, apply_ssa
-from ssa_bench.models.ssa.settings import SSASettings, SSASettingsError, resolve_settings
+from ssa_bench.compat import patch_openmmlab
 
-register_now_or_when_mmseg_loads()
+patch_openmmlab()
 
-# The torch side, loaded on first use.
-_LAZY = {"SSAHead": "ssa_bench.models.ssa.head", "SSAClassifier": "ssa_bench.models.ssa.classifier",
-         "extract": "ssa_bench.models.ssa.analysis"}
+from ssa_bench.classifier_settings.ssa import SSASettings, SSASettingsError, resolve_settings  # noqa: E402
+from ssa_bench.models.ssa.analysis import extract  # noqa: E402
+from ssa_bench.models.ssa.classifier import SSAClassifier  # noqa: E402
+from ssa_bench.models.ssa.head import SSAHead  # noqa: E402
 
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        import importlib
-
-        register()
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-__all__ = ["SSA_IMPORT", "SSAClassifier", "SSAHead", "SSASettings", "SSASettingsError",
-           "apply_ssa", "extract", "register", "resolve_settings"]
+__all__ = ["SSAClassifier", "SSAHead", "SSASettings", "SSASettingsError",
+           "extract", "resolve_settings"]

@@ -29,7 +29,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ssa_bench.models.ssa.head import SSAHead, _resize_label
+from ssa_bench.models.classifiers.wrapper import resize_label
+from ssa_bench.models.ssa.head import SSAHead
 
 
 def find_ssa_head(model: torch.nn.Module) -> SSAHead:
@@ -60,7 +61,7 @@ def extract(model: torch.nn.Module, inputs: torch.Tensor, data_samples=None) -> 
                 out["position_features"] = record["position"]
             if data_samples and all(hasattr(s, "gt_sem_seg") for s in data_samples):
                 label = torch.stack([s.gt_sem_seg.data for s in data_samples]).squeeze(1).long()
-                label = _resize_label(label, record["features"].shape[-2:])
+                label = resize_label(label, record["features"].shape[-2:])
                 out["label"] = label
                 if head.classifier.has_teacher:
                     ignore = head.head.ignore_index

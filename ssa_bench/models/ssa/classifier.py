@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssa_bench.models.ssa.position import build_position_encoding
-from ssa_bench.models.ssa.settings import SSASettings
+from ssa_bench.classifier_settings.ssa import SSASettings
 
 _EPS = 1e-12
 

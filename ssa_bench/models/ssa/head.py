@@ -1,11 +1,8 @@
 """``SSAHead``: any mmseg decode head with its classifier and loss taken over by SSA.
 
-The wrapper builds the original head from its config, unchanged, and replaces only the bound
-``cls_seg`` of that instance: the head still computes its features its own way and calls
-``self.cls_seg(feat)``, which now runs :class:`SSAClassifier` with the head's ``conv_seg`` as the
-fixed prototypes and the head's dropout on the coarse mask's input only. Everything else (``align_corners``,
-``num_classes``, ``loss_decode``, ...) is read through to the inner head, so segmentors -- plain
-or cascade (the wrapper is the last stage) -- use it like the head itself.
+A :class:`~ssa_bench.models.classifiers.wrapper.DecodeHeadWrapper`: the head is built unchanged
+and its ``cls_seg`` runs :class:`SSAClassifier`, with the head's ``conv_seg`` as the fixed
+prototypes and the head's dropout on the coarse mask's input only.
 
 Training (``loss``): the head's forward records the classifier's tensors; then
 
@@ -21,81 +18,32 @@ The keys of the main terms are the head's (``loss_ce``, ``acc_seg``); the SSA te
 """
 from __future__ import annotations
 
-import contextlib
-
 import torch
-import torch.nn.functional as F
-from mmengine.model import BaseModule
 from mmseg.registry import MODELS
-from torch import nn
 
+from ssa_bench.classifier_settings.ssa import resolve_settings
+from ssa_bench.models.classifiers.wrapper import DecodeHeadWrapper, accuracy, resize_label
 from ssa_bench.models.ssa.boundary import boundary_mask
 from ssa_bench.models.ssa.classifier import SSAClassifier
 from ssa_bench.models.ssa.losses import (dice_loss, mean_non_ignored_ce, relation_distillation,
                                          response_distillation, spatial_distillation)
-from ssa_bench.models.ssa.settings import resolve_settings
 
 
 @MODELS.register_module()
-class SSAHead(BaseModule):
+class SSAHead(DecodeHeadWrapper):
     """``SSAHead(head=<decode head config>, ssa=<settings dict>)``; ``ssa['enabled']`` is
     implied (the wrapper's presence switches SSA on)."""
 
     def __init__(self, head: dict, ssa: dict | None = None, init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(head, init_cfg=init_cfg)
         self.settings = resolve_settings({**(ssa or {}), "enabled": True})
-        self.head = MODELS.build(head)
-        conv_seg = getattr(self.head, "conv_seg", None)
-        if not isinstance(conv_seg, nn.Conv2d) or conv_seg.kernel_size != (1, 1):
-            raise TypeError(f"SSAHead needs a decode head with a 1x1 conv_seg classifier; "
-                            f"{type(self.head).__name__} has {type(conv_seg).__name__}")
-        if conv_seg.out_channels != self.head.num_classes:
-            raise ValueError("SSAHead needs one output channel per class (the binary "
-                             "out_channels=1 form has no class prototypes to adapt)")
+        conv_seg = self.head.conv_seg
         self.classifier = SSAClassifier(conv_seg.in_channels, conv_seg.out_channels,
                                         self.settings)
-        self._record: dict | None = None
-        # The take-over: an instance attribute shadows BaseDecodeHead.cls_seg for this head only.
-        self.head.cls_seg = self._classify
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            head = self.__dict__.get("_modules", {}).get("head")
-            if head is None:
-                raise
-            return getattr(head, name)
 
     def _classify(self, features: torch.Tensor) -> torch.Tensor:
         return self.classifier(features, self.head.conv_seg, self._record,
                                dropout=getattr(self.head, "dropout", None))
-
-    @contextlib.contextmanager
-    def recording(self):
-        """Within the block, head forwards store the classifier's tensors in the yielded dict."""
-        record: dict = {}
-        self._record = record
-        try:
-            yield record
-        finally:
-            self._record = None
-
-    # ---- what segmentors call --------------------------------------------------------------
-    def forward(self, *inputs):
-        return self.head.forward(*inputs)
-
-    def predict(self, *args):
-        return self.head.predict(*args)
-
-    def loss(self, inputs, *args) -> dict:
-        """``loss(inputs, data_samples, train_cfg)``, or for a cascade stage
-        ``loss(inputs, prev_output, data_samples, train_cfg)``."""
-        *extra, data_samples, _train_cfg = args
-        with self.recording() as record:
-            output = self.head.forward(inputs, *extra)
-        label = torch.stack([sample.gt_sem_seg.data for sample in data_samples]).squeeze(1)
-        return self.loss_by_record(output, record, label.long())
 
     # ---- losses ------------------------------------------------------------------------------
     def loss_by_record(self, output: torch.Tensor, record: dict, label: torch.Tensor) -> dict:
@@ -105,9 +53,9 @@ class SSAHead(BaseModule):
         ignore = self.head.ignore_index
         label_size = label.shape[-2:]
         up = self._upsample(output, label_size)
-        losses = self._decode_losses(up, label, suffix="", weight=1.0)
-        losses["acc_seg"] = _accuracy(up, label, ignore)
-        feature_label = _resize_label(label, record["features"].shape[-2:])
+        losses = self.decode_losses(up, label, suffix="", weight=1.0)
+        losses["acc_seg"] = accuracy(up, label, ignore)
+        feature_label = resize_label(label, record["features"].shape[-2:])
 
         def extra_view(logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             # The logits and label the added CE/Dice terms compare (extra_loss_resolution).
@@ -155,44 +103,14 @@ class SSAHead(BaseModule):
         return losses
 
     def _upsample(self, logits: torch.Tensor, size) -> torch.Tensor:
-        if tuple(logits.shape[-2:]) == tuple(size):
-            return logits
-        align = (self.head.align_corners if self.settings.upsample_align_corners == "head"
-                 else True)
-        return F.interpolate(logits, size=size, mode="bilinear", align_corners=align)
+        align = None if self.settings.upsample_align_corners == "head" else True
+        return self.upsample(logits, size, align)
 
     def _aux_ce(self, logits: torch.Tensor, label: torch.Tensor, suffix: str,
                 weight: float) -> dict:
         """CE of the coarse mask or the teacher's logits (``aux_ce``), named + ``suffix``."""
         if self.settings.aux_ce == "head_loss":
-            return self._decode_losses(logits, label, suffix, weight)
+            return self.decode_losses(logits, label, suffix, weight)
         return {"loss_ce" + suffix: weight * mean_non_ignored_ce(logits, label,
                                                                  self.head.ignore_index)}
 
-    def _decode_losses(self, logits: torch.Tensor, label: torch.Tensor, suffix: str,
-                       weight: float) -> dict:
-        """The head's ``loss_decode`` terms on resized logits, as ``loss_by_feat`` computes
-        them (same sampler, same ignore index), each name + ``suffix``, times ``weight``."""
-        head = self.head
-        seg_weight = head.sampler.sample(logits, label.unsqueeze(1)) if head.sampler else None
-        modules = head.loss_decode if isinstance(head.loss_decode, nn.ModuleList) \
-            else [head.loss_decode]
-        losses: dict = {}
-        for module in modules:
-            name = module.loss_name + suffix
-            value = weight * module(logits, label, weight=seg_weight,
-                                    ignore_index=head.ignore_index)
-            losses[name] = losses[name] + value if name in losses else value
-        return losses
-
-
-def _resize_label(label: torch.Tensor, size) -> torch.Tensor:
-    if tuple(label.shape[-2:]) == tuple(size):
-        return label
-    return F.interpolate(label.unsqueeze(1).float(), size=size, mode="nearest").squeeze(1).long()
-
-
-def _accuracy(logits: torch.Tensor, label: torch.Tensor, ignore_index: int) -> torch.Tensor:
-    from mmseg.models.losses import accuracy
-
-    return accuracy(logits, label, ignore_index=ignore_index)

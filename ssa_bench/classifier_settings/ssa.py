@@ -12,7 +12,9 @@ What each field means, and why the presets differ, is in docs/ssa.md.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Literal
+
+from ssa_bench.classifier_settings.fields import SettingsError, resolve_fields
 
 Variant = Literal["paper", "released", "cac"]
 
@@ -20,6 +22,8 @@ Variant = Literal["paper", "released", "cac"]
 @dataclass(frozen=True)
 class SSASettings:
     """Defaults are the ``paper`` preset (the equations of arXiv 2405.06525)."""
+
+    LABEL: ClassVar[str] = "SSA"
 
     enabled: bool = False
     variant: Variant = "paper"
@@ -145,63 +149,22 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-class SSASettingsError(ValueError):
-    def __init__(self, key: str, message: str, fix: str = "") -> None:
-        super().__init__(message)
-        self.key, self.message, self.fix = key, message, fix
+# The SSA name of the shared error (spec loader, tests and users catch it by this name).
+SSASettingsError = SettingsError
+
+_RANGES = {**{key: ">=0" for key in ("w_g", "w_rd", "w_sd", "w_pd", "w_coarse", "edge_border")},
+           **{key: ">0" for key in ("edge_size", "logit_scale", "sd_scale")},
+           "rd_onehot_mix": (0.0, 1.0)}
 
 
 def resolve_settings(block: dict[str, Any] | None) -> SSASettings:
     """The settings of a spec's ``ssa:`` block: ``variant``'s preset, then the explicit keys.
 
     A fully resolved dict (``SSASettings.to_dict()``) resolves to itself. Raises
-    :class:`SSASettingsError` on an unknown key, a value of the wrong type or out of range.
+    :class:`SettingsError` on an unknown key, a value of the wrong type or out of range.
     """
-    block = dict(block or {})
-    hints = get_type_hints(SSASettings)
-    for key, value in block.items():
-        if key not in hints:
-            raise SSASettingsError(key, f"unknown SSA setting '{key}'",
-                                   f"use one of: {', '.join(sorted(hints))}")
-        _check_type(key, value, hints[key])
-    variant = block.get("variant", "paper")
-    values = {**PRESETS[variant], **block}
-    for key, value in values.items():
-        if hints[key] is float:
-            values[key] = float(value)   # 10 and 10.0 must hash alike
-        _check_range(key, values[key])
-    return SSASettings(**values)
+    return resolve_fields(SSASettings, block, PRESETS, _RANGES)
 
 
-_NON_NEGATIVE = ("w_g", "w_rd", "w_sd", "w_pd", "w_coarse", "edge_border")
-_POSITIVE = ("edge_size", "logit_scale", "sd_scale")
-
-
-def _check_range(key: str, value: Any) -> None:
-    if key in _NON_NEGATIVE and value < 0:
-        raise SSASettingsError(key, f"must be >= 0, got {value}", "use 0 to switch it off")
-    if key in _POSITIVE and value <= 0:
-        raise SSASettingsError(key, f"must be > 0, got {value}", "use a positive value")
-    if key == "rd_onehot_mix" and not 0.0 <= value <= 1.0:
-        raise SSASettingsError(key, f"must be in [0, 1], got {value}",
-                               "0 = teacher only (paper), 0.5 = released")
-
-
-def _check_type(key: str, value: Any, hint: Any) -> None:
-    if get_origin(hint) is Literal:
-        allowed = get_args(hint)
-        if value not in allowed:
-            raise SSASettingsError(key, f"'{value}' is not allowed",
-                                   f"use one of: {', '.join(map(str, allowed))}")
-        return
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, hint)
-    if not ok:
-        raise SSASettingsError(key, f"expected {getattr(hint, '__name__', hint)}, got "
-                               f"{type(value).__name__} {value!r}", "fix the value's type")
+# The common entry point of every classifier's settings module (ssa_bench.classifier_settings).
+resolve = resolve_settings

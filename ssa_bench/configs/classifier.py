@@ -1,5 +1,6 @@
-"""Turn an mmseg model config into its SSA variant (pure dict work, no torch).
+"""Put a pixel classifier into an mmseg model config (pure dict work, no torch).
 
+SSA:
 ``apply_ssa(model_cfg, settings)`` wraps the decode head -- the last one of a cascade such as
 OCRNet -- in ``SSAHead``, which builds the original head unchanged and takes over its
 classifier and loss::
@@ -15,10 +16,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ssa_bench.models.ssa.settings import resolve_settings
+from ssa_bench.classifier_settings import resolve_classifier
+from ssa_bench.classifier_settings.ssa import resolve_settings
 
 SSA_IMPORT = "ssa_bench.models.ssa"
+CLASSIFIERS_IMPORT = "ssa_bench.models.classifiers"
 HEAD_TYPE = "SSAHead"
+CLASSIFIER_HEAD_TYPE = "ClassifierHead"
 
 
 def apply_ssa(model_cfg: dict, settings: dict) -> None:
@@ -38,12 +42,32 @@ def apply_ssa(model_cfg: dict, settings: dict) -> None:
     if "decode_head" not in model_cfg:
         raise ValueError("apply_ssa needs an mmseg model config with a 'decode_head' (or a whole "
                          "config with a 'model'); got keys " + ", ".join(sorted(model_cfg)))
+    _wrap_last_head(model_cfg, HEAD_TYPE, ssa=resolved)
+
+
+def apply_classifier(model_cfg: dict, block: dict) -> str:
+    """Wrap the (last) decode head of ``model_cfg`` in place in the classifier of a
+    ``classifier: {type: ..., ...}`` block; returns the module the config must import.
+    ``type: ssa`` is :func:`apply_ssa` (``SSAHead``); every other type is ``ClassifierHead``."""
+    kind, settings = resolve_classifier(block)
+    if kind == "ssa":
+        apply_ssa(model_cfg, {**settings.to_dict(), "enabled": True})
+        return SSA_IMPORT
+    _wrap_last_head(model_cfg, CLASSIFIER_HEAD_TYPE,
+                    classifier={"type": kind, **settings.to_dict()})
+    return CLASSIFIERS_IMPORT
+
+
+def _wrap_last_head(model_cfg: dict, wrapper: str, **settings) -> None:
+    if "decode_head" not in model_cfg:
+        raise ValueError("a classifier needs an mmseg model config with a 'decode_head'; got "
+                         "keys " + ", ".join(sorted(model_cfg)))
     heads = model_cfg["decode_head"]
     last = heads[-1] if isinstance(heads, list) else heads
-    if last.get("type") == HEAD_TYPE:
-        last["ssa"] = resolved
-        return
-    wrapped = dict(type=HEAD_TYPE, head=copy.deepcopy(dict(last)), ssa=resolved)
+    if last.get("type") in (HEAD_TYPE, CLASSIFIER_HEAD_TYPE):
+        # Applying again replaces the classifier, it does not wrap twice.
+        last = last["head"]
+    wrapped = dict(type=wrapper, head=copy.deepcopy(dict(last)), **settings)
     if isinstance(heads, list):
         heads[-1] = wrapped
     else:

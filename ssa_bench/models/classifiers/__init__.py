@@ -1,0 +1,14 @@
+"""Pixel classifiers beside SSA (Table 2), each a :class:`PixelClassifier` in mmseg's MODELS.
+
+Importing this package registers ``ClassifierHead`` and every implementation, so a config can
+use them through ``custom_imports=dict(imports=['ssa_bench.models.classifiers'])``.
+"""
+from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
+from ssa_bench.models.classifiers.head import IMPLEMENTATIONS, ClassifierHead, implements
+
+# One import per implementation module (its @implements decorator registers it).
+
+CLASSIFIERS_IMPORT = "ssa_bench.models.classifiers"
+
+__all__ = ["CLASSIFIERS_IMPORT", "IMPLEMENTATIONS", "ClassifierHead", "LossContext",
+           "PixelClassifier", "implements"]
