@@ -30,7 +30,7 @@ from gather_scale import synthetic_record  # noqa: E402
 
 from ssa_bench.plan import plan  # noqa: E402
 from ssa_bench.report.gather import gather  # noqa: E402
-from ssa_bench.spec import load_spec  # noqa: E402
+from ssa_bench.matrix import load_spec  # noqa: E402
 
 TARGET_S = 2.0
 BASELINES = ["fcn_r101", "ocrnet_hr48", "upernet_swin_t", "upernet_swin_b", "upernet_swin_l",

@@ -16,7 +16,7 @@ _err = Console(stderr=True)
 def _load(args: Namespace):
     """Spec -> (spec, runs, store): the pipeline's first three pieces, shared by every command."""
     from ssa_bench.plan import plan
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
     from ssa_bench.store import Store
 
     spec = load_spec(args.spec, profile=args.profile, overrides=args.overrides)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ssa_bench.plan import Run, estimate_seconds, plan, run_id, select_runs
-from ssa_bench.spec import load_spec
+from ssa_bench.matrix import load_spec
 from ssa_bench.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

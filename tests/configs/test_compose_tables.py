@@ -6,7 +6,7 @@ import pytest
 from ssa_bench.configs import build_mmseg_config
 from ssa_bench.errors import UserError
 from ssa_bench.plan import plan
-from ssa_bench.spec import load_spec
+from ssa_bench.matrix import load_spec
 
 
 def configs(spec="tables/table3.yaml", profile="paper", overrides=()):
@@ -60,7 +60,7 @@ def test_cpu_demo_and_overrides(tmp_path):
 
 
 def test_inline_dataset(tmp_path):
-    config = configs("tests/spec/fixtures/inline_dataset.yaml")["Baseline"]
+    config = configs("tests/matrix/fixtures/inline_dataset.yaml")["Baseline"]
     cfg = build_mmseg_config(config, str(tmp_path))
     dataset = cfg.train_dataloader.dataset
     assert dataset.type == "BaseSegDataset" and dataset.metainfo["classes"] == ("road", "car", "person")

@@ -213,7 +213,7 @@ def spec_file(tmp_path, text=SPEC):
 
 def test_spec_evaluate_block_enters_the_run_id(tmp_path):
     from ssa_bench.plan import plan
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
 
     runs = plan(load_spec(spec_file(tmp_path)))
     single, multi = runs
@@ -235,7 +235,7 @@ def test_spec_evaluate_block_enters_the_run_id(tmp_path):
 
 def test_spec_evaluate_axis(tmp_path):
     from ssa_bench.plan import plan
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
 
     text = "base: {baseline: segnext_t, dataset: ade20k}\nrows: [{label: X}]\naxes: {evaluate.aug_test: [false, true]}\n"
     runs = plan(load_spec(spec_file(tmp_path, text)))
@@ -256,7 +256,7 @@ def test_spec_evaluate_axis(tmp_path):
      "axes.evaluate.flip", "unknown axis key 'evaluate.flip'"),
 ])
 def test_spec_evaluate_errors(tmp_path, text, key, message):
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
 
     with pytest.raises(SpecError) as error:
         load_spec(spec_file(tmp_path, text))
@@ -265,7 +265,7 @@ def test_spec_evaluate_errors(tmp_path, text, key, message):
 
 
 def test_set_evaluate_is_validated(tmp_path):
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
 
     with pytest.raises(SpecError, match=r"--set.evaluate.aug_test: expected true or false"):
         load_spec(spec_file(tmp_path), overrides=["evaluate.aug_test=maybe"])
@@ -312,7 +312,7 @@ def _caption(spec_text, tmp_path, profile="paper", overrides=()):
     from ssa_bench.plan import plan
     from ssa_bench.report.api import report_table
     from ssa_bench.report.caption import caption_sentences
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
 
     spec = load_spec(spec_file(tmp_path, spec_text), profile=profile, overrides=list(overrides))
     table = report_table(spec, plan(spec), tempfile.mkdtemp(dir=tmp_path))

@@ -99,7 +99,7 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
 
     from ssa_bench.executors.slurm import run_slurm, wait_for
     from ssa_bench.plan import plan
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
     from ssa_bench.store import Store
 
     os.environ["SSA_BENCH_DATA"] = str(tmp_path / "data")      # slurm_env's monkeypatch restores it

@@ -41,7 +41,7 @@ def _matrix_rows() -> dict:
     from pathlib import Path
 
     from ssa_bench.plan import plan
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
 
     experiments = Path(__file__).resolve().parents[2] / "experiments"
     rows = {}

@@ -36,7 +36,7 @@ def train_spec(directory: Path) -> tuple:
     """Write the spec under `directory`, run every run with the worker into `directory/results`.
     Returns (spec_path, spec, runs, store)."""
     from ssa_bench.plan import plan
-    from ssa_bench.spec import load_spec
+    from ssa_bench.matrix import load_spec
     from ssa_bench.store import Store
     from ssa_bench.worker import execute_run
 

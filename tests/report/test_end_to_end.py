@@ -13,7 +13,7 @@ from ssa_bench.report import check_paper, report_table, write_report
 from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.render_latex import render_latex
 
-spec_module = pytest.importorskip("ssa_bench.spec", reason="the spec loader has not landed yet")
+spec_module = pytest.importorskip("ssa_bench.matrix", reason="the spec loader has not landed yet")
 plan_module = pytest.importorskip("ssa_bench.plan", reason="the planner has not landed yet")
 store_module = pytest.importorskip("ssa_bench.store", reason="the store has not landed yet")
 if not hasattr(spec_module, "load_spec"):

@@ -18,10 +18,10 @@ from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
 from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
-from ssa_bench.spec import schema
-from ssa_bench.spec.expand import expand, get_path, set_path
-from ssa_bench.spec.overrides import parse_overrides
-from ssa_bench.spec.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
+from ssa_bench.matrix import schema
+from ssa_bench.matrix.expand import expand, get_path, set_path
+from ssa_bench.matrix.overrides import parse_overrides
+from ssa_bench.matrix.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
 from ssa_bench.weights.catalog import check_pretrained, resolve_pretrained
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"

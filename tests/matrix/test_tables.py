@@ -10,7 +10,7 @@ from ssa_bench.catalog import DATASETS
 from ssa_bench.classifier_settings.ssa import PRESETS, SSASettings, resolve_settings
 from ssa_bench.plan import plan
 from ssa_bench.report.paper import load_paper_numbers
-from ssa_bench.spec import load_spec
+from ssa_bench.matrix import load_spec
 
 REPO = Path(__file__).resolve().parents[2]
 # Planned runs per file at the paper's scale: rows x datasets of the paper's table (Table 1: 9

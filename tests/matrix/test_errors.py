@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from ssa_bench.errors import SpecError, UserError
-from ssa_bench.spec import load_spec
+from ssa_bench.matrix import load_spec
 
 GOOD_BASE = "base: {baseline: seaformer_l, dataset: ade20k}\n"
 

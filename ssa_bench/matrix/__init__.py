@@ -1,5 +1,5 @@
 """YAML matrix -> validated, expanded, resolved :class:`Spec` (see experiments/README.md)."""
-from ssa_bench.spec.loader import Entry, Spec, SpecRow, load_spec, resolve_path
-from ssa_bench.spec.profiles import PROFILES
+from ssa_bench.matrix.loader import Entry, Spec, SpecRow, load_spec, resolve_path
+from ssa_bench.matrix.profiles import PROFILES
 
 __all__ = ["Entry", "PROFILES", "Spec", "SpecRow", "load_spec", "resolve_path"]

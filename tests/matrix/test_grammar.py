@@ -1,11 +1,11 @@
-"""The matrix grammar: one fixture per feature (tests/spec/fixtures/), expanded and resolved."""
+"""The matrix grammar: one fixture per feature (tests/matrix/fixtures/), expanded and resolved."""
 from __future__ import annotations
 
 from pathlib import Path
 
 
 from ssa_bench.plan import plan
-from ssa_bench.spec import load_spec
+from ssa_bench.matrix import load_spec
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import yaml
 
 from ssa_bench.errors import SpecError
-from ssa_bench.spec.schema import ROW_KEYS, TOP_KEYS, closest
+from ssa_bench.matrix.schema import ROW_KEYS, TOP_KEYS, closest
 
 _ROW_LEVEL = set(ROW_KEYS) - {"label", "section", "paper_only"}
 
