@@ -53,6 +53,7 @@ def test_the_kernel_is_this_python():
     assert Path(outputs(notebook)[0]["text"].strip()).resolve() == Path(sys.prefix).resolve()
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_tables_notebook_rebuilds_the_table(notebook_env):
     spec_path, spec, runs, store = notebook_env
     notebook = execute(nbformat.read(NOTEBOOKS / "tables.ipynb", as_version=4))
@@ -65,6 +66,7 @@ def test_tables_notebook_rebuilds_the_table(notebook_env):
     assert "all runs done" in text
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_prototypes_notebook_draws_the_figures(notebook_env):
     spec_path, spec, runs, store = notebook_env
     notebook = execute(nbformat.read(NOTEBOOKS / "prototypes.ipynb", as_version=4))

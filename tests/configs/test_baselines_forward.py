@@ -37,7 +37,18 @@ def test_forward_at_paper_input_size(name, ssa):
     run_config = {"baseline": name, "dataset": dataset, "dataset_def": None,
                   "ssa": resolved_ssa_settings("paper") if ssa else {"enabled": False}}
     model = prepare_for_inference(build_segmentor(*model_cfg_from_recipe(run_config)))
+    head = model.decode_head[-1] if isinstance(model.decode_head, torch.nn.ModuleList) \
+        else model.decode_head
+    assert (type(head).__name__ == "SSAHead") == ssa
+    image = torch.randn(1, 3, size, size)
     with torch.no_grad():
-        logits = InferenceGraph(model, (size, size))(torch.randn(1, 3, size, size))
+        logits = InferenceGraph(model, (size, size))(image)
     assert logits.shape == (1, classes, size, size)
     assert torch.isfinite(logits).all()
+    if ssa:
+        # SSA was applied, not only wrapped: the same weights through the head's own 1x1
+        # classifier give other logits.
+        head.head.cls_seg = lambda features: head.head.conv_seg(features)
+        with torch.no_grad():
+            plain = InferenceGraph(model, (size, size))(image)
+        assert not torch.allclose(logits, plain, atol=1e-4)

@@ -1,4 +1,5 @@
-"""The SeaFormer and AFFormer ports: registered, right shapes, a 512x512 forward, sizes in range."""
+"""The SeaFormer and AFFormer ports beyond their golden forwards: any grid, a 512x512 forward,
+sizes in range, clear errors."""
 from __future__ import annotations
 
 import pytest
@@ -23,26 +24,8 @@ def _build(name: str, num_classes: int = 150):
     return prepare_for_inference(MODELS.build(baseline_recipe(name, num_classes).model))
 
 
-@pytest.mark.parametrize("arch, out_indices, channels, strides", [
-    ("B", (0, 1, 2, 3, 4), [32, 64, 128, 192, 256], [4, 8, 16, 32, 64]),
-    ("L", (0, 1, 2, 3, 4), [64, 128, 192, 256, 320], [4, 8, 16, 32, 64]),
-])
-def test_seaformer_stage_shapes(arch, out_indices, channels, strides):
-    backbone = MODELS.build(dict(type="SeaFormer", arch=arch, out_indices=out_indices)).eval()
-    with torch.no_grad():
-        outputs = backbone(torch.randn(1, 3, 128, 128))
-    assert [o.shape[1] for o in outputs] == channels == backbone.out_channels
-    assert [128 // o.shape[-1] for o in outputs] == strides
-
-
-def test_afformer_stage_shapes():
-    backbone = MODELS.build(dict(type="AFFormer", arch="B", out_indices=(0, 1, 2, 3))).eval()
-    with torch.no_grad():
-        outputs = backbone(torch.randn(1, 3, 128, 128))
-    # each stage's aggregate projects to the next width; stages 2 and 3 attend at 1/16 and 1/32
-    # and restore to 1/8 (head-free: the classifier reads the last map directly)
-    assert [o.shape[1] for o in outputs] == [96, 176, 216, 216] == backbone.out_channels
-    assert [128 // o.shape[-1] for o in outputs] == [4, 8, 8, 8]
+# Each stage's shape and values against the authors' models: tests/models/test_seaformer_port.py
+# and test_afformer_port.py (per-stage sums, channel means and first values to 1e-4).
 
 
 def test_seaformer_attention_is_not_quadratic_in_tokens():

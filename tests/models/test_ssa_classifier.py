@@ -90,9 +90,9 @@ def _reference_logits(classifier: SSAClassifier, conv_seg: nn.Conv2d, features: 
         coarse = {p: [sum(S[k][d] * f[d][p].item() for d in range(D)) + bias[k] for k in range(K)]
                   for p in pixels_list}
         # P_f: depth-wise 3x3 conv with zero padding (+ S_f when residual)
-        dw = classifier.pe.dwconv
         pos = {}
-        for (i, j) in pixels_list:
+        for (i, j) in (pixels_list if s.sppa else []):
+            dw = classifier.pe.dwconv
             vec = []
             for d in range(D):
                 acc = dw.bias[d].item()
@@ -108,9 +108,17 @@ def _reference_logits(classifier: SSAClassifier, conv_seg: nn.Conv2d, features: 
             weights = [soft_k[p][k] for p in pixels_list]
             centre = [sum(w * f[d][p].item() for w, p in zip(weights, pixels_list)) / sum(weights)
                       for d in range(D)]
-            semantic = classifier.phi_s(torch.tensor(centre + S[k])).tolist()
-            hw = _softmax([coarse[p][k] for p in pixels_list])
-            p_centre = [sum(w * pos[p][d] for w, p in zip(hw, pixels_list)) for d in range(D)]
+            semantic = (classifier.phi_s(torch.tensor(centre + S[k])).tolist() if s.sepa
+                        else list(S[k]))
+            if not s.sppa:
+                prototypes.append(semantic)
+                continue
+            if s.centre_softmax == "hw":      # Eq. 6: softmax over the pixels
+                spatial_weights = _softmax([coarse[p][k] for p in pixels_list])
+            else:                             # Table 6: the soft class mean (softmax over K)
+                spatial_weights = [w / sum(weights) for w in weights]
+            p_centre = [sum(w * pos[p][d] for w, p in zip(spatial_weights, pixels_list))
+                        for d in range(D)]
             basis = classifier.basis.weight[k].tolist()
             pair = p_centre + basis if s.sppa_concat == "centre_basis" else basis + p_centre
             spatial = classifier.phi_p(torch.tensor(pair)).tolist()
@@ -118,7 +126,7 @@ def _reference_logits(classifier: SSAClassifier, conv_seg: nn.Conv2d, features: 
         if s.proto_proj:
             prototypes = classifier.proto_proj(torch.tensor(prototypes)).tolist()
         for (i, j) in pixels_list:
-            pixel = [f[d, i, j].item() + pos[(i, j)][d] for d in range(D)]
+            pixel = [f[d, i, j].item() + (pos[(i, j)][d] if s.sppa else 0.0) for d in range(D)]
             for k in range(K):
                 proto = prototypes[k]
                 dot = sum(x * y for x, y in zip(pixel, proto))
@@ -132,6 +140,20 @@ def _reference_logits(classifier: SSAClassifier, conv_seg: nn.Conv2d, features: 
 @pytest.mark.parametrize("variant", ["paper", "released"])
 def test_student_logits_match_the_equations(variant):
     classifier, conv_seg = _classifier(variant=variant)
+    features = torch.randn(B, D, H, W)
+    with torch.no_grad():
+        got = classifier(features, conv_seg)
+        expected = _reference_logits(classifier, conv_seg, features)
+    assert torch.allclose(got, expected, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("sepa, sppa, centre", [
+    (True, True, "k"), (True, False, "hw"), (False, True, "hw"), (False, True, "k")])
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_each_structure_switch_computes_its_equation(sepa, sppa, centre, variant):
+    # centre_softmax='k' (Table 6), SEPA alone (S_p only) and SPPA alone (S_p = S) against loops.
+    classifier, conv_seg = _classifier(variant=variant, sepa=sepa, sppa=sppa, centre_softmax=centre)
+    torch.manual_seed(1)
     features = torch.randn(B, D, H, W)
     with torch.no_grad():
         got = classifier(features, conv_seg)

@@ -254,6 +254,12 @@ def test_ssa_on_every_baseline_head(baseline):
     total_loss(losses).backward()
     assert any(key.endswith("loss_ssa_rd") for key in losses)
     assert all(torch.isfinite(value) for value in losses.values())
-    with torch.no_grad():
+    head = model.decode_head[-1] if isinstance(model.decode_head, torch.nn.ModuleList) \
+        else model.decode_head
+    with torch.no_grad(), head.recording() as record:
         out = model.eval().predict(images, samples(labels))
     assert out[0].seg_logits.data.shape == (5, 64, 64)
+    # SSA really classifies: its logits are not the head's own 1x1 classifier's
+    plain = head.head.conv_seg(record["features"])
+    assert record["logits"].shape == plain.shape
+    assert not torch.allclose(record["logits"], plain, atol=1e-3)

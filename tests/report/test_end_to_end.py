@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from report_fixtures import write_record
 
@@ -13,11 +14,9 @@ from ssa_bench.report import check_paper, report_table, write_report
 from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.render_latex import render_latex
 
-spec_module = pytest.importorskip("ssa_bench.matrix", reason="the spec loader has not landed yet")
-plan_module = pytest.importorskip("ssa_bench.plan", reason="the planner has not landed yet")
-store_module = pytest.importorskip("ssa_bench.store", reason="the store has not landed yet")
-if not hasattr(spec_module, "load_spec"):
-    pytest.skip("the spec loader has not landed yet", allow_module_level=True)
+import ssa_bench.matrix as spec_module
+import ssa_bench.plan as plan_module
+import ssa_bench.store as store_module
 
 REPO = Path(__file__).resolve().parents[2]
 TABLE_SPECS = sorted(p.name for p in (REPO / "experiments" / "tables").glob("*.yaml"))
@@ -61,8 +60,30 @@ def test_table3_from_spec_to_files(tmp_path, profile):
     if profile == "cpu-demo":
         assert any("CPU demo on synthetic data" in s for s in caption_sentences(table))
     paths = write_report(spec, runs, store, formats=["latex", "markdown", "csv"], out_dir=None)
-    assert all(path.exists() and path.stat().st_size for path in paths.values())
     assert paths["csv"].parent == tmp_path / "reports" / spec.name
+    # What the files say is what the records hold: each row's mIoU is the value written for
+    # its run (the last run has none), the paper's number beside it.
+    written = {run.label: 40.0 + 0.25 * index for index, run in enumerate(runs[:-1])}
+    frame = pd.read_csv(paths["csv"])
+    csv_rows = frame[frame["metric"] == "mIoU"].set_index("label")
+    for label, value in written.items():
+        assert csv_rows.loc[label, "ours"] == pytest.approx(value)
+    assert pd.isna(csv_rows.loc[runs[-1].label, "ours"])
+    assert csv_rows.loc["Baseline", "paper"] == pytest.approx(42.36)
+    markdown = paths["markdown"].read_text()
+    latex = paths["latex"].read_text()
+    body = latex.split("\\midrule", 1)[1].split("\\bottomrule", 1)[0]
+    latex_rows = [line for line in body.splitlines() if "&" in line]
+    assert len(latex_rows) == len(TABLE3)
+    for index, (label, value) in enumerate(written.items()):
+        assert f"{value:.2f}" in _table_line(markdown, f"| {label} |"), label
+        assert f"{value:.2f}" in latex_rows[index], label
+
+
+def _table_line(text: str, start: str) -> str:
+    lines = [line for line in text.splitlines() if line.lstrip().startswith(start)]
+    assert len(lines) == 1, (start, lines)
+    return lines[0]
 
 
 @pytest.mark.parametrize("name", TABLE_SPECS)

@@ -44,6 +44,7 @@ def ids(runs):
     return {run.label: run.id for run in runs}
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_every_figure_from_recorded_runs(trained, tmp_path):
     spec_path, spec, runs, store = trained
     result = build_figures(spec, runs, store, out_dir=tmp_path / "figs")
@@ -72,6 +73,7 @@ def test_every_figure_from_recorded_runs(trained, tmp_path):
             assert provenance["notes"] == [], (name, provenance["notes"])
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_fig1_names_the_largest_class_of_the_image(trained, tmp_path):
     spec_path, spec, runs, store = trained
     build_figures(spec, runs, store, out_dir=tmp_path, only=["fig1_tsne"])
@@ -84,6 +86,7 @@ def test_fig1_names_the_largest_class_of_the_image(trained, tmp_path):
     assert details["class_name"] == names[details["class"]]
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_fig5_draws_the_recorded_curve(copy_of, tmp_path):
     # Change a recorded curve and the figure changes: the numbers come from record.json.
     spec, runs, store = copy_of
@@ -98,6 +101,7 @@ def test_fig5_draws_the_recorded_curve(copy_of, tmp_path):
     assert (tmp_path / "a" / "fig5_curves.png").read_bytes() != (tmp_path / "b" / "fig5_curves.png").read_bytes()
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_records_carry_every_logged_loss_term(trained):
     # The SSA run's record lists its distillation terms by iteration, the baseline's only CE.
     spec_path, spec, runs, store = trained
@@ -113,6 +117,7 @@ def test_records_carry_every_logged_loss_term(trained):
     assert point["loss"] == pytest.approx(terms, rel=1e-3)
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_fig5b_draws_the_recorded_loss_terms(copy_of, tmp_path):
     from ssa_bench.report.figures.loss_terms import short_name, term_series
 
@@ -128,6 +133,7 @@ def test_fig5b_draws_the_recorded_loss_terms(copy_of, tmp_path):
         (tmp_path / "b" / "fig5b_loss_terms.png").read_bytes()
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_missing_artefacts_give_notes_not_crashes(copy_of, tmp_path):
     spec, runs, store = copy_of
     run = ids(runs)
@@ -149,6 +155,7 @@ def test_missing_artefacts_give_notes_not_crashes(copy_of, tmp_path):
     assert fig5["notes"] == [f"run {run['+ SEPA + SPPA']} (+ SEPA + SPPA): no record.json (state done)"]
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_fig3_with_only_distilled_run_notes_the_missing_row(trained, tmp_path):
     spec_path, spec, runs, store = trained
     subset = [r for r in runs if r.label != "+ SEPA + SPPA"]
@@ -158,6 +165,7 @@ def test_fig3_with_only_distilled_run_notes_the_missing_row(trained, tmp_path):
     assert fig3["notes"] == ["the spec has no SEPA run with w_sd = 0"]
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_no_results_is_a_user_error_with_the_fix(trained, tmp_path):
     spec_path, spec, runs, store = trained
     with pytest.raises(UserError) as error:
@@ -171,6 +179,7 @@ def test_no_results_is_a_user_error_with_the_fix(trained, tmp_path):
     assert "fig1_tsne skipped: run " in done.stderr
 
 
+@pytest.mark.slow   # trains three runs (module fixture)
 def test_cli_writes_figures_without_importing_torch(trained, tmp_path):
     spec_path, spec, runs, store = trained
     script = (f"import sys; sys.argv = ['ssa-bench', 'figures', {str(spec_path)!r}, '--results-dir', "

@@ -84,7 +84,15 @@ def test_terminal_text_shows_states_of_missing_runs(tmp_path):
     spec, runs = _demo(tmp_path)
     text = report_text(spec, runs, tmp_path)
     assert "Table 3 -- profile paper" in text and "— failed" in text and "44.26 ↑1.90" in text
-    assert terminal_table(spec, runs, tmp_path) is not None
+    # The renderable the CLI prints holds the same rows and numbers as the text.
+    from rich.console import Console
+
+    console = Console(record=True, width=160, file=io.StringIO())
+    console.print(terminal_table(spec, runs, tmp_path))
+    printed = console.export_text()
+    sepa = next(line for line in printed.splitlines() if "+ SEPA + Lg + Lsd" in line)
+    assert "44.26 ↑1.90" in sepa and "44.00" in sepa
+    assert "Table 3 -- profile paper" in printed and "— failed" in printed
 
 
 def test_write_report_writes_each_format_to_the_default_directory(tmp_path):

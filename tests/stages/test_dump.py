@@ -34,6 +34,19 @@ def test_dump(tmp_path, monkeypatch, ssa):
     gt = predictions["gt"][0]
     assert (gt[on_disk == 0] == 255).all() and (gt[on_disk > 0] == on_disk[on_disk > 0] - 1).all()
     assert (predictions["images"][0] == np.asarray(Image.open(root / "images" / "validation" / expected[0]))).all()
+    # The predictions are the trained model's: mmseg's own inference API on the same checkpoint
+    # and images gives the same label maps.
+    from mmseg.apis import inference_model, init_model
+
+    from ssa_bench.configs.compose import build_mmseg_config
+
+    cfg = build_mmseg_config(config, str(tmp_path / "work_dir"))
+    cfg.test_pipeline = [step for step in cfg.test_dataloader.dataset.pipeline
+                         if step["type"] != "LoadAnnotations"]
+    model = init_model(cfg, result["checkpoint"], device="cpu")
+    for index, name in enumerate(expected):
+        got = inference_model(model, str(root / "images" / "validation" / name))
+        assert (got.pred_sem_seg.data[0].numpy() == predictions["pred"][index]).all(), name
     if ssa:
         analysis = np.load(tmp_path / "dump" / "ssa_analysis.npz")
         assert list(analysis["names"]) == expected

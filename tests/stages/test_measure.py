@@ -51,6 +51,27 @@ def test_measure_stage_record_without_checkpoint(tmp_path):
     assert (record["latency"]["warmup"], record["latency"]["iters"]) == (1, 3)
 
 
+def test_counts_agree_with_torchs_own_flop_counter(tmp_path):
+    # An independent count: torch's FlopCounterMode (conv and matmul multiply-adds, x2). The
+    # "full" count adds norms and upsampling on top (a few %), the paper's hook count leaves the
+    # attention matmuls out (a few %); a counter off by any real factor falls outside.
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ssa_bench.efficiency.inference import (InferenceGraph, inference_params,
+                                                prepare_for_inference)
+
+    config = _run_config()
+    record = measure_stage(config, str(tmp_path))
+    model = prepare_for_inference(measure_module.build_segmentor(
+        *measure_module.model_cfg_from_recipe(config)))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        InferenceGraph(model, (64, 48)).eval()(torch.randn(1, 3, 64, 48))
+    multiply_adds = counter.get_total_flops() / 2 / 1e9
+    assert 1.0 <= record["flops"]["full"] / multiply_adds <= 1.15
+    assert 0.85 <= record["flops"]["paper"] / multiply_adds <= 1.0
+    assert record["params_m"] == pytest.approx(inference_params(model) / 1e6, abs=1e-4)
+
+
 def test_measure_stage_loads_the_trained_checkpoint(tmp_path, monkeypatch):
     # Save a real checkpoint of the same model, point mmengine's `last_checkpoint` at it.
     config = _run_config()
