@@ -261,7 +261,7 @@ def resolve(settings):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=["segnext_t", "segformer_b0"])
-    parser.add_argument("--variant", default="paper", choices=["paper", "released", "cac"])
+    parser.add_argument("--variant", default="paper", choices=["paper", "released"])
     parser.add_argument("--parts", nargs="*", default=["flops", "latency", "train"],
                         choices=["flops", "latency", "train"])
     parser.add_argument("--rounds", type=int, default=5, help="latency rounds")

@@ -16,6 +16,7 @@ from ssa_bench.classifier_settings.fields import SettingsError
 # type -> the module holding its settings dataclass and ``resolve``.
 CLASSIFIER_TYPES: dict[str, str] = {
     "ssa": "ssa_bench.classifier_settings.ssa",
+    "cac": "ssa_bench.classifier_settings.cac",
 }
 
 

@@ -6,6 +6,7 @@ the offending key in :class:`SettingsError` so the spec loader can point at ``ro
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -62,11 +63,14 @@ def resolve_fields(cls, block: dict[str, Any] | None, presets: dict[str, dict] |
     ``preset_key`` select one) overlaid by the explicit keys, each checked for name, type and
     range. Floats are stored as floats so that 10 and 10.0 give one run id."""
     block = dict(block or {})
-    hints = get_type_hints(cls)
+    names = field_names(cls)
+    hints = {name: hint for name, hint in get_type_hints(cls).items() if name in names}
     for key, value in block.items():
         if key not in hints:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
             raise SettingsError(key, f"unknown {getattr(cls, 'LABEL', cls.__name__)} setting '{key}'",
-                                f"use one of: {', '.join(sorted(hints))}")
+                                f"{hint}use one of: {', '.join(sorted(names))}")
         check_type(key, value, hints[key])
     values = dict(block)
     if presets is not None:

@@ -1,8 +1,7 @@
 """The switches of the SSA classifier, as plain data (no torch), so specs validate fast.
 
 A spec's ``ssa:`` block is checked against :class:`SSASettings` (unknown key -> error naming it);
-the model builder consumes the same object. ``variant`` selects a preset (``paper``, ``released``
-or ``cac``, see :data:`PRESETS`); any field set explicitly overrides the preset's value for that
+the model builder consumes the same object. ``variant`` selects a preset (``paper`` or ``released``, see :data:`PRESETS`); any field set explicitly overrides the preset's value for that
 field. :func:`resolve_settings` does both; its ``to_dict()`` is what a run's id hashes, so every
 detail that changes training is a field here.
 
@@ -16,7 +15,7 @@ from typing import Any, ClassVar, Literal
 
 from ssa_bench.classifier_settings.fields import SettingsError, resolve_fields
 
-Variant = Literal["paper", "released", "cac"]
+Variant = Literal["paper", "released"]
 
 
 @dataclass(frozen=True)
@@ -136,15 +135,6 @@ PRESETS: dict[str, dict[str, Any]] = {
         "boundary_operator": "canny", "edge_size": 3, "edge_border": 6,
         "sd_relation": "cosine", "sd_scale": 15.0, "sd_detach_key": True, "w_sd": 10.0,
         "pd_form": "soft_ce", "w_pd": 0.4,
-    },
-    # Context-aware Classifier (Tian et al., AAAI 2023), the comparator of Table 2.
-    "cac": {
-        "sepa": True, "sppa": False, "logits": "cosine", "logit_scale": 15.0,
-        "proto_proj": False, "phi": "mlp", "w_coarse": 1.0, "dice": "none",
-        "extra_loss_resolution": "label",
-        "teacher_semantic_pool": "batch", "w_g": 1.0, "w_rd": 1.0, "w_sd": 0.0, "w_pd": 0.0,
-        "rd_entropy": True, "rd_boundary": False, "rd_category": True,
-        "rd_onehot_mix": 0.5, "rd_normalise": "count", "rd_resolution": "feature",
     },
 }
 

@@ -17,6 +17,7 @@ import yaml
 from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
+from ssa_bench.classifier_settings import SettingsError, resolve_classifier
 from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
 from ssa_bench.matrix import schema
 from ssa_bench.matrix.expand import expand, get_path, set_path
@@ -218,6 +219,7 @@ def _validate_values(values: dict, file: str, where: str, datasets: dict) -> Non
         schema.check_block(values["evaluate"], schema.EVALUATE_KEYS, file, f"{where}.evaluate")
         _check_test_mode(values["evaluate"], file, f"{where}.evaluate")
     check_pretrained(train.get("pretrained"), baseline, file, f"{where}.train.pretrained")
+    _check_classifier(values, file, where)
     try:
         _resolved_ssa(values.get("ssa") or {})
     except SSASettingsError as error:
@@ -225,6 +227,51 @@ def _validate_values(values: dict, file: str, where: str, datasets: dict) -> Non
 
         hint = schema.closest(str(error.key), SSASettings.field_names()) if "unknown" in error.message else ""
         raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=hint + error.fix) from None
+
+
+def _check_classifier(values: dict, file: str, where: str) -> None:
+    """A ``classifier:`` block: its type and settings (the type's settings module), and not
+    a second classifier beside an enabled ``ssa:`` block."""
+    block = values.get("classifier")
+    if block is None:
+        return
+    try:
+        kind, _ = _resolved_classifier(block)
+    except SettingsError as error:
+        raise SpecError(error.message, file=file, key=f"{where}.classifier.{error.key}",
+                        fix=error.fix) from None
+    if kind != "ssa" and (values.get("ssa") or {}).get("enabled"):
+        raise SpecError(f"two classifiers: classifier type '{kind}' and an enabled ssa: block",
+                        file=file, key=f"{where}.classifier",
+                        fix="drop 'ssa: {enabled: true}' from this row, or use classifier: "
+                            "{type: ssa, ...} alone")
+
+
+# Resolved classifier blocks by their canonical JSON (planning speed, as _RESOLVED_SSA).
+_RESOLVED_CLASSIFIERS: dict[str, tuple[str, dict]] = {}
+
+
+def _resolved_classifier(block) -> tuple[str, dict]:
+    """(type, resolved settings dict) of a ``classifier:`` block, memoised."""
+    key = json.dumps(block, sort_keys=True, default=repr)
+    resolved = _RESOLVED_CLASSIFIERS.get(key)
+    if resolved is None:
+        kind, settings = resolve_classifier(block)
+        resolved = _RESOLVED_CLASSIFIERS[key] = (kind, settings.to_dict())
+    return resolved
+
+
+def _classifier_blocks(values: dict) -> dict:
+    """The run config's ``ssa`` and (for the other types) ``classifier`` entries. ``type: ssa``
+    becomes the ``ssa:`` block, so an SSA run has one id whichever way it was written; a run
+    without a classifier block has no ``classifier`` key (ids of existing runs unchanged)."""
+    block = values.get("classifier")
+    if block is None:
+        return {"ssa": _ssa_block(values.get("ssa") or {})}
+    kind, settings = _resolved_classifier(block)
+    if kind == "ssa":
+        return {"ssa": _ssa_block({**settings, "enabled": True})}
+    return {"ssa": _ssa_block({}), "classifier": {"type": kind, **settings}}
 
 
 def _section_name(key: str | None, values: dict, axis_values: dict):
@@ -278,7 +325,7 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
         "baseline": values["baseline"],
         "dataset": dataset,
         "dataset_def": dataset_def,
-        "ssa": _ssa_block(values.get("ssa") or {}),
+        **_classifier_blocks(values),
         "train": train,
         "measure": measure,
         "evaluate": {**EVALUATE_DEFAULTS, **(values.get("evaluate") or {})},

@@ -33,7 +33,7 @@ TOP_KEYS = {
 # What a row (base, rows[i], include[i]) may set.
 ROW_KEYS = {
     "label": str, "section": str, "paper_only": bool,
-    "baseline": str, "dataset": str, "ssa": dict, "train": dict, "measure": dict, "cfg": dict,
+    "baseline": str, "dataset": str, "ssa": dict, "classifier": dict, "train": dict, "measure": dict, "cfg": dict,
     "seed": int, "slurm": dict, "evaluate": dict,
 }
 
@@ -56,7 +56,7 @@ SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str
 DATASET_KEYS = {"root": str, "classes": list, "reduce_zero_label": bool, "img_suffix": str,
                 "seg_map_suffix": str, "crop_size": list, "max_iters": int}
 REPORT_KEYS = {"columns": list, "paper_table": (str, int), "caption": str, "baseline_row": str,
-               "paper_only_rows": list, "decimals": dict}
+               "paper_only_rows": list, "decimals": dict, "rank_by": str}
 
 TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
               dict: "a mapping", list: "a list", type(None): "null"}

@@ -78,16 +78,24 @@ def test_table1_crosses_nine_baselines_with_three_datasets_in_the_papers_order()
     assert spec.report["columns"] == ["latency_ms", "gflops", "mIoU"]
 
 
-def test_table2_runs_cac_as_a_preset_and_keeps_the_other_classifiers_paper_only():
+def test_table2_runs_every_cell_the_paper_prints():
     spec, runs = _runs("table2")
-    cac = [run for run in runs if run.label == "CAC"]
-    assert {(run.paper_baseline, run.column) for run in cac} == {
-        ("ocrnet_hr48", "ade20k"), ("segnext_t", "ade20k"), ("segnext_t", "coco_stuff10k"),
-        ("seaformer_b", "ade20k"), ("seaformer_b", "coco_stuff10k")}
-    assert all(run.config["ssa"] == resolve_settings({"enabled": True, "variant": "cac"}).to_dict() for run in cac)
-    assert sorted((row.section, row.label) for row in spec.rows if row.paper_only) == sorted([
-        ("FCN (ResNet101)", "ProtoSeg"), ("FCN (ResNet101)", "DNC"), ("UperNet (Swin-B)", "GMMSeg"),
-        ("UperNet (Swin-B)", "DNC"), ("OCRNet (HRNet-W48)", "GMMSeg")])
+    assert not [row for row in spec.rows if row.paper_only]
+    cells = {(run.label, run.paper_baseline, run.column) for run in runs
+             if run.label not in ("Baseline", "SSA (Ours)")}
+    assert cells == {
+        ("ProtoSeg", "fcn_r101", "ade20k"), ("ProtoSeg", "fcn_r101", "coco_stuff10k"),
+        ("DNC", "fcn_r101", "ade20k"), ("DNC", "fcn_r101", "coco_stuff10k"),
+        ("GMMSeg", "upernet_swin_b", "ade20k"), ("GMMSeg", "upernet_swin_b", "coco_stuff10k"),
+        ("DNC", "upernet_swin_b", "ade20k"), ("DNC", "upernet_swin_b", "coco_stuff10k"),
+        ("GMMSeg", "ocrnet_hr48", "ade20k"), ("CAC", "ocrnet_hr48", "ade20k"),
+        ("CAC", "segnext_t", "ade20k"), ("CAC", "segnext_t", "coco_stuff10k"),
+        ("CAC", "seaformer_b", "ade20k"), ("CAC", "seaformer_b", "coco_stuff10k")}
+    for run in runs:
+        kind = {"ProtoSeg": "protoseg", "DNC": "dnc", "GMMSeg": "gmmseg", "CAC": "cac"}.get(run.label)
+        assert (run.config.get("classifier") or {}).get("type") == kind
+        assert not (kind and run.config["ssa"]["enabled"])
+    assert len({run.id for run in runs}) == 5 * 2 * 2 + 14
 
 
 def test_the_full_ssa_model_is_one_run_across_tables():

@@ -30,10 +30,11 @@ def test_released_preset_values_unless_set_explicitly():
     assert overridden.w_pd == 0.4          # the rest of the preset stays
 
 
-def test_cac_preset_has_no_spatial_branch_and_no_boundary_split():
-    cac = resolve_settings({"variant": "cac"})
-    assert not cac.sppa and cac.sepa and not cac.rd_boundary
-    assert cac.w_sd == 0 and cac.w_pd == 0 and cac.dice == "none" and cac.w_coarse == 1
+def test_cac_is_a_classifier_of_its_own_not_an_ssa_preset():
+    # The approximation `variant: cac` is gone: CAC runs as its authors' method
+    # (classifier: {type: cac}, tests/models/test_cac_golden.py).
+    with pytest.raises(SSASettingsError):
+        resolve_settings({"variant": "cac"})
 
 
 def test_every_preset_key_is_a_field():

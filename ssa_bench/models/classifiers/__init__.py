@@ -3,10 +3,15 @@
 Importing this package registers ``ClassifierHead`` and every implementation, so a config can
 use them through ``custom_imports=dict(imports=['ssa_bench.models.classifiers'])``.
 """
-from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
-from ssa_bench.models.classifiers.head import IMPLEMENTATIONS, ClassifierHead, implements
+from ssa_bench.compat import patch_openmmlab
+
+patch_openmmlab()
+
+from ssa_bench.models.classifiers.base import LossContext, PixelClassifier  # noqa: E402
+from ssa_bench.models.classifiers.head import IMPLEMENTATIONS, ClassifierHead, implements  # noqa: E402
 
 # One import per implementation module (its @implements decorator registers it).
+from ssa_bench.models.classifiers import cac  # noqa: E402,F401
 
 CLASSIFIERS_IMPORT = "ssa_bench.models.classifiers"
 
