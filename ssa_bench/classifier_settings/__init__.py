@@ -17,6 +17,7 @@ from ssa_bench.classifier_settings.fields import SettingsError
 CLASSIFIER_TYPES: dict[str, str] = {
     "ssa": "ssa_bench.classifier_settings.ssa",
     "cac": "ssa_bench.classifier_settings.cac",
+    "protoseg": "ssa_bench.classifier_settings.protoseg",
 }
 
 

@@ -1,0 +1,126 @@
+"""ProtoSeg (Zhou et al., CVPR 2022) in the classifier slot; settings and sources in
+ssa_bench/classifier_settings/protoseg.py, docs/classifiers.md.
+
+The head's 1x1 classifier is replaced by non-learnable prototypes P (K, M, D) on the unit sphere:
+x = l2(LayerNorm(l2(proj(dropout(X))))) per pixel, score_k = LayerNorm_K(max_m <x, P_km>). In
+training, per class k: the pixels labelled k are assigned to P_k's M prototypes by Sinkhorn-Knopp
+(on their cosines), each prototype moves by momentum towards the normalised sum of its assigned
+pixels that are also predicted k, and the losses PPC (CE over all K*M cosines, target = the
+assigned prototype) and PPD ((1 - cosine to it)^2) are added to the head's CE.
+"""
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
+from ssa_bench.models.classifiers.clustering import sinkhorn_assign
+from ssa_bench.models.classifiers.head import implements
+from ssa_bench.models.classifiers.wrapper import resize_label
+
+
+class ProjectionHead(nn.Module):
+    """1x1 conv -> ReLU -> 1x1 conv, then L2-normalised along ``norm`` ("width": the last
+    axis, as the authors' code does; "channels")."""
+
+    def __init__(self, channels: int, norm: str = "width") -> None:
+        super().__init__()
+        self.proj = nn.Sequential(nn.Conv2d(channels, channels, 1), nn.ReLU(inplace=True),
+                                  nn.Conv2d(channels, channels, 1))
+        self.dim = -1 if norm == "width" else 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.proj(x), p=2, dim=self.dim)
+
+
+@implements("protoseg")
+class ProtoSegClassifier(PixelClassifier):
+    uses_conv_seg = False
+
+    def __init__(self, in_channels: int, num_classes: int, settings) -> None:
+        super().__init__(in_channels, num_classes, settings)
+        self.proj_head = ProjectionHead(in_channels, settings.projection_norm)
+        self.feat_norm = nn.LayerNorm(in_channels)
+        self.mask_norm = nn.LayerNorm(num_classes)
+        prototypes = torch.zeros(num_classes, settings.num_prototypes, in_channels)
+        nn.init.trunc_normal_(prototypes, std=settings.prototype_init_std)
+        # A buffer: the prototypes are never learnt by gradient, only moved by momentum.
+        self.register_buffer("prototypes_", F.normalize(prototypes, p=2, dim=-1))
+
+    def embed(self, features: torch.Tensor, dropout: nn.Module | None) -> torch.Tensor:
+        """(B, D, h, w) head features -> (B*h*w, D) unit pixel embeddings."""
+        x = self.proj_head(features if dropout is None else dropout(features))
+        flat = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
+        return F.normalize(self.feat_norm(flat), p=2, dim=-1)
+
+    def forward(self, features, conv_seg, dropout, record):
+        b, _, h, w = features.shape
+        pixels = self.embed(features, dropout)
+        masks = torch.einsum("nd,kmd->nmk", pixels, self.prototypes_)          # (N, M, K)
+        seg = self.mask_norm(masks.amax(dim=1))                                # (N, K)
+        logits = seg.reshape(b, h, w, -1).permute(0, 3, 1, 2)
+        if record is not None:
+            record.update(features=features, pixels=pixels, masks=masks, logits=logits)
+        return logits
+
+    def prototypes(self) -> torch.Tensor:
+        return self.prototypes_
+
+    def losses(self, record: dict, label: torch.Tensor, context: LossContext) -> dict:
+        s = self.settings
+        logits = record["logits"]
+        target = resize_label(label, logits.shape[-2:]).reshape(-1)
+        contrast_logits, contrast_target = self.learn_prototypes(
+            record["pixels"], logits, record["masks"], target)
+        valid = contrast_target != context.ignore_index
+        losses = {}
+        if s.w_ppc > 0:
+            losses["loss_ppc"] = s.w_ppc * _ce_or_zero(contrast_logits, contrast_target, valid)
+        if s.w_ppd > 0:
+            picked = contrast_logits[valid].gather(1, contrast_target[valid, None])
+            losses["loss_ppd"] = s.w_ppd * ((1 - picked).pow(2).mean() if valid.any()
+                                            else contrast_logits.sum() * 0.0)
+        return losses
+
+    def learn_prototypes(self, pixels: torch.Tensor, logits: torch.Tensor, masks: torch.Tensor,
+                         target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The cosines to all K*M prototypes (N, K*M), each pixel's assigned prototype index
+        (N,; the label's ignore value where ignored), and the momentum update of the prototypes
+        (HR:86-138)."""
+        s = self.settings
+        m = s.num_prototypes
+        predicted = logits.argmax(dim=1).reshape(-1)
+        correct = target == predicted
+        contrast_logits = pixels @ self.prototypes_.reshape(-1, self.prototypes_.shape[-1]).t()
+        contrast_target = target.clone()
+        with torch.no_grad():
+            prototypes = self.prototypes_.clone()
+            for k in range(self.num_classes):
+                of_k = target == k
+                if not of_k.any():
+                    continue
+                assignment, index = sinkhorn_assign(masks[of_k, :, k], s.sinkhorn_iterations,
+                                                    s.sinkhorn_epsilon, s.gumbel_tau)
+                assigned = assignment * correct[of_k].unsqueeze(1).to(assignment.dtype)
+                sums = assigned.t() @ (pixels[of_k] * correct[of_k].unsqueeze(1))  # (M, D)
+                counts = assigned.sum(dim=0)
+                if counts.sum() > 0 and s.update_prototypes:
+                    moved = counts != 0
+                    prototypes[k, moved] = (s.momentum * prototypes[k, moved]
+                                            + (1 - s.momentum) * F.normalize(sums, dim=-1)[moved])
+                contrast_target[of_k] = index + m * k
+            prototypes = F.normalize(prototypes, p=2, dim=-1)
+            if dist.is_available() and dist.is_initialized():
+                dist.all_reduce(prototypes.div_(dist.get_world_size()))
+            # A new tensor, not an in-place copy: this step's graph still holds the old one.
+            self.prototypes_ = prototypes
+        return contrast_logits, contrast_target
+
+
+def _ce_or_zero(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """CE over the non-ignored rows; 0 (not 0/0) when none is."""
+    if not valid.any():
+        return logits.sum() * 0.0
+    return F.cross_entropy(logits[valid], target[valid])
