@@ -57,5 +57,14 @@ def dump_stage(run_config: dict, run_dir: str) -> dict:
         arrays = extract(model, data["inputs"], data["data_samples"])
         files.append(os.path.join(dump_dir, "ssa_analysis.npz"))
         _save_npz(files[1], names=names, **arrays)
+    if run_config.get("classifier"):
+        from ssa_bench.models.classifiers.analysis import extract as classifier_arrays
+
+        data = model.data_preprocessor(pseudo_collate(samples), False)
+        arrays = classifier_arrays(model, data["inputs"], data["data_samples"],
+                                   run_config["classifier"]["type"])
+        if arrays is not None:
+            files.append(os.path.join(dump_dir, "classifier_analysis.npz"))
+            _save_npz(files[-1], names=names, **arrays)
     return {"files": [os.path.relpath(f, run_dir) for f in files], "n_images": len(order),
             "checkpoint": checkpoint}

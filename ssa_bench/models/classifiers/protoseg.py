@@ -62,7 +62,9 @@ class ProtoSegClassifier(PixelClassifier):
         seg = self.mask_norm(masks.amax(dim=1))                                # (N, K)
         logits = seg.reshape(b, h, w, -1).permute(0, 3, 1, 2)
         if record is not None:
-            record.update(features=features, pixels=pixels, masks=masks, logits=logits)
+            # embeddings: the pixels in the prototypes' space (B, D, h, w), for the t-SNE figure
+            record.update(features=features, pixels=pixels, masks=masks, logits=logits,
+                          embeddings=pixels.reshape(b, h, w, -1).permute(0, 3, 1, 2))
         return logits
 
     def prototypes(self) -> torch.Tensor:

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssa_bench.errors import UserError
-from ssa_bench.report.figures import (curves, loss_terms, qualitative, relations, schedule_gain,
-                                     tsne)
+from ssa_bench.report.figures import (curves, loss_terms, prototype_tsne, qualitative, relations,
+                                      schedule_gain, tsne)
 from ssa_bench.report.figures.inputs import Missing, RunData, run_data
 from ssa_bench.report.figures.output import use_file_backend
 from ssa_bench.report.gather import results_root
 
-FIGURES = (tsne, relations, qualitative, curves, loss_terms, schedule_gain)
+FIGURES = (tsne, prototype_tsne, relations, qualitative, curves, loss_terms, schedule_gain)
 
 
 @dataclass
