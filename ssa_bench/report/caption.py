@@ -22,7 +22,10 @@ def _profile_sentence(table: ReportTable) -> str:
     setting = ", ".join(table.ours_baselines + table.ours_datasets)
     if table.profile == "cpu-demo":
         setting = f" ({setting})" if setting else ""
-        return (f"Ours: CPU demo on synthetic data{setting}, profile cpu-demo -- not the paper's setting, "
+        # an inline data set (a user's real images) stays itself under cpu-demo: not synthetic
+        generated = all(name in DATASETS and DATASETS[name].generated for name in table.ours_datasets)
+        data = "synthetic data" if generated else "the spec's own data"
+        return (f"Ours: CPU demo on {data}{setting}, profile cpu-demo -- not the paper's setting, "
                 "so ours is not comparable with the paper's numbers.")
     suffix = f" ({setting})" if setting else ""
     return f"Ours: profile {table.profile}{suffix}."
@@ -151,4 +154,8 @@ def caption_sentences(table: ReportTable) -> list[str]:
         sentences.append(f"{title} is shown once per row, measured on the {column.group_title} model as in the paper.")
     if any(row.paper_only for row in table.rows):
         sentences.append("Rows marked 'paper only' are not run here: the paper's numbers only.")
+    if table.rank_by:
+        title = METRIC_TITLES.get(table.rank_by, table.rank_by)
+        where = " within each block" if table.has_sections else ""
+        sentences.append(f"Rows are ranked by mean {title}{where}, best first (rank in the # column).")
     return [s for s in sentences if s]

@@ -7,6 +7,7 @@ in brackets, no arrow). Renderers only decide the markup.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from ssa_bench.report.gather import ACCURACY_METRICS
 from ssa_bench.report.table_model import Cell, Column, ReportTable, Row
@@ -20,17 +21,38 @@ class CellText:
     gain: str | None = None      # "3.00" for an arrow, "+0.05" for a gain within the noise
     gain_kind: str | None = None  # "up", "down", "noise"
 
-    def plain(self) -> str:
-        text = self.value
+    def render(self, notation: Notation) -> str:
+        text = notation.escape(self.value)
         if self.spread is not None:
-            text += f" ± {self.spread}"
-        if self.gain_kind == "up":
-            text += f" ↑{self.gain}"
-        elif self.gain_kind == "down":
-            text += f" ↓{self.gain}"
-        elif self.gain_kind == "noise":
-            text += f" ({self.gain})"
+            text += notation.spread.around(notation.escape(self.spread))
+        if self.gain_kind is not None:
+            text += notation.gain[self.gain_kind].around(notation.escape(self.gain))
         return text
+
+    def plain(self) -> str:
+        return self.render(PLAIN)
+
+
+@dataclass(frozen=True)
+class Mark:
+    """What a format writes before and after one part of a cell (its spread or its gain)."""
+    before: str
+    after: str = ""
+
+    def around(self, text: str) -> str:
+        return f"{self.before}{text}{self.after}"
+
+
+@dataclass(frozen=True)
+class Notation:
+    """How one output format writes a cell's spread and its gain of each kind ("up", "down",
+    "noise"); ``escape`` makes the cell's own text safe in the format."""
+    spread: Mark
+    gain: dict[str, Mark]
+    escape: Callable[[str], str] = str
+
+
+PLAIN = Notation(spread=Mark(" ± "), gain={"up": Mark(" ↑"), "down": Mark(" ↓"), "noise": Mark(" (", ")")})
 
 
 def _arrow(gain: float, decimals: int) -> tuple[str, str]:
@@ -67,6 +89,10 @@ def delta_text(table: ReportTable, column: Column, cell: Cell) -> str:
     if cell.delta is None:
         return ""
     return format_number(cell.delta, table.decimals_for(column.metric), signed=True)
+
+
+def rank_text(row: Row) -> str:
+    return "" if row.rank is None else str(row.rank)
 
 
 def seeds_text(row: Row) -> str:

@@ -8,7 +8,7 @@ from ssa_bench.report.table_model import ReportTable
 
 CSV_COLUMNS = ("table", "profile", "section", "label", "column_group", "metric", "paper", "ours", "delta",
                "gain", "gain_noise", "gain_shown", "paper_gain", "std", "n_seeds", "n_seeds_asked",
-               "baseline_row", "paper_only", "missing", "states", "run_ids", "paper_source")
+               "baseline_row", "paper_only", "missing", "states", "run_ids", "paper_source", "rank")
 
 
 def _round(value: float | None) -> float | None:
@@ -29,7 +29,7 @@ def tidy_frame(table: ReportTable) -> pd.DataFrame:
                 "n_seeds_asked": cell.n_expected, "baseline_row": row.is_baseline, "paper_only": row.paper_only,
                 "missing": cell.missing,
                 "states": ";".join(f"{state}={count}" for state, count in sorted(row.states.items())),
-                "run_ids": ";".join(row.run_ids), "paper_source": row.paper_source,
+                "run_ids": ";".join(row.run_ids), "paper_source": row.paper_source, "rank": row.rank,
             })
     return pd.DataFrame.from_records(records, columns=list(CSV_COLUMNS))
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import CellText, delta_text, ours_text, paper_text, section_titles, seeds_text
+from ssa_bench.report.cells import (CellText, Mark, Notation, delta_text, ours_text, paper_text,
+                                    rank_text, section_titles, seeds_text)
 from ssa_bench.report.table_model import Column, ReportTable
 from ssa_bench.report.text import METRIC_TITLES, latex_escape, latex_label
 
@@ -21,19 +22,17 @@ NOISE_COLOUR = "black!50"
 WIDE_TABLE_CHARACTERS = 75
 
 
+LATEX = Notation(spread=Mark(r" $\pm$ "),
+                 gain={"up": Mark(rf" {{\color{{{UP_COLOUR}}}$\uparrow$", "}"),
+                       "down": Mark(rf" {{\color{{{DOWN_COLOUR}}}$\downarrow$", "}"),
+                       "noise": Mark(rf" {{\color{{{NOISE_COLOUR}}}(", ")}")},
+                 escape=latex_escape)
+
+
 def _cell(text: CellText) -> str:
     if text.value == "—":
         return "---"
-    out = latex_escape(text.value)
-    if text.spread is not None:
-        out += rf" $\pm$ {latex_escape(text.spread)}"
-    if text.gain_kind == "up":
-        out += rf" {{\color{{{UP_COLOUR}}}$\uparrow${latex_escape(text.gain)}}}"
-    elif text.gain_kind == "down":
-        out += rf" {{\color{{{DOWN_COLOUR}}}$\downarrow${latex_escape(text.gain)}}}"
-    elif text.gain_kind == "noise":
-        out += rf" {{\color{{{NOISE_COLOUR}}}({latex_escape(text.gain)})}}"
-    return out
+    return text.render(LATEX)
 
 
 def _spans(columns: list[Column], key) -> list[tuple[object, int]]:
@@ -94,7 +93,8 @@ def _label_for_tex(name: str) -> str:
 
 
 def render_latex(table: ReportTable) -> str:
-    label_titles = (["Section"] if table.has_sections else []) + ["Method"] + (["n"] if table.max_seeds > 1 else [])
+    label_titles = ((["Section"] if table.has_sections else []) + ["Method"] + (["\\#"] if table.rank_by else [])
+                    + (["n"] if table.max_seeds > 1 else []))
     numbers = len(table.columns) * (3 if table.has_paper else 1)
     spec = "l" * len(label_titles) + "r" * numbers
     body = [r"\toprule", *_header(table, label_titles), r"\midrule"]
@@ -104,6 +104,8 @@ def render_latex(table: ReportTable) -> str:
         if index and section:
             body.append(r"\midrule")
         cells = ([latex_escape(section)] if table.has_sections else []) + [latex_label(row.label) + (" (paper only)" if row.paper_only else "")]
+        if table.rank_by:
+            cells.append(rank_text(row))
         if table.max_seeds > 1:
             cells.append(seeds_text(row))
         for column, cell in zip(table.columns, row.cells):

@@ -3,7 +3,7 @@ column names) followed by the caption's sentences as a list."""
 from __future__ import annotations
 
 from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import delta_text, label_text, ours_text, paper_text, section_titles, seeds_text
+from ssa_bench.report.cells import delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
 from ssa_bench.report.table_model import Column, ReportTable
 from ssa_bench.report.text import METRIC_TITLES
 
@@ -23,7 +23,8 @@ def column_titles(table: ReportTable, column: Column) -> list[str]:
 
 
 def render_markdown(table: ReportTable) -> str:
-    header = (["Section"] if table.has_sections else []) + ["Method"] + (["n"] if table.max_seeds > 1 else [])
+    header = ((["Section"] if table.has_sections else []) + ["Method"] + (["#"] if table.rank_by else [])
+              + (["n"] if table.max_seeds > 1 else []))
     for column in table.columns:
         header += column_titles(table, column)
     lines = [f"**{_escape(table.caption or table.title)}**", "",
@@ -32,6 +33,8 @@ def render_markdown(table: ReportTable) -> str:
                             + ["---:"] * (len(table.columns) * (3 if table.has_paper else 1))) + "|"]
     for row, section in zip(table.rows, section_titles(table)):
         cells = ([section] if table.has_sections else []) + [label_text(row)]
+        if table.rank_by:
+            cells.append(rank_text(row))
         if table.max_seeds > 1:
             cells.append(seeds_text(row))
         for column, cell in zip(table.columns, row.cells):

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import CellText, delta_text, label_text, ours_text, paper_text, section_titles, seeds_text
+from ssa_bench.report.cells import CellText, delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
 from ssa_bench.report.table_model import ReportTable, Row
 from ssa_bench.report.text import METRIC_TITLES, MISSING
 
@@ -36,6 +36,8 @@ def terminal_renderable(table: ReportTable) -> Group:
     if table.has_sections:
         grid.add_column("section", style="bold")
     grid.add_column("method")
+    if table.rank_by:
+        grid.add_column("#", justify="right")
     if table.max_seeds > 1:
         grid.add_column("n", justify="right")
     for column in table.columns:
@@ -53,6 +55,8 @@ def terminal_renderable(table: ReportTable) -> Group:
             grid.add_section()
         label = Text(label_text(row), style="italic dim" if row.paper_only else ("bold" if row.is_baseline else ""))
         cells: list = ([section] if table.has_sections else []) + [label]
+        if table.rank_by:
+            cells.append(rank_text(row))
         if table.max_seeds > 1:
             cells.append(seeds_text(row))
         for column, cell in zip(table.columns, row.cells):

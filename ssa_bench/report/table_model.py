@@ -65,6 +65,7 @@ class Row:
     paper_eval_note: str | None = None   # the paper row's evaluation exception, as the file explains it
     run_ids: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)   # states of runs without a record
+    rank: int | None = None            # 1 = best mean of report.rank_by within its section
 
     @property
     def seeds(self) -> tuple[int, int]:
@@ -96,6 +97,7 @@ class ReportTable:
     paper_eval_source: str = ""                                    # where the paper states its protocol
     # baselines whose runs trained the backbone from scratch (train.pretrained none): the caption says so
     from_scratch: list[str] = field(default_factory=list)
+    rank_by: str | None = None         # the metric rows are ranked by within a section (report.rank_by)
 
     @property
     def latency_comparable(self) -> bool:
@@ -312,6 +314,28 @@ class _Builder:
                          fix="use a row name of that table as printed in the paper (see ssa_bench/report/paper_numbers.yaml)")
 
 
+def _ranked(section_rows: list, columns, metric: str | None) -> list:
+    """The section's rows, best mean of ``metric`` first (its first column; lower is better for
+    cost metrics), rows without a value (paper-only, not run yet) last in spec order; each run
+    row gets its rank. Unchanged without ``metric``."""
+    if not metric:
+        return section_rows
+    index = next((i for i, c in enumerate(columns) if c.metric == metric), None)
+    if index is None:
+        return section_rows
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    with_value = [(pos, row) for pos, row in section_rows if row.cells[index].ours is not None]
+    without = [(pos, row) for pos, row in section_rows if row.cells[index].ours is None]
+    with_value.sort(key=lambda item: sign * item[1].cells[index].ours)
+    for rank, (_, row) in enumerate(with_value, start=1):
+        row.rank = rank
+    return with_value + without
+
+
+# Metrics where a smaller value ranks first.
+LOWER_IS_BETTER = ("gflops", "params_m", "latency_ms")
+
+
 def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = None) -> ReportTable:
     """The report table of a spec from its gathered runs (see `gather`)."""
     report = dict(getattr(spec, "report", None) or {})
@@ -336,7 +360,8 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
             if row is not base:
                 for cell, base_cell, column in zip(row.cells, base.cells, build.columns):
                     _gain(cell, base_cell, column.metric)
-            rows.append(row)
+        ranked = _ranked(section_rows, build.columns, report.get("rank_by"))
+        rows.extend(row for _, row in ranked)
     for label, _, key in requests:
         if key not in used_requests:
             raise build.unused_request_error(label, key)
@@ -344,7 +369,8 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
         name=str(getattr(spec, "name", "report")), title=str(getattr(spec, "title", None) or getattr(spec, "name", "")),
         caption=report.get("caption"), profile=str(getattr(spec, "profile", "paper")), columns=build.columns,
         rows=rows, paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
-        baseline_rows=baseline_rows, decimals=dict(paper.decimals) if paper else {}, latency=build.latency,
+        baseline_rows=baseline_rows, rank_by=report.get("rank_by"),
+        decimals=dict(paper.decimals) if paper else {}, latency=build.latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
         spec_path=str(getattr(spec, "path", "")) or None,

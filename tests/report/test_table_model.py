@@ -224,3 +224,20 @@ def test_paper_differences_beyond_tolerance(tmp_path):
     assert len(paper_differences(table, 2.0)) == 0
     with pytest.raises(UserError):
         paper_differences(table, -1)
+
+
+def test_rank_by_orders_rows_best_first_and_leaves_missing_ones_last(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0, 44.5, None, 43.0, 44.0, 41.0, 45.0],
+                         report={"rank_by": "mIoU"})
+    table = report_table(spec, runs, tmp_path)
+    assert [(r.label, r.rank) for r in table.rows] == [
+        ("SSA (Ours)", 1), ("+ SEPA", 2), ("+ SEPA + Lg + Lsd", 3), ("+ SEPA + SPPA", 4),
+        ("Baseline", 5), ("+ SPPA + Lg + Lpd", 6), ("+ SPPA", None)]
+    from ssa_bench.report.render_markdown import render_markdown
+
+    text = render_markdown(table)
+    assert "| Method | # |" in text and "| SSA (Ours) | 1 |" in text
+    assert any("ranked by mean mIoU" in line for line in text.splitlines())
+    # cost metrics rank the smallest first
+    spec, runs = _table3(tmp_path / "cost", [42.0] * 7, report={"rank_by": "gflops"})
+    assert report_table(spec, runs, tmp_path / "cost").rows[0].rank == 1
