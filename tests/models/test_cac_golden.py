@@ -45,18 +45,31 @@ def test_cac_matches_the_authors_logits_losses_and_gradients():
     classifier, conv_seg, features, label, arrays, expected, params = _case()
     record: dict = {}
     logits = classifier(features, conv_seg, None, record)
-    assert torch.allclose(logits, torch.from_numpy(arrays["logits"]), atol=1e-10)
+    assert torch.allclose(logits, torch.from_numpy(arrays["logits"]), rtol=0, atol=1e-12)
     gt_logits = classifier.gt_informed_logits(features, conv_seg.weight.flatten(1), label, 255)
-    assert torch.allclose(gt_logits, torch.from_numpy(arrays["gt_logits"]), atol=1e-10)
+    assert torch.allclose(gt_logits, torch.from_numpy(arrays["gt_logits"]), rtol=0,
+                          atol=1e-12)
     losses = classifier.losses(record, label, _context())
     for name, value in expected["losses"].items():
         assert losses[name].item() == pytest.approx(value, rel=1e-9, abs=1e-12), name
     total = sum(losses.values())
     names = list(params)
     grads = torch.autograd.grad(total, [features] + [params[n] for n in names])
+    assert torch.allclose(grads[0], torch.from_numpy(arrays["grad_features"]), rtol=1e-8,
+                          atol=1e-12)
     assert grads[0].norm().item() == pytest.approx(expected["grad_norms"]["features"], rel=1e-8)
     for name, grad in zip(names, grads[1:]):
+        assert torch.allclose(grad, torch.from_numpy(arrays[f"grad.{name}"]), rtol=1e-8,
+                              atol=1e-12), name
         assert grad.norm().item() == pytest.approx(expected["grad_norms"][name], rel=1e-8), name
+
+
+def test_norm_eps_zero_is_the_ocrnet_heads_cosine():
+    """ocr_head_cac.py divides by the bare L2 norm; norm_eps=0 reproduces its logits."""
+    classifier, conv_seg, features, _, arrays, *_ = _case(norm_eps=0.0)
+    with torch.no_grad():
+        logits = classifier(features, conv_seg, None, None)
+    assert torch.allclose(logits, torch.from_numpy(arrays["ocr_logits"]), rtol=0, atol=1e-12)
 
 
 def test_inference_does_not_run_the_training_only_classifier():

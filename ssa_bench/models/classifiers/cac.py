@@ -70,7 +70,8 @@ class CACClassifier(PixelClassifier):
             mean = (features * mask).sum(dim=(0, 2, 3)) / (mask.sum() + 1e-12)
             target = torch.cat([target[:cls], mean.unsqueeze(0), target[cls + 1:]])
         fused = self.apd_proj(torch.cat([target, weights], dim=-1))           # (K, C)
-        # The authors normalise here with F.normalize (eps 1e-12 as a floor), as in FH:135-137.
+        # Here the authors normalise with F.normalize (a floor of 1e-12, not an added eps:
+        # FH:152-154), unlike the contextual classifier's cosine (norm_eps).
         fused = F.normalize(fused, dim=1)
         pixels = F.normalize(features, dim=1)
         return F.conv2d(pixels, fused[:, :, None, None]) * self.settings.logit_scale
@@ -88,22 +89,24 @@ class CACClassifier(PixelClassifier):
             up = context.upsample(gt_logits, size, True)
             losses["loss_cac_gt"] = s.w_gt * mean_non_ignored_ce(up, label, ignore)
         if s.w_kl > 0:
-            losses["loss_cac_kl"] = s.w_kl * distillation(record["logits"], gt_logits.detach(),
-                                                          label, ignore, s.smoothness, s.label_eps)
+            losses["loss_cac_kl"] = s.w_kl * distillation(
+                record["logits"], gt_logits.detach(), label, ignore, s.smoothness, s.label_eps,
+                s.teacher_temperature)
         return losses
 
 
 def distillation(student: torch.Tensor, teacher: torch.Tensor, label: torch.Tensor,
-                 ignore_index: int, smoothness: float, label_eps: float) -> torch.Tensor:
-    """CE of the student against smoothness * softmax(teacher) + (1 - smoothness) * one-hot, per
-    pixel weighted by the teacher's entropy, averaged within each present class, then over the
-    classes (FH:get_distill_loss). The label is resized (nearest) to the logits."""
+                 ignore_index: int, smoothness: float, label_eps: float,
+                 temperature: float = 1.0) -> torch.Tensor:
+    """CE of the student against smoothness * softmax(teacher / T) + (1 - smoothness) * one-hot,
+    per pixel weighted by the entropy of softmax(teacher / T), averaged within each present class,
+    then over the classes (FH:208-247). The label is resized (nearest) to the logits."""
     b, k, h, w = student.shape
     target = resize_label(label, (h, w))
     valid = target != ignore_index
     onehot = F.one_hot(torch.where(valid, target, torch.zeros_like(target)), k)
     onehot = onehot.permute(0, 3, 1, 2).to(student.dtype)
-    soft = teacher.softmax(dim=1)
+    soft = (teacher / temperature).softmax(dim=1)
     smoothed = smoothness * soft + (1 - smoothness) * onehot
     if label_eps > 0:
         smoothed = smoothed * (1 - label_eps) + (1 - smoothed) * label_eps / (k - 1)
