@@ -1,7 +1,7 @@
 """Settings of ProtoSeg (Zhou et al., CVPR 2022, "Rethinking Semantic Segmentation: A Prototype
-View") as its authors run it (github.com/tfzhou/ProtoSeg @ 1c4a778; HR = lib/models/nets/hrnet.py
-HRNet_W48_Proto, SK = lib/models/modules/sinkhorn.py, LP = lib/loss/loss_proto.py, CF =
-configs/cityscapes/H_48_D_4_proto.json). No torch.
+View") as its authors run it: github.com/tfzhou/ProtoSeg @ 1c4a7784bbce96c06fe72d55255af15e6cf1ca96.
+Sources are ``file:line`` there; ``proto.json`` is configs/cityscapes/H_48_D_4_proto.json (their
+HRNet-W48 Cityscapes recipe), ``hrnet.py`` is lib/models/nets/hrnet.py (HRNet_W48_Proto). No torch.
 
 Non-learnable class prototypes (several per class) on the unit sphere; a pixel's class score is
 its best cosine with the class's prototypes (after a projection head and LayerNorms); in training
@@ -21,20 +21,33 @@ from ssa_bench.classifier_settings.fields import resolve_fields
 class ProtoSegSettings:
     LABEL: ClassVar[str] = "ProtoSeg"
 
-    num_prototypes: int = 10          # CF protoseg.num_prototype (HR:64 prototypes K x M x D)
-    momentum: float = 0.999           # CF protoseg.gamma (HR:115 momentum_update)
-    w_ppc: float = 0.01               # CF protoseg.loss_ppc_weight (LP:87)
-    w_ppd: float = 0.001              # CF protoseg.loss_ppd_weight (LP:87)
-    update_prototypes: bool = True    # CF protoseg.update_prototype (HR:113)
-    sinkhorn_iterations: int = 3      # SK:5 distributed_sinkhorn default
-    sinkhorn_epsilon: float = 0.05    # SK:5
-    gumbel_tau: float = 0.5           # SK:26 F.gumbel_softmax(L, tau=0.5, hard=True)
-    prototype_init_std: float = 0.02  # HR:82 trunc_normal_(prototypes, std=0.02)
+    # M prototypes per class: proto.json:140 num_prototype, used at hrnet.py:77
+    num_prototypes: int = 10
+    # momentum of the prototype update: proto.json:137 gamma, used at hrnet.py:124
+    # (momentum_update, lib/models/modules/contrast.py:7)
+    momentum: float = 0.999
+    # weight of PPC: proto.json:138 loss_ppc_weight, applied at lib/loss/loss_proto.py:91
+    w_ppc: float = 0.01
+    # weight of PPD: proto.json:139 loss_ppd_weight, applied at lib/loss/loss_proto.py:91
+    w_ppd: float = 0.001
+    # proto.json:144 update_prototype, checked at hrnet.py:121
+    update_prototypes: bool = True
+    # lib/models/modules/sinkhorn.py:5 distributed_sinkhorn(sinkhorn_iterations=3, epsilon=0.05)
+    sinkhorn_iterations: int = 3
+    sinkhorn_epsilon: float = 0.05
+    # lib/models/modules/sinkhorn.py:26 F.gumbel_softmax(L, tau=0.5, hard=True)
+    gumbel_tau: float = 0.5
+    # hrnet.py:84 trunc_normal_(self.prototypes, std=0.02), L2-normalised at hrnet.py:157
+    prototype_init_std: float = 0.02
     # The projection head's output is L2-normalised with F.normalize(dim=-1) on a (B, D, h, w)
-    # map (lib/models/modules/contrast.py ProjectionHead/l2_normalize), i.e. along the image
+    # map (lib/models/modules/contrast.py:16 l2_normalize, called at :29), i.e. along the image
     # width, not the channels; "channels" is what the paper describes. The LayerNorm and the
-    # second normalisation that follow work per pixel either way.
+    # second normalisation that follow (hrnet.py:154-155) work per pixel either way.
     projection_norm: Literal["width", "channels"] = "width"
+    # The segmentation CE is the head's own loss_decode on the logits upsampled to the label:
+    # "true" upsamples with align_corners=True as lib/loss/loss_proto.py:89 does; "head" with the
+    # head's own align_corners (what every other classifier in the slot gets).
+    upsample_align_corners: Literal["true", "head"] = "true"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

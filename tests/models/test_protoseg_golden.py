@@ -41,7 +41,9 @@ def test_protoseg_matches_the_authors_logits_assignment_update_losses_and_gradie
     logits = classifier(features, None, None, record)
     assert torch.allclose(logits, torch.from_numpy(arrays["logits"]), atol=1e-10)
     torch.manual_seed(expected["gumbel_seed"])
-    context = LossContext(ignore_index=255, decode_losses=None, upsample=None)
+    # The head's CE is not part of the fixture (it is the head's own loss_decode).
+    context = LossContext(ignore_index=255, decode_losses=lambda logits, label: {},
+                          upsample=None)
     losses = classifier.losses(record, label, context)
     for name, value in expected["losses"].items():
         assert losses[name].item() == pytest.approx(value, rel=1e-9), name
@@ -74,3 +76,17 @@ def test_inference_leaves_the_prototypes_alone():
     with torch.no_grad():
         classifier(features, None, None, None)
     assert torch.equal(before, classifier.prototypes())
+
+
+def test_the_fixture_tells_the_authors_width_normalisation_from_the_papers_channels():
+    """The golden logits pin projection_norm='width': the paper's per-pixel normalisation misses."""
+    arrays = np.load(FIXTURE / "inputs.npz")
+    expected = json.loads((FIXTURE / "expected.json").read_text())
+    shape = expected["shape"]
+    _, settings = resolve_classifier({"type": "protoseg", "num_prototypes": shape["M"],
+                                      "projection_norm": "channels"})
+    classifier = ProtoSegClassifier(shape["D"], shape["K"], settings).double()
+    classifier.load_state_dict(_case()[0].state_dict())
+    with torch.no_grad():
+        logits = classifier(torch.from_numpy(arrays["features"]), None, None, None)
+    assert not torch.allclose(logits, torch.from_numpy(arrays["logits"]), atol=1e-3)

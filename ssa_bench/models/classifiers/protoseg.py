@@ -6,7 +6,8 @@ x = l2(LayerNorm(l2(proj(dropout(X))))) per pixel, score_k = LayerNorm_K(max_m <
 training, per class k: the pixels labelled k are assigned to P_k's M prototypes by Sinkhorn-Knopp
 (on their cosines), each prototype moves by momentum towards the normalised sum of its assigned
 pixels that are also predicted k, and the losses PPC (CE over all K*M cosines, target = the
-assigned prototype) and PPD ((1 - cosine to it)^2) are added to the head's CE.
+assigned prototype) and PPD ((1 - cosine to it)^2) are added to the head's CE (by default on the
+logits upsampled with align_corners=True, as the authors' loss does).
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
-from ssa_bench.models.classifiers.clustering import sinkhorn_assign
 from ssa_bench.models.classifiers.head import implements
 from ssa_bench.models.classifiers.wrapper import resize_label
 
@@ -41,6 +41,8 @@ class ProtoSegClassifier(PixelClassifier):
 
     def __init__(self, in_channels: int, num_classes: int, settings) -> None:
         super().__init__(in_channels, num_classes, settings)
+        # The head's CE is then computed here, on logits upsampled the authors' way.
+        self.replaces_head_loss = settings.upsample_align_corners == "true"
         self.proj_head = ProjectionHead(in_channels, settings.projection_norm)
         self.feat_norm = nn.LayerNorm(in_channels)
         self.mask_norm = nn.LayerNorm(num_classes)
@@ -78,6 +80,8 @@ class ProtoSegClassifier(PixelClassifier):
             record["pixels"], logits, record["masks"], target)
         valid = contrast_target != context.ignore_index
         losses = {}
+        if self.replaces_head_loss:
+            losses.update(context.decode_losses(_upsample_aligned(logits, label.shape[-2:]), label))
         if s.w_ppc > 0:
             losses["loss_ppc"] = s.w_ppc * _ce_or_zero(contrast_logits, contrast_target, valid)
         if s.w_ppd > 0:
@@ -90,7 +94,7 @@ class ProtoSegClassifier(PixelClassifier):
                          target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The cosines to all K*M prototypes (N, K*M), each pixel's assigned prototype index
         (N,; the label's ignore value where ignored), and the momentum update of the prototypes
-        (HR:86-138)."""
+        (lib/models/nets/hrnet.py:86-138 of the authors' code)."""
         s = self.settings
         m = s.num_prototypes
         predicted = logits.argmax(dim=1).reshape(-1)
@@ -119,6 +123,28 @@ class ProtoSegClassifier(PixelClassifier):
             # A new tensor, not an in-place copy: this step's graph still holds the old one.
             self.prototypes_ = prototypes
         return contrast_logits, contrast_target
+
+
+def sinkhorn_assign(similarity: torch.Tensor, iterations: int, epsilon: float,
+                    tau: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, M) cosines of n pixels to M prototypes -> (a hard one-hot Gumbel sample (n, M) of the
+    Sinkhorn-Knopp equipartition plan, the plan's argmax (n,)). The sample (drawn from torch's
+    global generator, as the authors' is) decides which prototype a pixel moves; the argmax is
+    its PPC/PPD target."""
+    plan = torch.exp(similarity / epsilon).t()                  # (M, n)
+    prototypes, pixels = plan.shape
+    plan = plan / plan.sum()
+    for _ in range(iterations):
+        plan = plan / plan.sum(dim=1, keepdim=True) / prototypes
+        plan = plan / plan.sum(dim=0, keepdim=True) / pixels
+    plan = (plan * pixels).t()                                  # (n, M), rows sum to 1
+    return F.gumbel_softmax(plan, tau=tau, hard=True), plan.argmax(dim=1)
+
+
+def _upsample_aligned(logits: torch.Tensor, size) -> torch.Tensor:
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=size, mode="bilinear", align_corners=True)
 
 
 def _ce_or_zero(logits: torch.Tensor, target: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
