@@ -18,6 +18,7 @@ CLASSIFIER_TYPES: dict[str, str] = {
     "ssa": "ssa_bench.classifier_settings.ssa",
     "cac": "ssa_bench.classifier_settings.cac",
     "protoseg": "ssa_bench.classifier_settings.protoseg",
+    "gmmseg": "ssa_bench.classifier_settings.gmmseg",
     "dnc": "ssa_bench.classifier_settings.dnc",
 }
 

@@ -99,8 +99,8 @@ def test_every_matrix_file_reports_beside_the_papers_numbers(tmp_path, name):
     # Every row the spec runs has the paper's numbers beside it.
     assert not unmatched, unmatched
     if table.paper.key == "table2":
-        assert {row.label for row in table.rows if row.paper_only} == {"GMMSeg"}
-        assert {"ProtoSeg", "DNC", "CAC"} <= {row.label for row in table.rows if not row.paper_only}
+        assert not [row for row in table.rows if row.paper_only]
+        assert {"ProtoSeg", "DNC", "GMMSeg", "CAC"} <= {row.label for row in table.rows}
 
 
 @pytest.mark.latex

@@ -11,7 +11,8 @@ from ssa_bench.models.classifiers.base import LossContext, PixelClassifier  # no
 from ssa_bench.models.classifiers.head import IMPLEMENTATIONS, ClassifierHead, implements  # noqa: E402
 
 # One import per implementation module (its @implements decorator registers it).
-from ssa_bench.models.classifiers import cac, dnc, protoseg  # noqa: E402,F401
+from ssa_bench.models.classifiers import cac, gmmseg, protoseg  # noqa: E402,F401
+from ssa_bench.models.classifiers import dnc  # noqa: E402,F401
 
 CLASSIFIERS_IMPORT = "ssa_bench.models.classifiers"
 
