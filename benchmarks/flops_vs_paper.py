@@ -60,12 +60,12 @@ def ssa_available() -> tuple[bool, str]:
 def build_graph(baseline: str, dataset: str, ssa: bool):
     from ssa_bench.catalog import DATASETS
     from ssa_bench.efficiency.inference import InferenceGraph, prepare_for_inference
-    from ssa_bench.stages.measure import (build_segmentor, model_cfg_from_recipe,
-                                          resolved_ssa_settings)
+    from ssa_bench.configs import build_model_config
+    from ssa_bench.stages.measure import build_segmentor, resolved_ssa_settings
 
     run_config = {"baseline": baseline, "dataset": dataset, "dataset_def": None,
                   "ssa": resolved_ssa_settings("paper") if ssa else {"enabled": False}}
-    segmentor = prepare_for_inference(build_segmentor(*model_cfg_from_recipe(run_config)))
+    segmentor = prepare_for_inference(build_segmentor(*build_model_config(run_config)))
     size = tuple(DATASETS[dataset].crop_size)
     return InferenceGraph(segmentor, size).eval(), size
 

@@ -1,9 +1,9 @@
 """How long loading + planning a 10,000-run matrix and gathering its 10,000 records take
-(target: under 2 s each on this machine).
+(targets: planning under 1 s of CPU, issue 14; gathering under 2 s).
 
 Writes one matrix file that expands to 10,000 distinct runs (25 SSA rows x 10 baselines x
 2 datasets x 20 seeds, with sections, columns and seeds as in the paper's tables), times
-`load_spec` + `plan` in this process (best of 3), then `ssa-bench plan --json` as a fresh process
+`load_spec` + `plan` in this process (best of 3, CPU time of this process), then `ssa-bench plan --json` as a fresh process
 (interpreter start and imports included), then writes a SYNTHETIC record for every planned run
 (gather_scale.synthetic_record: random numbers in the record layout) and times `gather` over the
 planned runs. Everything lives in a temporary directory, deleted afterwards.
@@ -33,6 +33,7 @@ from ssa_bench.report.gather import gather  # noqa: E402
 from ssa_bench.matrix import load_spec  # noqa: E402
 
 TARGET_S = 2.0
+PLAN_CPU_TARGET_S = 1.0
 BASELINES = ["fcn_r101", "ocrnet_hr48", "upernet_swin_t", "upernet_swin_b", "upernet_swin_l",
              "segformer_b5", "segnext_t", "seaformer_b", "seaformer_l", "afformer_b"]
 
@@ -46,12 +47,12 @@ def matrix_yaml(n_rows: int, seeds: int) -> str:
             "report: {columns: [gflops, mIoU]}\n")
 
 
-def best_of(n: int, fn):
+def best_of(n: int, fn, clock=time.perf_counter):
     timings, result = [], None
     for _ in range(n):
-        start = time.perf_counter()
+        start = clock()
         result = fn()
-        timings.append(time.perf_counter() - start)
+        timings.append(clock() - start)
     return min(timings), timings[0], result
 
 
@@ -66,10 +67,10 @@ def main() -> None:
         spec_path = root / "scale.yaml"
         spec_path.write_text(matrix_yaml(args.rows, args.seeds))
 
-        best, first, runs = best_of(3, lambda: plan(load_spec(str(spec_path))))
+        best, first, runs = best_of(3, lambda: plan(load_spec(str(spec_path))), clock=time.process_time)
         assert len(runs) == expected == len({r.id for r in runs}), (len(runs), expected)
-        print(f"load_spec + plan, {len(runs)} runs: first {first:.2f} s, best of 3 {best:.2f} s; "
-              f"target {TARGET_S:.1f} s -> ratio {best / TARGET_S:.2f} (< 1 meets it)")
+        print(f"load_spec + plan, {len(runs)} runs: CPU first {first:.2f} s, best of 3 {best:.2f} s; "
+              f"target {PLAN_CPU_TARGET_S:.1f} s CPU -> ratio {best / PLAN_CPU_TARGET_S:.2f} (< 1 meets it)")
 
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         start = time.perf_counter()

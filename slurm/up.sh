@@ -20,6 +20,14 @@ START=$(date +%s)
 
 say() { echo "[slurm/up.sh +$(( $(date +%s) - START ))s] $*"; }
 running() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# note_dead NAME PIDFILE: say so when a daemon this script started before has died (a crash, a
+# killed slurmd in a node-failure test), so that a restart is never silent.
+note_dead() {
+  if [ -s "$2" ] && ! running "$2"; then
+    say "$1 (pid $(cat "$2")) had died; restarting it"
+    rm -f "$2"
+  fi
+}
 # retry TRIES CMD...: poll every half second
 retry() {
   local tries=$1; shift
@@ -53,6 +61,7 @@ install_packages() {
 
 start_munge() {
   (munge -n | unmunge) >/dev/null 2>&1 && return 0
+  note_dead munged "$DIR/munged.pid"
   if [ ! -s /etc/munge/munge.key ]; then
     mungekey -c -k /etc/munge/munge.key 2>/dev/null ||
       dd if=/dev/urandom of=/etc/munge/munge.key bs=1 count=1024 status=none
@@ -136,6 +145,7 @@ EOF
 
 start_accounting() {
   if ! mariadb-admin ping >/dev/null 2>&1; then
+    note_dead mariadb "$DIR/mariadb.pid"
     [ -d /var/lib/mysql/mysql ] || mariadb-install-db --user=mysql >/dev/null
     install -d -o mysql -g root -m 755 /run/mysqld
     nohup /usr/sbin/mariadbd --user=mysql --skip-networking >"$DIR/log/mariadb.log" 2>&1 </dev/null &
@@ -163,6 +173,7 @@ LogFile=$DIR/log/slurmdbd.log
 PidFile=$DIR/slurmdbd.pid
 EOF
   chmod 600 /etc/slurm/slurmdbd.conf
+  note_dead slurmdbd "$DIR/slurmdbd.pid"
   running "$DIR/slurmdbd.pid" || slurmdbd
   retry 60 sacctmgr -n list cluster
 }
@@ -176,8 +187,10 @@ start_slurm() {
       for _ in $(seq 1 40); do running "$DIR/$daemon.pid" || break; sleep 0.25; done
     done
   fi
+  note_dead slurmctld "$DIR/slurmctld.pid"
   running "$DIR/slurmctld.pid" || slurmctld
   retry 60 scontrol ping
+  note_dead slurmd "$DIR/slurmd.pid"
   running "$DIR/slurmd.pid" || slurmd
   # Busy is fine on a rerun: the node answers and takes jobs.
   retry 120 bash -c "sinfo -h -n $HOST -o %T | grep -Eqx 'idle|mixed|allocated|completing'"

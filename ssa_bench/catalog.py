@@ -1,11 +1,14 @@
 """Names the user may write in a spec: baselines and datasets, with the facts planning needs.
 
-Pure data, no torch: planning, validation and status must stay fast. How a name becomes an mmseg
+Pure data, no torch: planning, validation and status must stay fast. ``baseline_info`` and
+``dataset_info`` are the one check of a name against these tables, for every command and stage. How a name becomes an mmseg
 config lives in :mod:`ssa_bench.configs`; the demo data generator in :mod:`ssa_bench.data`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from ssa_bench.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -70,4 +73,18 @@ DATASETS: dict[str, DatasetInfo] = {d.name: d for d in [
                 "generated on first use", generated=True),
 ]}
 
-PROFILES = ("paper", "cpu-demo")
+
+def baseline_info(name: str, key: str = "baseline") -> BaselineInfo:
+    """The catalog entry of a baseline name; an unknown name is a UserError at ``key``."""
+    return _known(BASELINES, name, "baseline", key)
+
+
+def dataset_info(name: str, key: str = "dataset") -> DatasetInfo:
+    """The catalog entry of a dataset name; an unknown name is a UserError at ``key``."""
+    return _known(DATASETS, name, "dataset", key)
+
+
+def _known(table: dict, name: str, kind: str, key: str):
+    if name not in table:
+        raise UserError(f"unknown {kind} '{name}'", key=key, fix=f"use one of: {', '.join(table)}")
+    return table[name]

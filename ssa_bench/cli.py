@@ -13,10 +13,39 @@ from ssa_bench.errors import UserError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
+DESCRIPTION = ("Reproduce the SSA paper's tables (arXiv 2405.06525) and run your own ablations: a YAML "
+               "matrix of runs -> plan -> run (locally or on SLURM) -> status -> report and figures. "
+               "Start with `ssa-bench plan tables/table3.yaml --profile cpu-demo`. Exit codes: 0 success, "
+               "1 some runs failed, 2 bad input.")
+
+
+def _tolerance(text: str) -> float:
+    """--check-paper TOL: a finite, non-negative number of points (nan would never trip the gate)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of points, got '{text}'") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got '{text}'")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
 
 class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse exits 2 too; keep the message one line
-        self.exit(EXIT_BAD_INPUT, f"ssa-bench: error: {message} -- see 'ssa-bench {self.prog.split()[-1]} --help'\n")
+        # self.prog is "ssa-bench" for the top level and "ssa-bench run" for a command
+        self.exit(EXIT_BAD_INPUT, f"ssa-bench: error: {message} -- see '{self.prog} --help'\n")
 
 
 def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +58,7 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _ArgumentParser(prog="ssa-bench", description=__doc__.splitlines()[0])
+    parser = _ArgumentParser(prog="ssa-bench", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_ArgumentParser)
 
     plan = commands.add_parser("plan", help="expand and validate a spec, list its runs")
@@ -41,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--executor", choices=["local", "slurm"], default="local")
     run.add_argument("--cluster", default=None, help="SLURM cluster profile name (slurm/clusters/NAME.yaml)")
     run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
-    run.add_argument("--max-parallel", type=int, default=None)
+    run.add_argument("--max-parallel", type=_positive_int, default=None)
     run.add_argument("--rerun-failed", action="store_true", help="run only the failed runs again")
     run.add_argument("--force", action="store_true", help="redo every run, finished ones included")
     run.add_argument("--no-report", action="store_true", help="do not print the table afterwards")
@@ -54,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(report)
     report.add_argument("--format", action="append", choices=["latex", "markdown", "csv"], default=None)
     report.add_argument("--out", default=None, help="output directory (default <results>/reports/<spec>)")
-    report.add_argument("--check-paper", type=float, default=None, metavar="TOL",
+    report.add_argument("--check-paper", type=_tolerance, default=None, metavar="TOL",
                         help="exit 1 when a reproduced number differs from the paper's by more than TOL points")
 
     figures = commands.add_parser("figures", help="the figures the spec's runs support")

@@ -21,7 +21,40 @@ def _load(args: Namespace):
 
     spec = load_spec(args.spec, profile=args.profile, overrides=args.overrides)
     runs = plan(spec)
-    return spec, runs, Store(args.results_dir)
+    store = Store(args.results_dir)
+    check_directory(store.root, "--results-dir", writable=args.command in _WRITING_COMMANDS)
+    return spec, runs, store
+
+
+# Commands that create files under the results root; plan and status only read it.
+_WRITING_COMMANDS = ("run", "report", "figures")
+
+
+def check_directory(path, key: str, writable: bool) -> None:
+    """A directory the command reads or writes: refused (exit 2) before anything is written when
+    it names a file, or (``writable``) when it cannot be created or written."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UserError(f"'{target}' is a file, not a directory", key=key, fix="give a directory (it is created if missing)")
+    if not writable:
+        return
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UserError(f"cannot create '{target}': '{existing}' is a file", key=key, fix="give a directory path")
+    try:   # a real probe, not os.access: root ignores mode bits but not a read-only file system
+        handle, probe = tempfile.mkstemp(dir=existing, prefix=".ssa-bench-probe-")
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as error:
+        verb = "write into" if existing == target else "create"
+        raise UserError(f"cannot {verb} '{target}' ({error.strerror})", key=key,
+                        fix="give a directory you can write to") from None
 
 
 def _unique(runs):
@@ -36,7 +69,10 @@ def _unique(runs):
 
 
 def _state_of(store, run_id: str) -> dict:
-    return store.read_state(run_id) or {"state": "pending"}
+    """state.json's fields with the store's verdict (a valid record is 'done'; damage is shown)."""
+    view = store.view(run_id)
+    damage = "; ".join(d.message() for d in view.damage)
+    return {**view.info, "state": view.state, **({"reason": damage} if damage else {})}
 
 
 def cmd_plan(args: Namespace) -> int:
@@ -44,10 +80,14 @@ def cmd_plan(args: Namespace) -> int:
     from ssa_bench.weights import checkpoint_of
 
     spec, runs, store = _load(args)
-    rows, checkpoints = [], {}
+    rows, checkpoints, by_pretrained = [], {}, {}
     for run in runs:
         state = _state_of(store, run.id)
-        checkpoints[run.id] = checkpoint_of(run.config)
+        # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct value
+        pretrained = run.config["train"].get("pretrained")
+        if pretrained not in by_pretrained:
+            by_pretrained[pretrained] = checkpoint_of(run.config)
+        checkpoints[run.id] = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
                      "seed": run.seed, "state": state["state"],
                      "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoints[run.id].to_json(),
@@ -99,13 +139,17 @@ def _duration(seconds: float) -> str:
 
 
 def cmd_run(args: Namespace) -> int:
-    from ssa_bench.plan import select_runs
+    from ssa_bench.executors import get_executor
 
     spec, runs, store = _load(args)
-    if args.max_parallel is not None and args.max_parallel < 1:
-        raise UserError("--max-parallel must be at least 1", key="--max-parallel", fix="pass a positive number")
+    # The executor checks its options (--max-parallel, the cluster profile) before anything is printed.
+    options = {"cluster": args.cluster} if args.executor == "slurm" else {}
+    executor = get_executor(args.executor, store, max_parallel=args.max_parallel, console=_err, **options)
+    hint = planned_elsewhere_hint(args, spec, runs, store)
+    if hint:
+        _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
     unique = _unique(runs)
-    to_run, skipped = select_runs(unique, store, rerun_failed=args.rerun_failed, force=args.force)
+    to_run, skipped = executor.select(unique, rerun_failed=args.rerun_failed, force=args.force)
     _err.print(f"{spec.name}: {len(unique)} runs, {len(skipped)} already done or in flight, "
                f"{len(to_run)} to run ({args.executor})")
     if to_run and not args.dry_run:
@@ -118,22 +162,8 @@ def cmd_run(args: Namespace) -> int:
         ensure_datasets([run.config for run in to_run])
     if args.dry_run:
         _print_dry_run_checkpoints(to_run, args.executor)
-    if args.executor == "slurm":
-        from ssa_bench.executors.slurm import run_slurm
-
-        from ssa_bench.plan import in_flight
-
-        # Runs still queued or running from an earlier (interrupted) `run` are followed, not resubmitted.
-        attach = [run for run in skipped if in_flight(_state_of(store, run.id))]
-        code = run_slurm(to_run, store, cluster=args.cluster, max_parallel=args.max_parallel,
-                         dry_run=args.dry_run, console=_err, attach=attach) \
-            if (to_run or attach or args.dry_run) else 0
-    elif args.dry_run:
-        return 0
-    else:
-        from ssa_bench.executors.local import run_local
-
-        code = run_local(to_run, store, max_parallel=args.max_parallel, console=_err) if to_run else 0
+    # Runs still queued or running from an earlier (interrupted) `run` are followed, not resubmitted.
+    code = executor.run(to_run, attach=executor.attachable(skipped), dry_run=args.dry_run).code
     if args.dry_run:
         return code
     if not args.no_report:
@@ -157,33 +187,123 @@ def _print_dry_run_checkpoints(to_run, executor: str) -> None:
 
 def cmd_status(args: Namespace) -> int:
     spec, runs, store = _load(args)
+    hint = planned_elsewhere_hint(args, spec, runs, store)
+    if hint:
+        _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
+    infos = {}
     if any(_state_of(store, r.id).get("executor") == "slurm" for r in runs):
         from ssa_bench.executors.slurm import refresh_states
 
-        refresh_states(store, runs)
-    rows = []
-    for run in runs:
-        state = _state_of(store, run.id)
-        progress = store.read_progress(run.id) or {}
-        rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
-                     "seed": run.seed, "state": state["state"], "traceback": state.get("traceback"),
-                     "reason": state.get("reason"), "job_id": state.get("job_id"),
-                     "iter": progress.get("iter"), "max_iters": progress.get("max_iters")})
+        infos = refresh_states(store, runs) or {}
+    rows = [_status_row(run, store, infos) for run in runs]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"{spec.title or spec.name} -- profile {spec.profile}", title_justify="left")
-    for column in ("id", "row", "state", "progress", "details"):
-        table.add_column(column)
+    for column in ("id", "row", "state", "attempts", "node", "progress", "details"):
+        table.add_column(column, overflow="fold")
     colours = {"done": "green", "failed": "red", "running": "yellow", "queued": "cyan"}
     for row in rows:
         name = " / ".join(str(p) for p in (row["section"], row["label"], row["column"]) if p)
         progress = f"{row['iter']}/{row['max_iters']}" if row["iter"] is not None else ""
-        details = row["traceback"] or row["reason"] or (f"job {row['job_id']}" if row["job_id"] else "")
         colour = colours.get(row["state"], "white")
-        table.add_row(row["id"], name, f"[{colour}]{row['state']}[/{colour}]", progress, details or "")
+        table.add_row(row["id"], name, f"[{colour}]{row['state']}[/{colour}]", str(row["attempts"] or ""),
+                      row["node"] or "", progress, _status_details(row), )
     _out.print(table)
     return 0
+
+
+# SLURM's pending reasons a user meets most, in words that say what to do (squeue(1) lists all).
+_PENDING_REASONS = {
+    "BeginTime": "start time not reached (a requeued job waits about 2 min; `scontrol update jobid=J StartTime=now`)",
+    "Priority": "other jobs have priority",
+    "Resources": "waiting for free nodes/GPUs",
+    "JobHeldAdmin": "held by an administrator (ask them to `scontrol release J`)",
+    "JobHeldUser": "held (`scontrol release J`)",
+    "Dependency": "waiting for a dependency",
+    "DependencyNeverSatisfied": "its dependency can never be met: cancel and resubmit",
+    "JobArrayTaskLimit": "the array's --max-parallel limit",
+    "QOSMaxJobsPerUserLimit": "your QOS allows no more running jobs",
+    "AssocGrpGRES": "your account's GPU limit is reached",
+    "ReqNodeNotAvail": "a requested node is unavailable (down or reserved)",
+    "PartitionDown": "the partition is down",
+    "launch failed requeued held": "the job failed to launch and is held (`scontrol release J`)",
+}
+
+
+def _status_row(run, store, infos: dict) -> dict:
+    """One run's line of `status`: its state with what SLURM says about its job."""
+    state = _state_of(store, run.id)
+    progress = store.read_progress(run.id) or {}
+    attempts = state.get("attempts") or []
+    job_id = state.get("job_id")
+    info = infos.get(str(job_id)) if job_id else None
+    node = (info.node if info and info.node else None) or (attempts[-1].get("node") if attempts else None)
+    if state.get("executor") == "local" or (not node and state["state"] in ("running", "done", "failed")):
+        node = node or state.get("host")
+    slurm_reason = state.get("slurm_reason") or (info.reason if info and info.state == "PENDING" else None)
+    orphan = None
+    if state.get("executor") == "slurm" and state["state"] == "queued" and not job_id:
+        from ssa_bench.executors.slurm import orphan_submission
+
+        orphan = orphan_submission(store, run.id, state)
+    return {"id": run.id, "label": run.label, "section": run.section, "column": run.column,
+            "seed": run.seed, "state": state["state"], "traceback": state.get("traceback"),
+            "reason": orphan or state.get("reason"), "job_id": job_id,
+            "slurm_state": info.state if info else None, "slurm_reason": slurm_reason,
+            "attempts": len(attempts) or state.get("attempt") or None, "requeued": state.get("requeued") or 0,
+            "node": node, "iter": progress.get("iter"), "max_iters": progress.get("max_iters")}
+
+
+def _status_details(row: dict) -> str:
+    job = f"job {row['job_id']}" if row["job_id"] else ""
+    if row["state"] == "failed":
+        parts = [row["reason"] or "failed", f"traceback: {row['traceback']}" if row["traceback"] else ""]
+        return "; ".join(p for p in parts if p)
+    if row["state"] == "queued":
+        reason = row["slurm_reason"]
+        if reason:
+            words = _PENDING_REASONS.get(reason, "")
+            waiting = f"pending: {reason}" + (f" -- {words.replace('J', str(row['job_id']).split('_')[0])}"
+                                              if words else "")
+            prefix = f"requeued {row['requeued']}x; " if row["requeued"] else ""
+            return f"{job}, {prefix}{waiting}" if job else f"{prefix}{waiting}"
+        return ", ".join(p for p in (job, row["reason"] or "") if p)
+    return job or (row["reason"] or "")
+
+
+def planned_elsewhere_hint(args: Namespace, spec, runs, store) -> str | None:
+    """A warning when none of the planned runs is in the store but runs of this spec planned with
+    another --profile (or without these --set) are: the ids differ, so every run would look pending
+    (and `run` would start all of them again)."""
+    if not runs:
+        return None
+    present = set(store.run_ids())
+    if not present or any(run.id in present for run in runs):
+        return None
+    from ssa_bench.matrix import load_spec
+    from ssa_bench.matrix.profiles import PROFILES
+    from ssa_bench.plan import plan
+
+    overrides = list(getattr(args, "overrides", None) or [])
+    tries = [(profile, overrides) for profile in PROFILES if profile != spec.profile]
+    if overrides:
+        tries += [(profile, []) for profile in PROFILES]
+    for profile, sets in tries:
+        try:
+            others = plan(load_spec(args.spec, profile=profile, overrides=sets))
+        except Exception:   # the --set may not apply to the other profile; that is no hint
+            continue
+        found = sum(run.id in present for run in others)
+        if found:
+            flag = f"--profile {profile}" if profile != spec.profile else ""
+            if sets != overrides:
+                flag = (flag + " without " if flag else "without ") + " ".join(f"--set {o}" for o in overrides)
+            planned = f"profile {spec.profile}" + (" with " + " ".join(f"--set {o}" for o in overrides)
+                                                   if overrides else "")
+            return (f"no run of this spec has started; did you mean {flag}? ({store.root} holds {found} "
+                    f"of its {len(others)} runs planned otherwise; this command planned {planned})")
+    return None
 
 
 def _print_report(spec, runs, store) -> None:
@@ -196,6 +316,8 @@ def cmd_report(args: Namespace) -> int:
     from ssa_bench.report import check_paper, write_report
 
     spec, runs, store = _load(args)
+    if args.out is not None:
+        check_directory(args.out, "--out", writable=True)
     formats = args.format or ["latex", "markdown", "csv"]
     _print_report(spec, runs, store)
     paths = write_report(spec, runs, store, formats=formats, out_dir=args.out)
@@ -214,6 +336,8 @@ def cmd_figures(args: Namespace) -> int:
     from ssa_bench.report.figures import make_figures
 
     spec, runs, store = _load(args)
+    if args.out is not None:
+        check_directory(args.out, "--out", writable=True)
     paths = make_figures(spec, runs, store, out_dir=args.out)
     for path in paths:
         _err.print(f"wrote {path}")
@@ -221,15 +345,18 @@ def cmd_figures(args: Namespace) -> int:
 
 
 def cmd_measure(args: Namespace) -> int:
-    from ssa_bench.catalog import BASELINES, DATASETS
+    from typing import get_args
+
+    from ssa_bench.catalog import baseline_info, dataset_info
+    from ssa_bench.classifier_settings.ssa import Variant
+
+    variants = get_args(Variant)
+    if args.variant not in variants:       # before importing torch (seconds) for nothing
+        raise UserError(f"unknown SSA variant '{args.variant}'", key="--variant", fix=f"use one of: {', '.join(variants)}")
+    baseline_info(args.baseline, key="BASELINE")
+    dataset_info(args.dataset, key="--dataset")
     from ssa_bench.stages.measure import measure_model
 
-    if args.baseline not in BASELINES:
-        raise UserError(f"unknown baseline '{args.baseline}'", key="BASELINE",
-                        fix=f"use one of: {', '.join(BASELINES)}")
-    if args.dataset not in DATASETS:
-        raise UserError(f"unknown dataset '{args.dataset}'", key="--dataset",
-                        fix=f"use one of: {', '.join(DATASETS)}")
     result = measure_model(args.baseline, ssa=args.ssa, dataset=args.dataset, variant=args.variant)
     if args.json:
         print(json.dumps(result, indent=2))
@@ -252,13 +379,14 @@ def cmd_data(args: Namespace) -> int:
     if args.data_command == "prepare":
         return _data_prepare(args)
     results = data.check()
-    table = Table(title="datasets", title_justify="left")
-    for column in ("dataset", "status", "path", "what to do"):
-        table.add_column(column)
+    # One line per dataset and its fix on the next, not a table: at 80 columns a table folds every
+    # path into a column a few characters wide.
+    width = max(len(item["name"]) for item in results)
     for item in results:
-        status = "[green]found[/green]" if item["found"] else "[red]missing[/red]"
-        table.add_row(item["name"], status, item["path"], "" if item["found"] else item["fix"])
-    _out.print(table)
+        status = "[green]found  [/green]" if item["found"] else "[red]missing[/red]"
+        _out.print(f"{item['name']:<{width}}  {status}  {item['path']}", highlight=False, soft_wrap=True)
+        if not item["found"]:
+            _out.print(f"{'':<{width}}  -> {item['fix']}", highlight=False, soft_wrap=True)
     return 0
 
 

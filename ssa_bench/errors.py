@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+_ESCAPES = {code: repr(chr(code))[1:-1] for code in [*range(32), 127, 0x85, 0x2028, 0x2029]}
+
 
 @dataclass
 class UserError(Exception):
@@ -30,7 +32,9 @@ class UserError(Exception):
         text = f"{where}{self.message}"
         if self.fix:
             text += f" -- {self.fix}"
-        return text
+        # A key or value may hold a newline or a control character (from YAML or --set): shown
+        # escaped, so the error stays one line.
+        return text.translate(_ESCAPES)
 
     def __str__(self) -> str:
         return self.one_line()

@@ -20,21 +20,17 @@ import time
 import traceback
 from pathlib import Path
 
-from ssa_bench.store import Store
+from ssa_bench import runtime
+from ssa_bench.stages.dump import dump_stage
+from ssa_bench.stages.evaluate import evaluate_stage
+from ssa_bench.stages.measure import measure_stage
+from ssa_bench.stages.train import train_stage
+from ssa_bench.store import STAGES, Store
 
-STAGES = ("train", "evaluate", "measure", "dump")
-
-
-def _stage_function(name: str):
-    if name == "train":
-        from ssa_bench.stages.train import train_stage as fn
-    elif name == "evaluate":
-        from ssa_bench.stages.evaluate import evaluate_stage as fn
-    elif name == "measure":
-        from ssa_bench.stages.measure import measure_stage as fn
-    else:
-        from ssa_bench.stages.dump import dump_stage as fn
-    return fn
+# The store names the stages and their order; this is what runs each one. The stage modules
+# import torch and mmseg only when called.
+STAGE_FUNCTIONS = {"train": train_stage, "evaluate": evaluate_stage, "measure": measure_stage,
+                   "dump": dump_stage}
 
 
 def _git_commit() -> str | None:
@@ -104,9 +100,7 @@ def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
     store = Store(results_root)
     config = store.read_config(run_id)
     run_dir = store.run_dir(run_id)
-    from ssa_bench.executors.launch import rank as launch_rank
-
-    rank = launch_rank()
+    rank = runtime.rank()
     if rank == 0:
         store.set_state(run_id, "running", pid=os.getpid())
     try:
@@ -126,7 +120,7 @@ def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
             if name != "train" and rank != 0:
                 continue      # only training is distributed; rank 0 does the rest
             store.write_progress(run_id, name)
-            results[name] = _stage_function(name)(config, run_dir)
+            results[name] = STAGE_FUNCTIONS[name](config, run_dir)
             if rank == 0:
                 store.write_stage(run_id, name, results[name])
         if rank != 0:
@@ -135,7 +129,7 @@ def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
         store.write_record(run_id, record)
         store.set_state(run_id, "done")
         try:
-            os.unlink(store.path(run_id, "traceback.txt"))       # an earlier attempt's failure
+            os.unlink(store.paths(run_id).traceback)       # an earlier attempt's failure
         except FileNotFoundError:
             pass
         return record

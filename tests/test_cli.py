@@ -36,8 +36,8 @@ report:
 
 
 @pytest.fixture(autouse=True)
-def _from_repo_root(monkeypatch):
-    monkeypatch.chdir(REPO)
+def _from_repo_root(from_repo_root):
+    """Spec paths like tables/table3.yaml resolve under experiments/ of the repository."""
 
 
 def _json(capsys, argv):

@@ -15,8 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 REQUIRED = ("tables.ipynb", "prototypes.ipynb")
 
-sys.path.insert(0, str(Path(__file__).parent / "report"))
-from figure_runs import train_spec  # noqa: E402
+from tests.report.figure_runs import train_spec  # noqa: E402
 
 
 def execute(notebook, cwd: Path = NOTEBOOKS):

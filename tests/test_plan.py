@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ssa_bench.plan import Run, estimate_seconds, plan, run_id, select_runs
+from ssa_bench.executors.base import prepare_runs, select_runs
+from ssa_bench.plan import Run, estimate_seconds, plan, run_id
 from ssa_bench.matrix import load_spec
 from ssa_bench.store import Store
 
@@ -84,7 +85,8 @@ def test_force_reruns_done_runs_from_scratch(tmp_path):
     checkpoint = Path(store.work_dir("done")) / "iter_1.pth"
     checkpoint.write_bytes(b"x")
     to_run, _ = select_runs([run], store, force=True)
-    assert to_run == [run]
+    assert to_run == [run] and store.record("done") is not None     # selecting (a dry run) changes nothing
+    prepare_runs(to_run, store)
     assert store.record("done") is None and not store.stage_done("done", "train") and not checkpoint.exists()
     assert store.read_run("done") is not None
 

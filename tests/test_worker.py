@@ -14,8 +14,7 @@ from ssa_bench import worker
 from ssa_bench.errors import DataError
 from ssa_bench.store import Store
 
-sys.path.insert(0, str(Path(__file__).parent / "stages"))
-from stage_helpers import add_run, run_config  # noqa: E402
+from tests.stages.stage_helpers import add_run, run_config  # noqa: E402
 
 RECORD_KEYS = {"schema", "id", "config", "metrics", "curve", "flops", "params_m", "latency", "train",
                "seed", "env", "finished_at"}
@@ -26,6 +25,14 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SSA_BENCH_THREADS", "1")
     return Store(tmp_path / "results")
+
+
+def test_every_stage_of_the_store_has_a_function():
+    # The store names the stages (and their order); the worker only maps each name to its code.
+    from ssa_bench import store as store_module
+
+    assert worker.STAGES is store_module.STAGES
+    assert set(worker.STAGE_FUNCTIONS) == set(store_module.STAGES)
 
 
 def test_failure_leaves_traceback_and_state(store):
@@ -92,9 +99,12 @@ def test_full_run_record_and_cache(store, monkeypatch):
 
     # A second execution runs no stage at all: every stage is cached.
     def no_stage(name):
-        raise AssertionError(f"stage {name} ran again")
+        def run(config, run_dir):
+            raise AssertionError(f"stage {name} ran again")
+        return run
 
-    monkeypatch.setattr(worker, "_stage_function", no_stage)
+    for name in worker.STAGES:
+        monkeypatch.setitem(worker.STAGE_FUNCTIONS, name, no_stage(name))
     again = worker.execute_run(store.root, run_id)
     assert again["metrics"] == metrics
     assert stamps == {name: os.stat(store.stage_path(run_id, name)).st_mtime_ns for name in worker.STAGES}
@@ -102,10 +112,13 @@ def test_full_run_record_and_cache(store, monkeypatch):
     # Only the missing stage is redone.
     os.unlink(store.stage_path(run_id, "measure"))
     called = []
-    monkeypatch.setattr(worker, "_stage_function",
-                        lambda name: (called.append(name), lambda config, run_dir: {
-                            "flops": {"paper": 1.0, "full": 2.0, "input_size": [64, 64]},
-                            "params_m": 0.5, "latency": {"device": "cpu"}})[1])
+
+    def measure(config, run_dir):
+        called.append("measure")
+        return {"flops": {"paper": 1.0, "full": 2.0, "input_size": [64, 64]},
+                "params_m": 0.5, "latency": {"device": "cpu"}}
+
+    monkeypatch.setitem(worker.STAGE_FUNCTIONS, "measure", measure)
     worker.execute_run(store.root, run_id)
     assert called == ["measure"] and store.record(run_id)["params_m"] == 0.5
 

@@ -343,12 +343,9 @@ def baseline_recipe(name: str, num_classes: int, pretrained: str | None = None) 
     file is not there).
     """
     if name not in _RECIPES:
-        from ssa_bench.catalog import BASELINES
+        from ssa_bench.catalog import baseline_info
 
-        info = BASELINES.get(name)
-        if info is None:
-            raise UserError(f"unknown baseline '{name}'", key="baseline",
-                            fix=f"use one of: {', '.join(sorted(BASELINES))}")
+        info = baseline_info(name)
         needs = info.needs if info.needs else "its port into ssa_bench.models.backbones"
         raise UserError(f"baseline '{name}' cannot be built here", key="baseline",
                         fix=f"it needs {needs}; pick another baseline")

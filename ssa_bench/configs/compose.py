@@ -1,12 +1,14 @@
-"""Run config -> a complete mmengine ``Config`` for mmseg: the baseline's model and optimiser
-(``baselines.py``), the data set's pipelines (mmseg's own ``_base_/datasets`` files, or the demo and
-inline data sets in ADE20K layout) and test protocol (``protocol.py``: whole image or sliding window;
-``evaluate.aug_test`` adds ``tta_model``/``tta_pipeline``, swapped in by ``use_test_time_aug`` for the
-evaluate stage), the schedule, hooks, and finally the run's raw ``cfg`` overrides.
+"""Run config -> a complete mmengine ``Config`` for mmseg: the model (``model.py``, the one
+builder measuring shares: baseline recipe, classifier, test protocol), the baseline's optimiser
+and schedule (``baselines.py``), the data set's pipelines (mmseg's own ``_base_/datasets`` files,
+or the demo and inline data sets in ADE20K layout), hooks, and finally the run's raw ``cfg``
+overrides. ``evaluate.aug_test`` adds ``tta_model``/``tta_pipeline``, swapped in by
+``use_test_time_aug`` for the evaluate stage.
 
 Nothing is copied from mmseg's configs: the shipped files are loaded and adjusted, so a new mmseg
 release changes what it changes. Distributed facts (launcher, world size) come from the
-environment the executor sets (``SSA_BENCH_LAUNCHER``, SLURM's task variables).
+environment the executor sets (``SSA_BENCH_LAUNCHER``, SLURM's task variables), read by
+:mod:`ssa_bench.runtime`.
 """
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import copy
 import os
 
 from ssa_bench.catalog import DATASETS
-from ssa_bench.executors.launch import launcher, per_device_batch
+from ssa_bench.runtime import launcher, per_device_batch
+from ssa_bench.store.paths import run_paths_of_work_dir
 
 # The paper's data configs, as mmseg ships them.
 MMSEG_DATASET_FILES = {
@@ -22,21 +25,17 @@ MMSEG_DATASET_FILES = {
     "coco_stuff10k": "_base_/datasets/coco-stuff10k.py",
     "pascal_context59": "_base_/datasets/pascal_context_59.py",
 }
-# The demo and inline data sets: ADE20K's pipelines with the scale (2 size, size) of the demo's
-# size x size images, so a demo image keeps its size at test (and 0.5-2x of it in training).
-def demo_scale(name: str) -> tuple[int, int]:
-    from ssa_bench.data.demo import VARIANTS
-
-    size = VARIANTS[name].size
-    return (2 * size, size)
-SSA_IMPORT = "ssa_bench.models.ssa"
 HOOKS_IMPORT = "ssa_bench.stages.hooks"
 DATASETS_IMPORT = "ssa_bench.data.mmseg_datasets"
 
 
-def _num_classes(run_config: dict) -> int:
-    definition = run_config.get("dataset_def")
-    return len(definition["classes"]) if definition else DATASETS[run_config["dataset"]].num_classes
+def demo_scale(name: str) -> tuple[int, int]:
+    """The demo and inline data sets: ADE20K's pipelines with the scale (2 size, size) of the
+    demo's size x size images, so a demo image keeps its size at test (and 0.5-2x of it in training)."""
+    from ssa_bench.data.demo import VARIANTS
+
+    size = VARIANTS[name].size
+    return (2 * size, size)
 
 
 def _set_pipeline(pipeline: list, crop_size: tuple, scale: tuple | None, reduce_zero_label: bool | None) -> list:
@@ -76,7 +75,7 @@ def _datasets(run_config: dict) -> tuple[dict, dict]:
     scale, reduce = None, None
     if definition or DATASETS[name].generated:
         reduce = bool(definition["reduce_zero_label"]) if definition else True
-        scale = None if definition else demo_scale(name)
+        scale = (tuple(definition["scale"]) if definition.get("scale") else None) if definition else demo_scale(name)
         for dataset in (train, val):
             dataset.pop("reduce_zero_label", None)
             if definition:
@@ -113,19 +112,6 @@ def _test_time_aug_pipeline(run_config: dict, test_pipeline: list) -> list:
     return [copy.deepcopy(steps["LoadImageFromFile"]),
             dict(type="TestTimeAug", transforms=[scaled, flips, [copy.deepcopy(steps["LoadAnnotations"])],
                                                  [copy.deepcopy(steps["PackSegInputs"])]])]
-
-
-def _set_test_mode(model: dict, run_config: dict) -> None:
-    """Whole image or sliding window (``evaluate.test_mode``, ``protocol.py``): by default as the
-    SSA authors' configs (whole, ViT-Adapter-L slides with the run's crop, stride 2/3)."""
-    from ssa_bench.configs.protocol import slide_window
-
-    window = slide_window(run_config)
-    if window is None:
-        model["test_cfg"] = dict(mode="whole")
-    else:
-        crop, stride = window
-        model["test_cfg"] = dict(mode="slide", crop_size=crop, stride=stride)
 
 
 def use_test_time_aug(cfg) -> None:
@@ -165,8 +151,7 @@ def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
         sampler_seed=dict(type="DistSamplerSeedHook"),
         visualization=dict(type="SegVisualizationHook", draw=False),
     )
-    # progress.json sits beside work_dir: runs/<id>/progress.json
-    progress = os.path.join(os.path.dirname(os.path.abspath(work_dir)), "progress.json")
+    progress = run_paths_of_work_dir(work_dir).progress
     custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW")]
     return default_hooks, custom_hooks
 
@@ -174,21 +159,13 @@ def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
 def build_mmseg_config(run_config: dict, work_dir: str):
     from mmengine.config import Config
 
-    from ssa_bench.configs.baselines import baseline_recipe
+    from ssa_bench.configs.model import build_model_config, is_model_override, recipe_for
     from ssa_bench.configs.protocol import evaluate_settings
 
     train = run_config["train"]
-    recipe = baseline_recipe(run_config["baseline"], _num_classes(run_config), train.get("pretrained"))
-    model = recipe.model_for(run_config["dataset"])
-    model["data_preprocessor"]["size"] = tuple(train["crop_size"])
-    _set_test_mode(model, run_config)
-    imports = list(recipe.imports) + [DATASETS_IMPORT, HOOKS_IMPORT]
-    ssa = run_config.get("ssa") or {}
-    if ssa.get("enabled"):
-        from ssa_bench.configs.classifier import apply_ssa
-
-        apply_ssa(model, ssa)
-        imports.append(SSA_IMPORT)
+    recipe = recipe_for(run_config)
+    model, imports = build_model_config(run_config, recipe)
+    imports += [DATASETS_IMPORT, HOOKS_IMPORT]
     optim_wrapper = recipe.optim_wrapper_for(run_config["dataset"])
     if train.get("lr") is not None:
         optim_wrapper["optimizer"]["lr"] = float(train["lr"])
@@ -223,7 +200,10 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     if evaluate_settings(run_config)["aug_test"]:
         cfg["tta_model"] = dict(type="SegTTAModel")
         cfg["tta_pipeline"] = _test_time_aug_pipeline(run_config, loaders["test_dataloader"]["dataset"]["pipeline"])
-    overrides = run_config.get("cfg") or {}
+    # The model's overrides are in ``model`` already (the builder measuring shares); the rest here.
+    # mmcv's transforms want a tuple for `scale`; YAML (and the stored JSON config) only has lists
+    overrides = {key: tuple(value) if key.split(".")[-1] == "scale" and isinstance(value, list) else value
+                 for key, value in (run_config.get("cfg") or {}).items() if not is_model_override(key)}
     if overrides:
-        cfg.merge_from_dict(dict(overrides))
+        cfg.merge_from_dict(overrides)
     return cfg

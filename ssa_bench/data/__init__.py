@@ -50,7 +50,13 @@ def _how_to_get(name: str) -> str:
 
 def _missing(name: str, root: Path, dataset_def: dict | None) -> list[str]:
     required = ADE_LAYOUT if dataset_def else REQUIRED[name]
-    return [part for part in required if not (root / part).exists()]
+    missing = [part for part in required if not (root / part).exists()]
+    if dataset_def and not missing:
+        # a user's folders may be there but empty: the run would fail after it started
+        suffix = dataset_def.get("img_suffix", ".jpg")
+        missing = [f"{split} images (*{suffix})" for split in ("images/training", "images/validation")
+                   if not any(path.name.endswith(suffix) for path in (root / split).iterdir())]
+    return missing
 
 
 def check() -> list[dict]:

@@ -61,6 +61,8 @@ ROW_KEYS = {"gpus", "nodes", "cpus_per_gpu", "mem_per_gpu", "time", "partition",
             "account", "extra"}
 _INT_KEYS = {"gpus_per_node", "gpus", "nodes", "cpus_per_gpu", "cpus_per_task", "signal_delay_s",
              "max_requeues", "max_parallel"}
+# Zero of these is no request at all (sbatch rejects --cpus-per-task=0; an array of 0 at once never runs).
+_POSITIVE_KEYS = {"nodes", "cpus_per_gpu", "cpus_per_task", "max_parallel"}
 _MEM_KEYS = {"mem_per_gpu", "mem_per_cpu"}
 _STR_KEYS = {"description", "partition", "account", "qos", "constraint", "job_name", "python"}
 
@@ -103,21 +105,73 @@ def find_profile(name: str | None) -> Path:
 
 def load_profile(name: str | None = None) -> ClusterProfile:
     path = find_profile(name)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise UserError(f"not valid YAML ({error.__class__.__name__})", file=str(path),
-                        fix="check indentation and quoting") from None
+    file = str(path)
+    data = _read_yaml(path)
+    if data is None or data == {}:
+        raise UserError("the cluster profile is empty", file=file,
+                        fix="set at least partition and time (see slurm/clusters/example-gpu.yaml)")
     if not isinstance(data, dict):
-        raise UserError("a cluster profile is a mapping of keys to values", file=str(path),
-                        fix="see slurm/clusters/example-gpu.yaml")
-    values = _check_values(data, str(path), allowed=_PROFILE_KEYS, where="")
+        raise UserError(f"a cluster profile is a mapping of keys to values, not a {type(data).__name__}",
+                        file=file, fix="write one 'key: value' per line (see slurm/clusters/example-gpu.yaml)")
+    values = _check_values(data, file, allowed=_PROFILE_KEYS, where="")
     values = {k: v for k, v in values.items() if v is not None or k in ("gpus", "nodes", "max_parallel")}
-    profile = ClusterProfile(name=path.stem, path=str(path), **values)
-    if profile.gpus_per_node and profile.default_gpus() < 1:
-        raise UserError("a GPU cluster's runs need at least one GPU", file=str(path), key="gpus",
-                        fix="set gpus to 1 or more, or leave it out to use a whole node")
+    profile = ClusterProfile(name=path.stem, path=file, **values)
+    _check_consistency(profile, set(data))
+    job_resources(profile)   # what every run inherits must make a valid job on its own
     return profile
+
+
+def _read_yaml(path: Path):
+    file = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UserError(f"not UTF-8 text (byte {error.start})", file=file,
+                        fix="save the profile as UTF-8 YAML") from None
+    except OSError as error:
+        raise UserError(f"cannot read the cluster profile ({error.strerror})", file=file,
+                        fix="check the path and its permissions") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise UserError(f"not valid YAML: {_yaml_problem(error)}", file=file,
+                        fix="check the indentation and quoting there") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """Where and what, e.g. 'line 2, column 7: while scanning a quoted scalar: found unexpected end
+    of stream (line 3, column 1)': the construct that was left open is where the typo usually is."""
+    def at(mark) -> str:
+        return f"line {mark.line + 1}, column {mark.column + 1}"
+
+    problem_mark, context_mark = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or error.__class__.__name__
+    context = getattr(error, "context", None)
+    if context_mark is not None and context:
+        text = f"{at(context_mark)}: {context}: {problem}"
+        return text + (f" ({at(problem_mark)})" if problem_mark is not None else "")
+    return f"{at(problem_mark)}: {problem}" if problem_mark is not None else problem
+
+
+def _check_consistency(profile: ClusterProfile, given: set[str]) -> None:
+    """Values each fine alone that together ask for something SLURM would do differently."""
+    file = profile.path
+    if profile.gpus_per_node == 0 and profile.gpus:
+        # Without gpus_per_node the runs would be submitted as CPU jobs and train on no GPU.
+        raise UserError(f"gpus: {profile.gpus} on a cluster whose nodes have no GPUs "
+                        f"(gpus_per_node is {'0' if 'gpus_per_node' in given else 'not set'})",
+                        file=file, key="gpus",
+                        fix=f"set gpus_per_node to the GPUs one node has (at least {profile.gpus}), "
+                            f"or drop gpus for a CPU-only cluster")
+    if profile.gpus_per_node and profile.default_gpus() < 1:
+        raise UserError("a GPU cluster's runs need at least one GPU", file=file, key="gpus",
+                        fix="set gpus to 1 or more, or leave it out to use a whole node")
+    if profile.signal_delay_s >= profile.time * 60:
+        raise UserError(f"USR2 {profile.signal_delay_s} s before a time limit of {profile.time} min "
+                        f"({profile.time * 60} s) would come before the job starts",
+                        file=file, key="signal_delay_s",
+                        fix=f"use less than {profile.time * 60} s (e.g. {max(1, profile.time * 60 // 10)}) "
+                            f"or raise time")
 
 
 def parse_minutes(value) -> int | None:
@@ -130,11 +184,18 @@ def parse_minutes(value) -> int | None:
     if not match:
         return None
     days, first, second, third = match.groups()
+    # SLURM reads "25:99" as 25 min 99 s; a limit written like that is a typo, not a request.
     if days is not None:          # D-HH[:MM[:SS]]
+        if int(first) > 23 or int(second or 0) > 59 or int(third or 0) > 59:
+            return None
         seconds = int(days) * 86400 + int(first) * 3600 + int(second or 0) * 60 + int(third or 0)
     elif third is not None:       # HH:MM:SS
+        if int(second) > 59 or int(third) > 59:
+            return None
         seconds = int(first) * 3600 + int(second) * 60 + int(third)
     elif second is not None:      # MM:SS
+        if int(second) > 59:
+            return None
         seconds = int(first) * 60 + int(second)
     else:                         # minutes
         seconds = int(first) * 60
@@ -166,15 +227,17 @@ def _check_values(data: dict, file: str, *, allowed: set[str], where: str) -> di
         if value is None:
             out[key] = None
         elif key in _INT_KEYS:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise UserError(f"must be a whole number >= 0, got {value!r}", file=file, key=path,
-                                fix="write e.g. 4")
+            least = 1 if key in _POSITIVE_KEYS else 0
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise UserError(f"must be a whole number >= {least}, got {value!r}", file=file, key=path,
+                                fix="write e.g. 4" + (" (or leave the key out for the default)" if least else ""))
             out[key] = value
         elif key == "time":
             minutes = parse_minutes(value)
             if minutes is None:
                 raise UserError(f"not a SLURM time limit: {value!r}", file=file, key=path,
-                                fix='write minutes (e.g. 1440) or "HH:MM:SS" / "D-HH:MM:SS" (e.g. "2-00:00:00")')
+                                fix='write minutes (e.g. 1440) or "HH:MM:SS" / "D-HH:MM:SS" (e.g. "2-00:00:00"), '
+                                    'minutes and seconds below 60, hours after a day below 24')
             out[key] = minutes
         elif key in _MEM_KEYS:
             size = parse_memory(value)
@@ -217,14 +280,24 @@ class JobResources:
 def job_resources(profile: ClusterProfile, row: dict | None = None, *, row_where: str = "slurm",
                   row_file: str | None = None) -> JobResources:
     """The sbatch parameters of one run: the profile, with the run's ``slurm:`` row overrides."""
-    file = row_file or profile.path
-    overrides = _check_values(dict(row or {}), file, allowed=ROW_KEYS, where=f"{row_where}.")
+    row_file = row_file or profile.path
+    overrides = _check_values(dict(row or {}), row_file, allowed=ROW_KEYS, where=f"{row_where}.")
     overrides = {k: v for k, v in overrides.items() if v is not None}
     merged = {f.name: getattr(profile, f.name) for f in fields(profile)}
     extra = dict(profile.extra)
     extra.update(overrides.pop("extra", None) or {})
     merged.update(overrides)
 
+    def blame(key: str) -> dict[str, str]:
+        # A value the row set is the spec's mistake; one it inherited is the profile's.
+        if key in overrides:
+            return {"file": row_file, "key": f"{row_where}.{key}"}
+        return {"file": profile.path, "key": key}
+
+    if "time" in overrides and merged["signal_delay_s"] >= merged["time"] * 60:
+        raise UserError(f"a time limit of {merged['time']} min is not longer than the profile's "
+                        f"signal_delay_s ({merged['signal_delay_s']} s)", **blame("time"),
+                        fix=f"ask for more than {math.ceil(merged['signal_delay_s'] / 60)} min")
     params: dict[str, Any] = {"job_name": merged["job_name"], "time": merged["time"],
                               "signal_delay_s": merged["signal_delay_s"]}
     for key in ("partition", "account", "qos", "constraint"):
@@ -234,10 +307,10 @@ def job_resources(profile: ClusterProfile, row: dict | None = None, *, row_where
     if profile.gpus_per_node == 0:
         if overrides.get("gpus"):
             raise UserError(f"asks for {gpus} GPUs but cluster profile '{profile.name}' has none",
-                            file=file, key=f"{row_where}.gpus",
+                            **blame("gpus"),
                             fix="pick a GPU cluster with --cluster, or drop the gpus override")
         if (merged["nodes"] or 1) != 1:
-            raise UserError("a CPU run is one task on one node", file=file, key=f"{row_where}.nodes",
+            raise UserError("a CPU run is one task on one node", **blame("nodes"),
                             fix="drop nodes, or pick a GPU cluster with --cluster")
         nodes, per_node, gpus = 1, 1, 0
         params["cpus_per_task"] = merged["cpus_per_task"]
@@ -245,13 +318,15 @@ def job_resources(profile: ClusterProfile, row: dict | None = None, *, row_where
             params["mem_per_cpu"] = merged["mem_per_cpu"]
     else:
         if gpus < 1:
-            raise UserError("a run on a GPU cluster needs at least one GPU", file=file,
-                            key=f"{row_where}.gpus", fix="set gpus to 1 or more")
+            raise UserError("a run on a GPU cluster needs at least one GPU", **blame("gpus"),
+                            fix="set gpus to 1 or more")
         nodes = merged["nodes"] or math.ceil(gpus / profile.gpus_per_node)
         if nodes < 1 or gpus % nodes or gpus // nodes > profile.gpus_per_node:
             fewest = math.ceil(gpus / profile.gpus_per_node)
+            culprit = ("nodes" if "nodes" in overrides else "gpus" if "gpus" in overrides
+                       else "nodes" if merged["nodes"] else "gpus")
             raise UserError(f"{gpus} GPUs do not split evenly over {nodes} node(s) of "
-                            f"{profile.gpus_per_node} GPUs", file=file, key=f"{row_where}.gpus",
+                            f"{profile.gpus_per_node} GPUs", **blame(culprit),
                             fix=f"ask for a multiple of the node count (at least {fewest} node(s)), e.g. "
                                 f"gpus: {fewest * profile.gpus_per_node}")
         per_node = gpus // nodes

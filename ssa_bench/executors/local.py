@@ -2,11 +2,19 @@
 
 A subprocess per run keeps one run's crash, memory or leaked threads from touching the others and is
 the same entry point a SLURM array task calls (``python -m ssa_bench.worker``), so both executors
-exercise one code path. The parent only spawns, watches ``progress.json``/``state.json`` and draws.
+exercise one code path. The parent only claims, spawns, watches ``progress.json``/``state.json`` and
+draws.
+
+Claims (ssa_bench.store.claims): every run is claimed by this process before anything is written
+about it, so a second ``ssa-bench run`` of the same runs started at the same instant gets none of
+them and follows this one's instead of training them too. At spawn the claim passes to the worker's
+pid: a worker that outlives a killed submitter keeps its run. Claims are released when the worker
+ends, fails or is interrupted.
 """
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -16,10 +24,15 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ssa_bench.executors.base import Executor, Outcome, in_flight
 from ssa_bench.plan import Run
-from ssa_bench.store import Store
+from ssa_bench.store import Owner, Store
 
 POLL_SECONDS = 0.5
+# Another host sharing the results (NFS) judges this claim by its mtime: refresh well within
+# ssa_bench.store.claims.HEARTBEAT_TIMEOUT_S.
+HEARTBEAT_SECONDS = 60.0
+WORKER_COMMAND = (sys.executable, "-m", "ssa_bench.worker")
 
 
 @dataclass
@@ -28,6 +41,7 @@ class _Active:
     process: subprocess.Popen
     started: float
     log_path: str
+    owner: Owner | None = None       # the worker's claim (None: the submitter still holds it)
 
 
 @dataclass
@@ -47,34 +61,43 @@ def _worker_env(threads: int) -> dict[str, str]:
     return env
 
 
-def _spawn(run: Run, store: Store, threads: int) -> _Active:
-    run_dir = store.run_dir(run.id)
-    log_path = os.path.join(run_dir, "worker.log")
-    log = open(log_path, "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ssa_bench.worker", "--results-dir", store.root, run.id],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_worker_env(threads),
-    )
-    log.close()
+def _spawn(run: Run, store: Store, threads: int, owner: Owner,
+           worker_command: tuple[str, ...] = WORKER_COMMAND) -> _Active:
+    log_path = store.paths(run.id).worker_log
+    store.run_dir(run.id)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [*worker_command, "--results-dir", store.root, run.id],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_worker_env(threads),
+        )
+    worker = Owner("local", socket.gethostname(), process.pid, None, time.time())
+    handed = store.transfer_claim(run.id, owner, worker)
     store.set_state(run.id, "running", executor="local", pid=process.pid, job_id=None)
-    return _Active(run, process, time.time(), log_path)
+    return _Active(run, process, time.time(), log_path, worker if handed else None)
 
 
-def _finish(active: _Active, store: Store, progress: _Progress) -> None:
+def _release(active: _Active, store: Store, owner: Owner) -> None:
+    store.release_claim(active.run.id, active.owner or owner)
+
+
+def _finish(active: _Active, store: Store, progress: _Progress, owner: Owner) -> None:
     code = active.process.returncode
-    state = store.read_state(active.run.id) or {}
-    if code == 0 and state.get("state") == "done":
-        progress.done += 1
-        return
-    if state.get("state") != "failed":
-        # The worker died before it could record its own failure (killed, out of memory).
-        store.set_state(active.run.id, "failed", traceback=active.log_path,
-                        reason=f"worker exited with code {code} without recording a result")
-    progress.failed += 1
-    progress.failed_ids.append(active.run.id)
+    try:
+        state = store.read_state(active.run.id) or {}
+        if code == 0 and store.view(active.run.id).state == "done":
+            progress.done += 1
+            return
+        if state.get("state") != "failed":
+            # The worker died before it could record its own failure (killed, out of memory).
+            store.set_state(active.run.id, "failed", traceback=active.log_path,
+                            reason=f"worker exited with code {code} without recording a result")
+        progress.failed += 1
+        progress.failed_ids.append(active.run.id)
+    finally:
+        _release(active, store, owner)
 
 
-def _status_table(active: list[_Active], pending: list[Run], progress: _Progress,
+def _status_table(active: list[_Active], pending: list[Run], followed: list[Run], progress: _Progress,
                   store: Store) -> Table:
     remaining = progress.total - progress.done - progress.failed
     table = Table(title=f"runs: {progress.done} done, {progress.failed} failed, "
@@ -86,6 +109,9 @@ def _status_table(active: list[_Active], pending: list[Run], progress: _Progress
         iteration = f"{info.get('iter', 0)}/{info.get('max_iters', '?')}" if "iter" in info else ""
         table.add_row(item.run.id, item.run.label, info.get("stage", "starting"), iteration,
                       f"{time.time() - item.started:.0f}s")
+    for run in followed:
+        holder = store.claim_holder(run.id)
+        table.add_row(run.id, run.label, f"run by {holder.describe() if holder else 'another process'}", "", "")
     if pending:
         table.add_row("", f"... {len(pending)} waiting", "", "", "")
     return table
@@ -100,47 +126,124 @@ def default_parallelism(runs: list[Run]) -> int:
     return 1
 
 
+def _followable(store: Store, run: Run) -> bool:
+    """Held by a live local process (here or on another host): it ends and this run can follow it.
+    Runs a SLURM job holds are left to `ssa-bench status`; this executor cannot ask SLURM."""
+    holder = store.claim_holder(run.id)
+    return holder is not None and holder.kind in ("local", "submitter") and store.claim_is_live(run.id)
+
+
 def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
-              console: Console | None = None) -> int:
-    """Execute ``runs`` here; return 0 when all finished, 1 when any failed."""
+              console: Console | None = None, attach: list[Run] | None = None,
+              worker_command: tuple[str, ...] = WORKER_COMMAND) -> Outcome:
+    """Execute ``runs`` here and follow ``attach`` (runs other local processes are training);
+    code 0 when all finished, 1 when any failed."""
     console = console or Console(stderr=True)
     max_parallel = max(1, max_parallel or default_parallelism(runs))
     threads = max(1, (os.cpu_count() or 1) // max_parallel)
-    pending = list(runs)
-    for run in pending:
+    owner = Owner.this_process("local")
+    pending, followed, elsewhere = [], [], []
+    for run in runs:
         store.write_run(run)
+        (pending if store.claim(run.id, owner) else followed).append(run)
+    for run in list(attach or []) + followed:
+        if not _followable(store, run):
+            elsewhere.append(run)
+    followed = [run for run in list(attach or []) + followed if run not in elsewhere]
+    if followed:
+        console.print(f"{len(followed)} run(s) are being trained by another ssa-bench process: followed, "
+                      f"not trained here")
+    for run in elsewhere:
+        holder = store.claim_holder(run.id)
+        console.print(f"{run.id} is claimed by {holder.describe() if holder else 'another process'}: not "
+                      f"trained here (`ssa-bench status` follows it)", highlight=False)
+    for run in pending:
         store.set_state(run.id, "queued", executor="local")
-    progress = _Progress(total=len(pending))
+    progress = _Progress(total=len(pending) + len(followed))
     active: list[_Active] = []
+    beat = time.monotonic()
     try:
         with Live(console=console, refresh_per_second=2, transient=False) as live:
-            while pending or active:
+            while pending or active or followed:
                 while pending and len(active) < max_parallel:
-                    active.append(_spawn(pending.pop(0), store, threads))
+                    active.append(_spawn(pending.pop(0), store, threads, owner, worker_command))
                 for item in [a for a in active if a.process.poll() is not None]:
-                    _finish(item, store, progress)
                     active.remove(item)
-                live.update(_status_table(active, pending, progress, store))
-                if pending or active:
+                    _finish(item, store, progress, owner)
+                for run in [r for r in followed if not in_flight(store, r.id)]:
+                    followed.remove(run)
+                    _settle_followed(run, store, owner, progress, pending)
+                if time.monotonic() - beat > HEARTBEAT_SECONDS:
+                    beat = time.monotonic()
+                    for run in pending:
+                        store.heartbeat_claim(run.id, owner)
+                    for item in active:
+                        store.heartbeat_claim(item.run.id, item.owner or owner)
+                live.update(_status_table(active, pending, followed, progress, store))
+                if pending or active or followed:
                     time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
-        for item in active:
-            item.process.terminate()
-        for item in active:
-            try:
-                item.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                item.process.kill()
-            store.set_state(item.run.id, "failed", traceback=item.log_path,
-                            reason="interrupted (Ctrl-C); rerun the same command to continue")
-        for run in pending:
-            # Only what this submitter queued and never started goes back to pending: another
-            # submitter on the same results may have run it meanwhile, and a finished run must
-            # stay done.
-            if (store.read_state(run.id) or {}).get("state") == "queued":
-                store.set_state(run.id, "pending")
+        _interrupt(active, pending, store, owner)
+        raise
+    except BaseException:
+        _interrupt(active, pending, store, owner, reason="the submitter crashed")
         raise
     for run_id in progress.failed_ids:
         state = store.read_state(run_id) or {}
         console.print(f"[red]failed[/red] {run_id}: {state.get('traceback') or state.get('reason')}")
-    return 1 if progress.failed else 0
+    return Outcome(1 if progress.failed or elsewhere else 0, failed=list(progress.failed_ids),
+                   claimed_elsewhere=[run.id for run in elsewhere])
+
+
+def _settle_followed(run: Run, store: Store, owner: Owner, progress: _Progress, pending: list[Run]) -> None:
+    """A run another process was training is no longer in flight: done, failed, or given up
+    (its submitter interrupted before it started): then this process trains it, if it can claim it."""
+    view = store.view(run.id)
+    if view.state == "done":
+        progress.done += 1
+    elif view.state == "failed":
+        progress.failed += 1
+        progress.failed_ids.append(run.id)
+    elif store.claim(run.id, owner):
+        store.set_state(run.id, "queued", executor="local")
+        pending.append(run)
+    else:
+        progress.failed += 1
+        progress.failed_ids.append(run.id)
+
+
+def _interrupt(active: list[_Active], pending: list[Run], store: Store, owner: Owner,
+               reason: str = "interrupted (Ctrl-C)") -> None:
+    for item in active:
+        item.process.terminate()
+    for item in active:
+        try:
+            item.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            item.process.kill()
+        store.set_state(item.run.id, "failed", traceback=item.log_path,
+                        reason=f"{reason}; rerun the same command to continue")
+        _release(item, store, owner)
+    for run in pending:
+        # Only what this submitter queued and never started goes back to pending: a finished run
+        # must stay done.
+        if (store.read_state(run.id) or {}).get("state") == "queued":
+            store.set_state(run.id, "pending")
+        store.release_claim(run.id, owner)
+
+
+class LocalExecutor(Executor):
+    """This machine: one worker subprocess per run, ``--max-parallel`` at once."""
+
+    name = "local"
+
+    def __init__(self, store: Store, *, worker_command: tuple[str, ...] = WORKER_COMMAND, **options):
+        super().__init__(store, **options)
+        self.worker_command = tuple(worker_command)
+
+    def attachable(self, skipped: list) -> list:
+        return [run for run in super().attachable(skipped) if _followable(self.store, run)]
+
+    def execute(self, runs: list, attach: list) -> Outcome:
+        return run_local(runs, self.store, max_parallel=self.max_parallel, console=self.console,
+                         attach=attach, worker_command=self.worker_command)

@@ -11,6 +11,8 @@ Everything the jobs need is on disk (run.json, state.json), so the submitting pr
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shlex
 import shutil
@@ -24,9 +26,9 @@ from rich.live import Live
 from rich.table import Table
 
 from ssa_bench.errors import UserError
-from ssa_bench.executors import slurm_accounting
+from ssa_bench.executors import slurm_accounting, slurm_claims
 from ssa_bench.executors.cluster_profiles import ClusterProfile, JobResources, job_resources, load_profile
-from ssa_bench.executors.launch import per_device_batch
+from ssa_bench.runtime import per_device_batch
 from ssa_bench.executors.slurm_task import DEFAULT_WORKER
 
 refresh_states = slurm_accounting.refresh_states
@@ -117,19 +119,27 @@ def _describe(group: ArrayPlan, profile: ClusterProfile) -> Table:
              + f", launcher {'slurm (distributed)' if res.world_size > 1 else 'none'}"
              + f", at most {min(len(group.runs), group.params['array_parallelism'])} at once")
     table = Table(title=title, title_justify="left")
-    for column in ("array index", "run", "label", "batch total / per GPU", "iterations"):
+    for column in ("array index", "run", "baseline", "dataset", "row", "batch total / per GPU", "iterations"):
         table.add_column(column)
     for index, run in enumerate(group.runs):
-        train = run.config.get("train", {})
+        config = run.config
+        train = config.get("train", {})
         total = train.get("batch_size", res.world_size)
-        table.add_row(str(index), run.id, str(getattr(run, "label", "")),
-                      f"{total} / {total // res.world_size}", str(train.get("max_iters", "")))
+        table.add_row(str(index), run.id, str(config.get("baseline", "")), str(config.get("dataset", "")),
+                      _row_name(run), f"{total} / {total // res.world_size}", str(train.get("max_iters", "")))
     return table
+
+
+def _row_name(run) -> str:
+    """'Table 3 / SegFormer-B0 / SSA (Ours)': where the run comes from in the spec."""
+    parts = [getattr(run, name, None) for name in ("section", "label", "column")]
+    return " / ".join(str(part) for part in parts if part) or str(getattr(run, "label", ""))
 
 
 def _print_dry_run(groups: list[ArrayPlan], profile: ClusterProfile, worker) -> None:
     # The dry run's output is the command's result: stdout, unwrapped, so scripts can be piped.
-    out = Console(soft_wrap=True)
+    # A pipe gets whole lines: the table is for reading, the script for copying.
+    out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
     worker_name = worker if isinstance(worker, str) else f"{worker.__module__}:{worker.__qualname__}"
     out.print(f"# cluster profile '{profile.name}' ({profile.path}): {profile.description}",
               markup=False, highlight=False)
@@ -145,38 +155,111 @@ def _print_dry_run(groups: list[ArrayPlan], profile: ClusterProfile, worker) -> 
 
 
 def _live_jobs(store, runs: list) -> set[str]:
-    """Ids of runs whose job is still queued or running in SLURM (never submit those again)."""
+    """Ids of runs whose job SLURM has not finished with: queued, running, or requeued after a
+    node failure or preemption (never submit those again). A run on disk as failed is asked
+    about too: its job may be waiting to resume (``run --rerun-failed`` during a requeue)."""
     tracked = {}
     for run in runs:
         state = store.read_state(run.id) or {}
-        if (state.get("executor") == "slurm" and state.get("state") in ("queued", "running")
-                and state.get("job_id")):
+        if state.get("executor") == "slurm" and state.get("state") != "done" and state.get("job_id"):
             tracked[run.id] = state
     if not tracked:
         return set()
     infos = slurm_accounting.query([str(state["job_id"]) for state in tracked.values()])
     if infos is None:   # SLURM does not answer: trust the disk rather than risk duplicates
-        return set(tracked)
-    # A job accounting does not know (yet) counts as alive, for the same reason.
+        return {run_id for run_id, state in tracked.items() if state.get("state") in ("queued", "running")}
     alive = set()
     for run_id, state in tracked.items():
         info = slurm_accounting.job_info(state, infos)
-        if info is None or info.live:
+        if info is None:
+            # A job accounting does not know (yet) counts as alive while the disk says so.
+            if state.get("state") in ("queued", "running"):
+                alive.add(run_id)
+        elif info.live:
             alive.add(run_id)
+    slurm_accounting.refresh_states(store, [run for run in runs if run.id in tracked], infos)
     return alive
 
 
-def _orphaned(store, run_id: str, grace_s: float = 60.0) -> bool:
-    """Queued without a job id for longer than a submission takes."""
-    if (store.read_state(run_id) or {}).get("job_id"):
-        return False
-    try:
-        return time.time() - os.path.getmtime(store.path(run_id, "state.json")) > grace_s
-    except OSError:
-        return True
+def orphan_submission(store, run_id: str, state: dict | None = None, grace_s: float = 60.0) -> str | None:
+    """Why ``run_id`` is an orphan submission -- queued by a submitter that died inside sbatch,
+    before it learnt the job id -- or None when it is not one."""
+    state = state if state is not None else (store.read_state(run_id) or {})
+    if state.get("state") != "queued" or state.get("job_id"):
+        return None
+    holder = store.claim_holder(run_id)
+    if holder is not None and holder.kind == "submitter":
+        if slurm_claims.process_alive(holder) is not False:
+            return None            # still submitting (or on another host: it hands over or times out)
+        who = slurm_claims.describe(holder)
+    elif holder is None:
+        try:
+            if time.time() - os.path.getmtime(store.paths(run_id).state) <= grace_s:
+                return None
+        except OSError:
+            pass
+        who = "a submitter"
+    else:
+        return None                # a job holds it: it is that job's run
+    return (f"orphan submission: {who} was killed while submitting (inside sbatch); its job, if "
+            f"SLURM accepted it, takes the run over when it starts, otherwise `ssa-bench run` "
+            f"submits it again")
 
 
-def _submit(group: ArrayPlan, profile: ClusterProfile, store, worker) -> str:
+@contextlib.contextmanager
+def _submission_lock(folder: Path):
+    """One submitter at a time per results folder sends its array: a second one started in the
+    same instant then finds the runs claimed by the first one's jobs and follows them, instead
+    of sending a second array of the runs it won the claim race for. (The claims alone already
+    keep a run from being trained twice; flock may not work on every network file system.)"""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / ".submit.lock", "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        try:
+            yield
+        finally:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+            except OSError:
+                pass
+
+
+# submitit writes each task's pickle and the sbatch file under a temporary name, then renames them
+# after sbatch answers; a submitter killed in between leaves them behind.
+STRAY_PATTERNS = ("*.pkl", ".submission_file_*.sh")
+STRAY_AGE_S = 600.0
+
+
+def clean_stray_submission_files(folder: Path, max_age_s: float = STRAY_AGE_S) -> list[Path]:
+    """Remove the temporary files of killed submissions (older than any submission takes)."""
+    removed = []
+    now = time.time()
+    for pattern in STRAY_PATTERNS:
+        for path in folder.glob(pattern):
+            try:
+                if path.is_file() and now - path.stat().st_mtime > max_age_s:
+                    path.unlink()
+                    removed.append(path)
+            except OSError:
+                pass
+    return removed
+
+
+def _claim_all(runs: list, store, owner) -> tuple[list, list]:
+    """(claimed, held elsewhere): a run is claimed before it is submitted, so that no second
+    submitter, pending requeue or running job trains it at the same time."""
+    claimed, refused = [], []
+    for run in runs:
+        store.write_run(run)
+        (claimed if store.claim(run.id, owner) else refused).append(run)
+    return claimed, refused
+
+
+def _submit(group: ArrayPlan, profile: ClusterProfile, store, worker, owner) -> str:
+    """sbatch one array of claimed runs and hand each run's claim to its array task."""
     import submitit
 
     from ssa_bench.executors.slurm_task import RunTask
@@ -186,24 +269,31 @@ def _submit(group: ArrayPlan, profile: ClusterProfile, store, worker) -> str:
     executor.update_parameters(**group.params)
     submitted_at = time.time()
     for run in group.runs:
-        store.write_run(run)
+        fresh_training = not os.listdir(store.work_dir(run.id))
+        extra = {"attempts": []} if fresh_training else {}
         store.set_state(run.id, "queued", executor="slurm", job_id=None, attempt=0, traceback=None,
-                        requeued=None, submitted_at=round(submitted_at, 1), reason="submitting")
+                        requeued=None, submitted_at=round(submitted_at, 1), reason="submitting",
+                        slurm_reason=None, orphan_submission=None, **extra)
     try:
         jobs = executor.map_array(RunTask(store, worker, grace_s=group.params["signal_delay_s"]),
                                   [run.id for run in group.runs])
     except Exception as error:   # sbatch refused it: a bad partition/account/qos in the profile
         for run in group.runs:
             store.set_state(run.id, "pending", executor="slurm", job_id=None, reason=None)
+            store.release_claim(run.id, owner)
         message = " ".join(str(error).split())[-400:]
-        raise UserError(f"sbatch refused the job array: {message}", file=profile.path,
+        kind = "job array" if len(group.runs) > 1 else "job"
+        raise UserError(f"sbatch refused the {kind}: {message}", file=profile.path,
                         fix="check partition, account, qos, constraint and sizes in the cluster profile") from None
     for run, job in zip(group.runs, jobs):
+        # Job ids first: a job that starts now waits for its claim, and finds its id on disk.
         state = store.read_state(run.id) or {}
         if state.get("state") == "queued" and not state.get("job_id"):
-            # Unless the task already started and wrote 'running' itself.
             store.set_state(run.id, "queued", executor="slurm", job_id=job.job_id, attempt=0,
                             log=str(job.paths.stderr), traceback=None, reason="submitted")
+        if not store.transfer_claim(run.id, owner, slurm_claims.job_owner(job.job_id)):
+            raise RuntimeError(f"the claim of run {run.id} was taken from this submitter while it "
+                               f"submitted job {job.job_id}; that job will not train it")
     return jobs[0].job_id.split("_")[0]
 
 
@@ -218,13 +308,16 @@ def _progress_table(runs: list, store, started: float) -> tuple[Table, dict[str,
         running = name == "running"
         iteration = (f"{progress['iter']}/{progress.get('max_iters') or '?'}"
                      if running and progress.get("iter") is not None else "")
+        waiting = f"pending: {state['slurm_reason']}" if name == "queued" and state.get("slurm_reason") else ""
+        if state.get("requeued") and name == "queued":
+            waiting = f"requeued; {waiting}" if waiting else "requeued"
         rows.append((run.id, str(getattr(run, "label", "")), name, str(state.get("job_id") or ""),
-                     str(state.get("attempt") or ""), progress.get("stage", "") if running else "",
+                     str(state.get("attempt") or ""), progress.get("stage", "") if running else waiting,
                      iteration))
     table = Table(title=f"SLURM: {counts['done']} done, {counts['failed']} failed, {counts['running']} "
                         f"running, {counts['queued']} queued of {len(runs)} ({time.time() - started:.0f}s)",
                   title_justify="left")
-    for column in ("run", "label", "state", "job", "attempt", "stage", "iteration"):
+    for column in ("run", "label", "state", "job", "attempt", "stage / SLURM", "iteration"):
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
@@ -286,33 +379,64 @@ def run_slurm(runs: list, store, *, cluster: str | None, max_parallel: int | Non
         raise UserError("SLURM is not available here (no sbatch on PATH)", key="--executor",
                         fix="run on the cluster's login node, use --executor local, or start the "
                             "local test cluster with slurm/up.sh")
+    slurm_claims.register_liveness()
     attach = list(attach or [])
-    if attach:
-        # Their jobs may have ended while nobody watched (cancelled, killed): ask SLURM first.
-        refresh_states(store, attach)
-    # Runs whose job died are run again, like any failed run; and a submitter killed between
-    # recording 'queued' and learning the job ids left runs that no job will ever start.
-    states = {run.id: (store.read_state(run.id) or {}).get("state") for run in attach}
-    redo = [run for run in attach if states[run.id] == "failed" or _orphaned(store, run.id)]
-    redo_ids = {run.id for run in redo}
-    attach = [run for run in attach
-              if run.id not in redo_ids and states[run.id] in ("queued", "running")]
-    runs = list(runs) + redo
-    live = _live_jobs(store, runs)
-    to_submit = [run for run in runs if run.id not in live]
-    groups = plan_arrays(to_submit, profile, root, max_parallel)
-    followed = attach + [run for run in runs if run.id in live]
-    if followed:
-        console.print(f"re-attached to {len(followed)} run(s) still queued or running in SLURM")
-    if redo:
-        console.print(f"{len(redo)} run(s) whose SLURM job ended without a result are submitted again")
-    for group in groups:
-        array_id = _submit(group, profile, store, worker)
-        console.print(f"submitted job array {array_id}: {len(group.runs)} run(s), at most "
-                      f"{min(len(group.runs), group.params['array_parallelism'])} at once "
-                      f"(cluster '{profile.name}'); logs under {group.folder.parent}; "
-                      f"watch with: squeue -j {array_id}")
-        followed += group.runs
+    runs = list(runs)
+    # What SLURM says first: jobs may have ended while nobody watched (cancelled, killed), or be
+    # waiting after a requeue while the disk says failed.
+    live = _live_jobs(store, attach + runs)
+    states = {run.id: store.read_state(run.id) or {} for run in attach}
+    orphans = {run.id for run in attach if orphan_submission(store, run.id, states[run.id])}
+    followed, redo = [], []
+    for run in attach:
+        if run.id in live or (states[run.id].get("state") in ("queued", "running") and run.id not in orphans):
+            followed.append(run)
+        elif states[run.id].get("state") == "failed" or run.id in orphans:
+            redo.append(run)        # SLURM is done with its job and there is no result
+    followed += [run for run in runs if run.id in live]
+    candidates = [run for run in runs if run.id not in live] + redo
+    if orphans:
+        console.print(f"{len(orphans)} run(s) left by a submitter killed inside sbatch (orphan "
+                      f"submission) are submitted again")
+    if any(states[run.id].get("state") == "failed" for run in redo):
+        console.print(f"{len(redo) - len(orphans)} run(s) whose SLURM job ended without a result are "
+                      f"submitted again")
+    owner = slurm_claims.submitter_owner()
+    folder = Path(root) / "slurm"
+    submitted = []
+    with _submission_lock(folder):
+        removed = clean_stray_submission_files(folder)
+        if removed:
+            console.print(f"removed {len(removed)} temporary file(s) of killed submissions from {folder}")
+        claimed, refused = _claim_all(candidates, store, owner)
+        if refused:
+            holders = {slurm_claims.describe(store.claim_holder(run.id)) for run in refused}
+            console.print(f"{len(refused)} run(s) are claimed by {', '.join(sorted(holders))}: "
+                          f"followed, not submitted again")
+            followed += refused
+        try:
+            for group in plan_arrays(claimed, profile, root, max_parallel):
+                array_id = _submit(group, profile, store, worker, owner)
+                submitted.append(group)
+                many = len(group.runs) > 1
+                console.print(f"submitted {'job array' if many else 'job'} {array_id}: {len(group.runs)} "
+                              f"run(s)" + (f", at most {min(len(group.runs), group.params['array_parallelism'])} "
+                                           f"at once" if many else "")
+                              + f" (cluster '{profile.name}'); logs under {group.folder.parent}; "
+                              f"watch with: squeue -j {array_id}")
+        except BaseException:
+            # Runs this submitter claimed but did not send go back to whoever comes next.
+            sent = {run.id for group in submitted for run in group.runs}
+            for run in claimed:
+                if run.id not in sent and store.claim_holder(run.id) == owner:
+                    store.release_claim(run.id, owner)
+                    if (store.read_state(run.id) or {}).get("state") == "queued":
+                        store.set_state(run.id, "pending", job_id=None, reason=None)
+            raise
+    reattached = len(followed)
+    if reattached:
+        console.print(f"re-attached to {reattached} run(s) already queued or running in SLURM")
+    followed += [run for group in submitted for run in group.runs]
     if not wait or not followed:
         return 0
     try:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import importlib
 import os
 import socket
+import sys
 from typing import Any, Callable
 
 import submitit
+
+from ssa_bench.executors import attempt_history, slurm_claims
 
 DEFAULT_WORKER = "ssa_bench.worker:execute_run"
 
@@ -24,6 +27,11 @@ def resolve_worker(spec: str | Callable[[str, str], Any]) -> Callable[[str, str]
         return spec
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
+
+
+def _say(message: str) -> None:
+    # The job's stderr is the log submitit keeps (results/slurm/<job>/...log.err).
+    print(f"ssa-bench: {message}", file=sys.stderr, flush=True)
 
 
 def job_attempt() -> int:
@@ -49,13 +57,21 @@ class RunTask(submitit.helpers.Checkpointable):
         os.environ["SSA_BENCH_JOB_ID"] = env.job_id
         os.environ["SSA_BENCH_ATTEMPT"] = str(attempt)
         log = str(env.paths.stderr)
+        slurm_claims.register_liveness()
+        verdict = slurm_claims.verdict_for_job(self.store, run_id, env.job_id, may_claim=main)
+        _say(verdict.message)
+        if not verdict.train:
+            # Another job or submitter owns the run: leave its state, work_dir and record alone.
+            return run_id
         if main:
             from ssa_bench.executors import slurm_preempt
 
             slurm_preempt.install(self.grace_s)     # save the training state before a requeue
+            attempts = attempt_history.start(self.store, run_id, env.job_id, attempt)
             self.store.set_state(run_id, "running", executor="slurm", job_id=env.job_id,
                                  attempt=attempt, host=socket.gethostname(), log=log,
-                                 traceback=None, reason=None)
+                                 traceback=None, reason=None, slurm_reason=None, attempts=attempts,
+                                 orphan_submission=verdict.orphan or None)
         try:
             resolve_worker(self.worker)(str(self.store.root), run_id)
         except BaseException as error:
@@ -66,30 +82,36 @@ class RunTask(submitit.helpers.Checkpointable):
             elif main:
                 self._record_failure(run_id, error, env.job_id, attempt, log)
             raise
+        if main:
+            attempt_history.finish(self.store, run_id, env.job_id, attempt)
+            slurm_claims.release_for_job(self.store, run_id, env.job_id)
         return run_id
 
     def _mark_requeued(self, run_id: str) -> None:
         attempt = job_attempt()
+        attempt_history.end(self.store, run_id, os.environ.get("SSA_BENCH_JOB_ID"), attempt, "requeued")
         self.store.set_state(run_id, "queued", executor="slurm",
                              job_id=os.environ.get("SSA_BENCH_JOB_ID"), attempt=attempt,
                              requeued=attempt, pid=None,
                              reason=f"requeued after timeout or preemption (attempt {attempt} ended); "
                                     f"resumes from its newest checkpoint")
         try:
-            os.unlink(os.path.join(self.store.root, "runs", run_id, "traceback.txt"))
+            os.unlink(self.store.paths(run_id).traceback)
         except FileNotFoundError:
             pass
 
     def _record_failure(self, run_id: str, error: BaseException, job_id: str, attempt: int,
                         log: str) -> None:
         state = self.store.read_state(run_id) or {}
-        if state.get("state") == "failed":
-            return   # the worker recorded it, with the traceback file
-        # The worker never got to record it (import error, too many timeouts, ...): the traceback
-        # is in the job's stderr, which submitit writes.
-        self.store.set_state(run_id, "failed", executor="slurm", job_id=job_id, attempt=attempt,
-                             host=socket.gethostname(), log=log, traceback=log,
-                             reason=f"{type(error).__name__}: {error}".strip()[:500])
+        attempt_history.end(self.store, run_id, job_id, attempt, "failed")
+        if state.get("state") != "failed":
+            # The worker never got to record it (import error, too many timeouts, ...): the
+            # traceback is in the job's stderr, which submitit writes.
+            self.store.set_state(run_id, "failed", executor="slurm", job_id=job_id, attempt=attempt,
+                                 host=socket.gethostname(), log=log, traceback=log,
+                                 reason=f"{type(error).__name__}: {error}".strip()[:500])
+        # SLURM is done with this run unless it requeues the job, which keeps the claim's job id.
+        slurm_claims.release_for_job(self.store, run_id, job_id)
 
     def checkpoint(self, run_id: str) -> submitit.helpers.DelayedSubmission:
         # Called by submitit on USR2 (time limit near, or preemption) on rank 0, just before it

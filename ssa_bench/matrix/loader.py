@@ -1,18 +1,16 @@
 """``load_spec(path, profile, overrides) -> Spec``: read, validate, expand and resolve a matrix.
 
-The result holds one :class:`Entry` per table cell to fill -- a row label, its section and column,
+The result holds one :class:`~ssa_bench.matrix.run.Run` per table cell to fill -- a row label, its section and column,
 a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.plan``).
 Nothing here imports torch: ``plan`` and ``status`` must answer in well under a second.
 """
 from __future__ import annotations
 
 import copy
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
@@ -22,6 +20,10 @@ from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
 from ssa_bench.matrix import schema
 from ssa_bench.matrix.expand import expand, get_path, set_path
 from ssa_bench.matrix.overrides import parse_overrides
+from ssa_bench.matrix.run import Run, run_id
+from ssa_bench.matrix.report_settings import check_pivot_key, check_report
+from ssa_bench.matrix.values import check_value
+from ssa_bench.matrix.yaml_file import load_yaml
 from ssa_bench.matrix.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
 from ssa_bench.weights.catalog import check_pretrained, resolve_pretrained
 
@@ -37,20 +39,6 @@ class SpecRow:
 
 
 @dataclass
-class Entry:
-    label: str
-    section: str | None
-    column: str | None
-    seed: int
-    row_index: int
-    config: dict
-    paper_baseline: str
-    paper_dataset: str
-    slurm: dict | None
-    origin: str
-
-
-@dataclass
 class Spec:
     name: str
     title: str
@@ -59,7 +47,7 @@ class Spec:
     report: dict
     paper_table: str | None
     rows: list[SpecRow]
-    entries: list[Entry] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
     datasets: dict = field(default_factory=dict)
 
 
@@ -68,19 +56,14 @@ def resolve_path(path: str) -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+    if Path(path).exists():          # a directory, a socket...: say what it is, not "not found"
+        return Path(path)
     raise SpecError(f"spec file not found: {path}", file=path, key="SPEC",
                     fix="give a path to a YAML file, or one under experiments/ (e.g. tables/table3.yaml)")
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SpecError(f"malformed YAML{where}: {problem}", file=str(path), key="(file)",
-                        fix="fix the YAML syntax (indentation, a missing ':' or an unclosed bracket)") from None
+    document = load_yaml(path)
     if document is None:
         raise SpecError("the spec file is empty", file=str(path), key="(file)",
                         fix="write at least `base: {baseline: ..., dataset: ...}` and `rows:`")
@@ -91,16 +74,12 @@ def _read_yaml(path: Path) -> dict:
 
 
 def _check_row_block(block, file: str, where: str, need_label: bool) -> None:
-    schema.check_block(block, schema.ROW_KEYS, file, where)
+    schema.check_type(block, dict, file, where)
+    for key, value in block.items():
+        check_value(str(key), value, file, f"{where}.{key}")
     if need_label and not str(block.get("label") or "").strip():
         raise SpecError("a row needs a label", file=file, key=f"{where}.label",
                         fix="add label: with the paper's row name, e.g. label: + SEPA")
-    for key, keys in (("train", schema.TRAIN_KEYS), ("measure", schema.MEASURE_KEYS),
-                      ("slurm", schema.SLURM_KEYS), ("evaluate", schema.EVALUATE_KEYS)):
-        if key in block:
-            schema.check_block(block[key], keys, file, f"{where}.{key}")
-    if "evaluate" in block:
-        _check_test_mode(block["evaluate"], file, f"{where}.evaluate")
 
 
 def _check_test_mode(evaluate: dict, file: str, where: str) -> None:
@@ -134,7 +113,19 @@ def _check_axes(block, file: str, where: str) -> dict:
         if not isinstance(values, list) or not values:
             raise SpecError("an axis needs a non-empty list of values", file=file, key=f"{where}.{key}",
                             fix=f"write e.g. {key}: [a, b]")
+        for index, value in enumerate(values):
+            _check_axis_value(str(key), value, file, f"{where}.{key}[{index}]")
     return block
+
+
+def _check_axis_value(key: str, value, file: str, where: str) -> None:
+    """One axis value, reported where it is written (axes.seed[1]), not at the row it lands in."""
+    check_value(key, value, file, where)
+    if key.startswith("ssa."):
+        try:
+            _resolved_ssa({key.split(".", 1)[1]: value})
+        except SSASettingsError as error:
+            raise SpecError(error.message, file=file, key=where, fix=error.fix) from None
 
 
 def _check_datasets(block, file: str) -> dict:
@@ -154,6 +145,16 @@ def _check_datasets(block, file: str) -> dict:
         if not definition["classes"] or not all(isinstance(c, str) for c in definition["classes"]):
             raise SpecError("classes must be a non-empty list of names", file=file, key=f"{where}.classes",
                             fix="write classes: [road, car, ...]")
+        if "crop_size" in definition:
+            schema.check_size(definition["crop_size"], file, f"{where}.crop_size")
+        if "scale" in definition:
+            schema.check_size(definition["scale"], file, f"{where}.scale")
+        if definition.get("max_iters", 1) < 1:
+            raise SpecError(f"max_iters must be at least 1, got {definition['max_iters']}", file=file,
+                            key=f"{where}.max_iters", fix="give a positive number of iterations")
+        if not definition["root"].strip():
+            raise SpecError("empty dataset root", file=file, key=f"{where}.root",
+                            fix="give the folder holding images/ and annotations/")
     return block
 
 
@@ -174,6 +175,9 @@ def _check_top(doc: dict, file: str) -> None:
         _check_row_block(row, file, f"include[{index}]", need_label=True)
     for index, rule in enumerate(doc.get("exclude") or []):
         schema.check_type(rule, dict, file, f"exclude[{index}]")
+        if not rule:
+            raise SpecError("an empty exclusion {} would drop every row", file=file, key=f"exclude[{index}]",
+                            fix="give the keys a dropped row must match, e.g. {label: + SEPA, dataset: ade20k}")
     if "seeds" in doc:
         seeds = doc["seeds"]
         if (not isinstance(seeds, list) or not seeds
@@ -247,13 +251,13 @@ def _check_classifier(values: dict, file: str, where: str) -> None:
                             "{type: ssa, ...} alone")
 
 
-# Resolved classifier blocks by their canonical JSON (planning speed, as _RESOLVED_SSA).
+# Resolved classifier blocks by their content (planning speed, as _RESOLVED_SSA).
 _RESOLVED_CLASSIFIERS: dict[str, tuple[str, dict]] = {}
 
 
 def _resolved_classifier(block) -> tuple[str, dict]:
     """(type, resolved settings dict) of a ``classifier:`` block, memoised."""
-    key = json.dumps(block, sort_keys=True, default=repr)
+    key = _block_key(block)
     resolved = _RESOLVED_CLASSIFIERS.get(key)
     if resolved is None:
         kind, settings = resolve_classifier(block)
@@ -284,14 +288,33 @@ def _section_name(key: str | None, values: dict, axis_values: dict):
     return None if value is None else str(value)
 
 
-# Resolved SSA blocks by their canonical JSON: a 10,000-run matrix has a few distinct blocks, and
+def _block_key(block) -> str:
+    """A memo key of a settings block: its sorted items' repr, several times cheaper than JSON
+    at 10,000 runs, and as exact (1, 1.0 and True stay distinct)."""
+    return repr(sorted(block.items(), key=lambda item: str(item[0]))) if isinstance(block, dict) else repr(block)
+
+
+# The run config's train.pretrained per (baseline, spec value): the catalog lookup is a few path
+# operations, done once per distinct pair instead of once per run. A relative path is made absolute
+# against the working directory, so the memo lives for one load_spec call only.
+_PRETRAINED: dict[tuple[str, str], object] = {}
+
+
+def _pretrained_ref(baseline: str, value):
+    key = (baseline, repr(value))
+    if key not in _PRETRAINED:
+        _PRETRAINED[key] = resolve_pretrained(baseline, value)
+    return _PRETRAINED[key]
+
+
+# Resolved SSA blocks by their content: a 10,000-run matrix has a few distinct blocks, and
 # resolving one (type hints of every field) costs ~0.5 ms, most of planning's time at that scale.
 _RESOLVED_SSA: dict[str, dict] = {}
 
 
 def _resolved_ssa(block: dict) -> dict:
     """resolve_settings(block).to_dict(), memoised; raises SSASettingsError as it does."""
-    key = json.dumps(block, sort_keys=True, default=repr)
+    key = _block_key(block)
     settings = _RESOLVED_SSA.get(key)
     if settings is None:
         settings = _RESOLVED_SSA[key] = resolve_settings(block).to_dict()
@@ -315,9 +338,11 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
                        "reduce_zero_label": bool(definition.get("reduce_zero_label", False)),
                        "img_suffix": definition.get("img_suffix", ".jpg"),
                        "seg_map_suffix": definition.get("seg_map_suffix", ".png")}
+        if definition.get("scale"):         # only when set: ids of runs without it do not change
+            dataset_def["scale"] = list(definition["scale"])
     train = {**train_defaults(dataset, datasets.get(dataset)), **(values.get("train") or {})}
     # a catalog reference (the checkpoint's identity, not this machine's cache path), a path or None
-    train["pretrained"] = resolve_pretrained(values["baseline"], train["pretrained"])
+    train["pretrained"] = _pretrained_ref(values["baseline"], train["pretrained"])
     if train["lr"] is not None:
         train["lr"] = float(train["lr"])
     measure = {**measure_defaults(train["crop_size"]), **(values.get("measure") or {})}
@@ -339,7 +364,9 @@ def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
         raise SpecError(f"unknown profile '{profile}'", key="--profile",
                         fix=f"use one of: {', '.join(PROFILES)}")
     file_path = resolve_path(path)
+    _PRETRAINED.clear()
     file = str(file_path)
+    spec_path = os.path.relpath(file) if not os.path.isabs(path) else file
     doc = _read_yaml(file_path)
     parsed = parse_overrides(overrides)
     for item in parsed:
@@ -352,7 +379,8 @@ def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
     expanded = expand(doc.get("base") or {}, doc.get("rows") or [], axes, zipped,
                       doc.get("include") or [], doc.get("exclude") or [], file)
     rows_for_report: list[SpecRow] = []
-    entries: list[Entry] = []
+    listed: set[SpecRow] = set()
+    runs: list[Run] = []
     seen: dict = {}
     columns_key, sections_key = doc.get("columns"), doc.get("sections")
     for index, row in enumerate(expanded):
@@ -381,22 +409,29 @@ def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
                                 file=file, key=row.origin,
                                 fix=f"give it a label different from {seen[key]}, or drop one of the two")
             seen[key] = row.origin
-            entries.append(Entry(label=label, section=section, column=None if column is None else str(column),
-                                 seed=int(seed), row_index=index, config=_resolve_config(values, datasets),
-                                 paper_baseline=row.values["baseline"], paper_dataset=row.values["dataset"],
-                                 slurm=copy.deepcopy(values.get("slurm")), origin=row.origin))
-        if SpecRow(label, section) not in rows_for_report:
+            config = _resolve_config(values, datasets)
+            runs.append(Run(id=run_id(config), label=label, group=label, section=section,
+                            column=None if column is None else str(column), seed=int(seed), row_index=index,
+                            config=config, spec_name=spec_path, paper_baseline=row.values["baseline"],
+                            paper_dataset=row.values["dataset"], slurm=copy.deepcopy(values.get("slurm")),
+                            origin=row.origin))
+        if SpecRow(label, section) not in listed:
+            listed.add(SpecRow(label, section))
             rows_for_report.append(SpecRow(label, section))
-    if not entries:
+    if not runs:
         raise SpecError("the matrix expands to no runs", file=file, key="rows",
                         fix="add rows, or loosen exclude: rules")
     report = dict(doc.get("report") or {})
+    check_pivot_key(doc, file)
+    labels = {row.label for row in rows_for_report} | {row.values.get("label") for row in expanded}
+    paper_only = [row.origin for row in expanded if row.values.get("paper_only")]
+    check_report(doc, report, {str(label) for label in labels if label}, paper_only, file)
     paper_table = report.get("paper_table", doc.get("paper_table"))
     if paper_table is not None:
         paper_table = str(paper_table)
         paper_table = paper_table if paper_table.startswith("table") else f"table{paper_table}"
         report["paper_table"] = paper_table
     return Spec(name=str(doc.get("name") or file_path.stem), title=str(doc.get("title") or ""),
-                path=os.path.relpath(file) if not os.path.isabs(path) else file, profile=profile,
-                report=report, paper_table=paper_table, rows=rows_for_report, entries=entries,
+                path=spec_path, profile=profile,
+                report=report, paper_table=paper_table, rows=rows_for_report, runs=runs,
                 datasets=datasets)

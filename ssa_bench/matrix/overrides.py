@@ -13,9 +13,13 @@ from dataclasses import dataclass
 import yaml
 
 from ssa_bench.errors import SpecError
-from ssa_bench.matrix.schema import ROW_KEYS, TOP_KEYS, closest
+from ssa_bench.matrix.schema import ROW_KEYS, TOP_KEYS, unicode_note
+from ssa_bench.matrix.values import check_value, suggest
 
 _ROW_LEVEL = set(ROW_KEYS) - {"label", "section", "paper_only"}
+# Keys that shape the matrix itself: a run key set on "every run" is what --set is for.
+_SPEC_STRUCTURE = ("base", "rows", "include", "exclude", "axes", "zip")
+_TOP_SETTABLE = [key for key in TOP_KEYS if key not in _SPEC_STRUCTURE]
 
 
 @dataclass(frozen=True)
@@ -38,10 +42,18 @@ def parse_overrides(items) -> list[Override]:
         key, raw = text.split("=", 1)
         key = key.strip()
         head = key.split(".")[0]
+        if not key or not all(part.strip() for part in key.split(".")):
+            raise SpecError(f"--set needs a key before '=', got '{text}'", key="--set",
+                            fix="write e.g. --set train.max_iters=2000")
+        if head in _SPEC_STRUCTURE:
+            rest = key.split(".", 1)[1] if "." in key else "KEY"
+            raise SpecError(f"--set {key}: the spec's {head} cannot be set from the command line", key=f"--set {key}",
+                            fix=f"--set applies to every run: write --set {rest}=..." if head == "base"
+                            else "edit the spec file, or --set a run key (e.g. dataset=...) for every run")
         if head not in _ROW_LEVEL and head not in TOP_KEYS:
-            raise SpecError(f"unknown key '{key}'", key="--set",
-                            fix=f"{closest(head, list(_ROW_LEVEL) + list(TOP_KEYS))}a --set key starts with one of: "
-                                f"{', '.join(sorted(_ROW_LEVEL))} (every run) or {', '.join(TOP_KEYS)} (the spec)")
+            raise SpecError(f"unknown key '{key}'{unicode_note(key)}", key=f"--set {key}",
+                            fix=f"{suggest(head)}a --set key starts with one of: "
+                                f"{', '.join(sorted(_ROW_LEVEL))} (every run) or {', '.join(_TOP_SETTABLE)} (the spec)")
         if head == "cfg" and key == "cfg":
             raise SpecError("--set cfg needs the mmseg key after it", key="--set",
                             fix="write e.g. --set cfg.model.decode_head.channels=256")
@@ -50,5 +62,19 @@ def parse_overrides(items) -> list[Override]:
         except yaml.YAMLError as error:
             raise SpecError(f"--set {key}: value '{raw}' is not valid YAML ({error.problem})", key="--set",
                             fix="quote strings with special characters") from None
+        if head in _ROW_LEVEL:
+            check_value(key, value, None, f"--set {key}")
+        if head == "ssa" and "." in key:
+            _check_ssa_setting(key, value)
         out.append(Override(key, value, text))
     return out
+
+
+def _check_ssa_setting(key: str, value) -> None:
+    """``--set ssa.<name>=v`` on its own, so the error names the --set (not a row)."""
+    from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
+
+    try:
+        resolve_settings({key.split(".", 1)[1]: value})
+    except SSASettingsError as error:
+        raise SpecError(error.message, key=f"--set {key}", fix=error.fix) from None

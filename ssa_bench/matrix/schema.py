@@ -7,6 +7,7 @@ naming the file, the key path (``rows[3].train.max_iters``) and the fix. Kept as
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from typing import Any
 
 from ssa_bench.errors import SpecError
@@ -54,7 +55,9 @@ MEASURE_KEYS = {"input_size": list, "latency_warmup": (int, type(None)),
 SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str, "time": str,
               "partition": str, "constraint": str, "qos": str, "account": str, "extra": dict}
 DATASET_KEYS = {"root": str, "classes": list, "reduce_zero_label": bool, "img_suffix": str,
-                "seg_map_suffix": str, "crop_size": list, "max_iters": int}
+                "seg_map_suffix": str, "crop_size": list, "max_iters": int,
+                # the resize scale of the train/test pipelines (ADE20K's is [2048, 512])
+                "scale": list}
 REPORT_KEYS = {"columns": list, "paper_table": (str, int), "caption": str, "baseline_row": str,
                "paper_only_rows": list, "decimals": dict, "rank_by": str}
 
@@ -67,11 +70,20 @@ def closest(word: str, options) -> str:
     return f"did you mean '{match[0]}'? " if match else ""
 
 
+def unicode_note(key: str) -> str:
+    """'' for an ASCII key; else which characters are not ASCII (a Cyrillic 'а' looks like 'a')."""
+    odd = [c for c in key if ord(c) > 127]
+    if not odd:
+        return ""
+    names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'UNKNOWN')}" for c in dict.fromkeys(odd))
+    return f" (it contains {names}; retype it in plain ASCII)"
+
+
 def check_keys(mapping: dict, allowed, file: str, where: str) -> None:
     for key in mapping:
         if key not in allowed:
             path = f"{where}.{key}" if where else str(key)
-            raise SpecError(f"unknown key '{key}'", file=file, key=path,
+            raise SpecError(f"unknown key '{key}'{unicode_note(str(key))}", file=file, key=path,
                             fix=f"{closest(str(key), allowed)}allowed here: {', '.join(allowed)}")
 
 

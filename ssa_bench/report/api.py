@@ -6,12 +6,11 @@
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
 from ssa_bench.errors import UserError
+from ssa_bench.store import write_text_atomic
 from ssa_bench.report.gather import ACCURACY_METRICS, gather, results_root
 from ssa_bench.report.render_csv import render_csv
 from ssa_bench.report.render_latex import render_latex
@@ -31,20 +30,6 @@ def report_table(spec, runs, store) -> ReportTable:
     return table
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def default_out_dir(spec, store) -> Path:
     return results_root(store) / "reports" / str(getattr(spec, "name", "report"))
 
@@ -62,7 +47,7 @@ def write_report(spec, runs, store, formats=("latex", "markdown", "csv"), out_di
     for fmt in formats:
         render, suffix = RENDERERS[fmt]
         path = directory / f"{table.name}{suffix}"
-        _write_atomic(path, render(table))
+        write_text_atomic(path, render(table))     # readable by others as the umask allows
         paths[fmt] = path
     return paths
 

@@ -34,12 +34,12 @@ def _profile_sentence(table: ReportTable) -> str:
 def from_scratch_baselines(runs) -> list[str]:
     """Baselines (in order) with a run whose resolved config trains the backbone from scratch.
 
-    Only resolved configs count (they always hold ``train.pretrained``); a run without a config
+    Only resolved configs count (they always hold ``train.pretrained``); a config without the key
     says nothing either way.
     """
     names: list[str] = []
     for run in runs:
-        config = getattr(run, "config", None) or {}
+        config = run.config
         train = config.get("train") or {}
         if "pretrained" in train and train["pretrained"] is None and config.get("baseline") not in names:
             names.append(config.get("baseline"))

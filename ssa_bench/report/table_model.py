@@ -139,7 +139,7 @@ def _spec_metrics(spec, report: dict) -> list[str]:
         columns = [columns]
     for index, metric in enumerate(columns):
         if metric not in METRICS:
-            raise UserError(f"unknown report column '{metric}'", file=getattr(spec, "path", None),
+            raise UserError(f"unknown report column '{metric}'", file=spec.path,
                             key=f"report.columns[{index}]", fix=f"use metric names from: {', '.join(METRICS)}")
     return list(columns)
 
@@ -153,7 +153,7 @@ def _group_title(value: str | None) -> str | None:
 def _paper_only_requests(spec, report: dict) -> list[tuple[str, str | None, str]]:
     """(label, section or None, key path) of rows the spec wants shown with the paper's numbers only."""
     requests = []
-    for index, item in enumerate(report.get("paper_only_rows") or getattr(spec, "paper_only_rows", None) or ()):
+    for index, item in enumerate(report.get("paper_only_rows") or ()):
         key = f"report.paper_only_rows[{index}]"
         if isinstance(item, str):
             requests.append((item, None, key))
@@ -161,11 +161,11 @@ def _paper_only_requests(spec, report: dict) -> list[tuple[str, str | None, str]
             sections = item.get("sections") or [item.get("section")]
             requests.extend((str(item["label"]), s, key) for s in sections)
         else:
-            raise UserError("a paper-only row needs a label", file=getattr(spec, "path", None), key=key,
+            raise UserError("a paper-only row needs a label", file=spec.path, key=key,
                             fix="write the paper's row name, e.g. 'DNC', or {label: DNC, section: ...}")
-    for index, row in enumerate(getattr(spec, "rows", None) or ()):
-        if getattr(row, "paper_only", False):
-            requests.append((row.label, getattr(row, "section", None), f"rows[{index}]"))
+    for index, row in enumerate(spec.rows):
+        if row.paper_only:
+            requests.append((row.label, row.section, f"rows[{index}]"))
     return requests
 
 
@@ -177,7 +177,7 @@ def _latency_facts(spec, frame: pd.DataFrame) -> dict | None:
     if len(devices) > 1:
         listed = "; ".join(f"{device} ({name})" for device, name in devices)
         raise UserError(f"the table's latencies were measured on different devices: {listed}",
-                        file=getattr(spec, "path", None), key="report.columns",
+                        file=spec.path, key="report.columns",
                         fix="measure every run of this table on one device, or drop latency_ms from report.columns")
     device, name = devices[0]
     return {"device": device, "device_name": name,
@@ -306,7 +306,7 @@ class _Builder:
         return used
 
     def unused_request_error(self, label: str, key: str) -> UserError:
-        where = dict(file=getattr(self.spec, "path", None), key=key)
+        where = dict(file=self.spec.path, key=key)
         if self.paper is None:
             return UserError(f"paper-only row '{label}' but the spec names no paper table to take it from", **where,
                              fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
@@ -338,10 +338,10 @@ LOWER_IS_BETTER = ("gflops", "params_m", "latency_ms")
 
 def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = None) -> ReportTable:
     """The report table of a spec from its gathered runs (see `gather`)."""
-    report = dict(getattr(spec, "report", None) or {})
+    report = dict(spec.report or {})
     metrics = _spec_metrics(spec, report)
     numbers = paper_numbers or load_paper_numbers()
-    paper_name = report.get("paper_table") or getattr(spec, "paper_table", None)
+    paper_name = report.get("paper_table") or spec.paper_table
     paper = numbers.table(paper_name) if paper_name is not None else None
     build = _Builder(spec, frame, paper, metrics)
     requests = _paper_only_requests(spec, report)
@@ -366,14 +366,14 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
         if key not in used_requests:
             raise build.unused_request_error(label, key)
     return ReportTable(
-        name=str(getattr(spec, "name", "report")), title=str(getattr(spec, "title", None) or getattr(spec, "name", "")),
-        caption=report.get("caption"), profile=str(getattr(spec, "profile", "paper")), columns=build.columns,
+        name=str(spec.name), title=str(spec.title or spec.name),
+        caption=report.get("caption"), profile=str(spec.profile), columns=build.columns,
         rows=rows, paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
         baseline_rows=baseline_rows, rank_by=report.get("rank_by"),
         decimals=dict(paper.decimals) if paper else {}, latency=build.latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
-        spec_path=str(getattr(spec, "path", "")) or None,
+        spec_path=str(spec.path or "") or None,
         ours_eval_modes=_ordered_unique(m for m in frame.get("eval_mode", []) if isinstance(m, str)),
         ours_eval_windows={d: w for d, w in zip(frame["dataset"], frame.get("eval_window", [None] * len(frame)))
                            if isinstance(d, str) and isinstance(w, str)},

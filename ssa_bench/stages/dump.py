@@ -8,19 +8,22 @@ pixel features, fixed and adapted prototypes, the teacher's when the run trained
 """
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
 from ssa_bench.stages.runner import latest_checkpoint, make_runner
+from ssa_bench.store import write_bytes_atomic
+from ssa_bench.store.paths import run_paths_at
 
 NUM_IMAGES = 4
 
 
 def _save_npz(path: str, **arrays) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}.npz"
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def dump_stage(run_config: dict, run_dir: str) -> dict:
@@ -29,9 +32,10 @@ def dump_stage(run_config: dict, run_dir: str) -> dict:
     from PIL import Image
     import torch
 
-    checkpoint = latest_checkpoint(os.path.join(run_dir, "work_dir"))
+    paths = run_paths_at(run_dir)
+    checkpoint = latest_checkpoint(paths.work_dir)
     if checkpoint is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir}/work_dir: the train stage did not finish")
+        raise FileNotFoundError(f"no checkpoint in {paths.work_dir}: the train stage did not finish")
     runner = make_runner(run_config, run_dir, "dump", load_from=checkpoint, resume=False)
     runner.load_or_resume()
     model = runner.model
@@ -46,7 +50,7 @@ def dump_stage(run_config: dict, run_dir: str) -> dict:
     images = np.stack([np.asarray(Image.open(dataset.get_data_info(i)["img_path"]).convert("RGB")) for i in order])
     gt = np.stack([s["data_samples"].gt_sem_seg.data[0].numpy().astype(np.uint8) for s in samples])
     pred = np.stack([r.pred_sem_seg.data[0].cpu().numpy().astype(np.uint8) for r in results])
-    dump_dir = os.path.join(run_dir, "dump")
+    dump_dir = paths.dump_dir
     os.makedirs(dump_dir, exist_ok=True)
     files = [os.path.join(dump_dir, "predictions.npz")]
     _save_npz(files[0], names=names, images=images, gt=gt, pred=pred)

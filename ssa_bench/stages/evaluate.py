@@ -4,13 +4,13 @@ dataset's or the baseline's mmseg configs, e.g. PASCAL-Context), or multi-scale 
 says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``)."""
 from __future__ import annotations
 
-import os
 
 from ssa_bench.stages.runner import latest_checkpoint, make_runner
+from ssa_bench.store.paths import run_paths_at
 
 
 def evaluate_stage(run_config: dict, run_dir: str) -> dict:
-    checkpoint = latest_checkpoint(os.path.join(run_dir, "work_dir"))
+    checkpoint = latest_checkpoint(run_paths_at(run_dir).work_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}/work_dir: the train stage did not finish")
     runner = make_runner(run_config, run_dir, "evaluate", load_from=checkpoint, resume=False)

@@ -10,6 +10,8 @@ import uuid
 import warnings
 
 
+from ssa_bench.store.paths import run_paths_at
+
 def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes):
     """An mmengine Runner for the run (``changes`` override top-level config keys)."""
     from ssa_bench.compat import patch_openmmlab
@@ -19,7 +21,7 @@ def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes)
 
     from ssa_bench.configs import build_mmseg_config
 
-    work_dir = os.path.join(run_dir, "work_dir")
+    work_dir = run_paths_at(run_dir).work_dir
     cfg = build_mmseg_config(run_config, work_dir)
     if stage == "evaluate":
         from ssa_bench.configs.compose import use_test_time_aug
@@ -34,22 +36,27 @@ def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes)
     cfg.experiment_name = name
     if cfg.get("visualizer"):
         cfg.visualizer.name = name
-    import_modules(cfg)
+    import_modules((cfg.get("custom_imports") or {}).get("imports", []))
     with warnings.catch_warnings():
         # mmseg's notes to its developers (deprecations, avg_non_ignore) are noise in a run log.
         warnings.filterwarnings("ignore", category=UserWarning)
         return Runner.from_cfg(cfg)
 
 
-def import_modules(cfg) -> None:
-    """What ``Config.fromfile`` would do for ``custom_imports``: a Config built from a dict (ours)
-    does not import them by itself."""
+def import_modules(imports: list[str], *, init_default_scope: bool = False) -> None:
+    """Register mmseg's modules and import ``imports`` (ours: classifiers, ports, hooks), which
+    register theirs on import -- what ``Config.fromfile`` does for ``custom_imports``, which a
+    Config built from a dict (ours) does not do by itself. A Runner sets the default scope from
+    its config; a model built without one (measuring) needs ``init_default_scope``."""
+    from ssa_bench.compat import patch_openmmlab
+
+    patch_openmmlab()
     import importlib
 
     from mmseg.utils import register_all_modules
 
-    register_all_modules(init_default_scope=False)
-    for module in (cfg.get("custom_imports") or {}).get("imports", []):
+    register_all_modules(init_default_scope=init_default_scope)
+    for module in imports:
         importlib.import_module(module)
 
 
@@ -59,9 +66,18 @@ def checkpoint_iter(path: str | None) -> int | None:
 
 
 def latest_checkpoint(work_dir: str) -> str | None:
-    from ssa_bench.stages.measure import find_checkpoint
-
-    return find_checkpoint(work_dir) if os.path.isdir(work_dir) else None
+    """The checkpoint mmengine wrote last in ``work_dir`` (its ``last_checkpoint`` pointer, else
+    the newest ``*.pth``), or None (also when ``work_dir`` does not exist: nothing trained yet)."""
+    pointer = os.path.join(work_dir, "last_checkpoint")
+    if os.path.isfile(pointer):
+        with open(pointer, encoding="utf-8") as handle:
+            path = handle.read().strip()
+        if path and not os.path.isabs(path):
+            path = os.path.join(work_dir, path)
+        if os.path.isfile(path):
+            return path
+    candidates = glob.glob(os.path.join(work_dir, "*.pth"))
+    return max(candidates, key=os.path.getmtime) if candidates else None
 
 
 def _scalar_entries(work_dir: str):

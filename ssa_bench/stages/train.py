@@ -4,15 +4,15 @@ into the record, so a user sees which term dominates). Resumes from the newest c
 work_dir, so a killed, preempted or requeued run continues instead of starting over."""
 from __future__ import annotations
 
-import os
 import time
 
 from ssa_bench.stages.runner import (checkpoint_iter, device_of, latest_checkpoint, make_runner,
                                      read_curve, read_loss_curves)
+from ssa_bench.store.paths import run_paths_at
 
 
 def train_stage(run_config: dict, run_dir: str) -> dict:
-    work_dir = os.path.join(run_dir, "work_dir")
+    work_dir = run_paths_at(run_dir).work_dir
     resumed_from = checkpoint_iter(latest_checkpoint(work_dir))
     runner = make_runner(run_config, run_dir)
     started = time.time()

@@ -19,6 +19,7 @@ from typing import Callable
 
 from ssa_bench.errors import DataError
 from ssa_bench.weights.catalog import WEIGHTS_ENV, WeightEntry, weights_dir
+from ssa_bench.store.atomic import fsync_dir
 
 CHUNK = 1 << 20
 TIMEOUT_S = 60
@@ -108,19 +109,6 @@ def _manual_error(entry: WeightEntry, path: Path, reason: str) -> DataError:
                          f"then `ssa-bench weights check {entry.name}`")
 
 
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _open(url: str, start: int):
     headers = {"User-Agent": USER_AGENT}
     if start:
@@ -199,5 +187,5 @@ def fetch(entry: WeightEntry, directory: Path | None = None, progress: Progress 
         part.unlink(missing_ok=True)
         raise mismatch_error(entry, path, hexdigest, removed=True)
     os.replace(part, path)
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return path

@@ -13,8 +13,8 @@ from ssa_bench.compat import patch_openmmlab
 patch_openmmlab()
 
 from ssa_bench.efficiency.inference import InferenceGraph  # noqa: E402
-from ssa_bench.stages.measure import (model_cfg_from_recipe, build_segmentor,  # noqa: E402
-                                      resolved_ssa_settings)
+from ssa_bench.configs import build_model_config  # noqa: E402
+from ssa_bench.stages.measure import build_segmentor, resolved_ssa_settings  # noqa: E402
 from ssa_bench.efficiency.inference import prepare_for_inference  # noqa: E402
 
 
@@ -36,7 +36,7 @@ def test_forward_at_paper_input_size(name, ssa):
                               else ("ade20k", 512, 150))
     run_config = {"baseline": name, "dataset": dataset, "dataset_def": None,
                   "ssa": resolved_ssa_settings("paper") if ssa else {"enabled": False}}
-    model = prepare_for_inference(build_segmentor(*model_cfg_from_recipe(run_config)))
+    model = prepare_for_inference(build_segmentor(*build_model_config(run_config)))
     head = model.decode_head[-1] if isinstance(model.decode_head, torch.nn.ModuleList) \
         else model.decode_head
     assert (type(head).__name__ == "SSAHead") == ssa

@@ -154,7 +154,7 @@ def _random_checkpoint(config: dict, run_dir) -> None:
     from ssa_bench.stages.runner import import_modules
 
     cfg = build_mmseg_config(config, str(run_dir / "work_dir"))
-    import_modules(cfg)
+    import_modules(cfg.custom_imports.imports)
     init_default_scope("mmseg")
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -247,7 +247,7 @@ def test_spec_evaluate_axis(tmp_path):
     ("base: {baseline: segnext_t, dataset: ade20k, evaluate: {aug_test: yes please}}\nrows: [{label: X}]\n",
      "base.evaluate.aug_test", "expected true or false, got str 'yes please'"),
     ("base: {baseline: segnext_t, dataset: ade20k}\nrows: [{label: X, evaluate: {aug_tset: true}}]\n",
-     "rows[0].evaluate.aug_tset", "unknown key 'aug_tset'"),
+     "rows[0].evaluate.aug_tset", "unknown key 'evaluate.aug_tset'"),
     ("base: {baseline: segnext_t, dataset: ade20k, evaluate: true}\nrows: [{label: X}]\n",
      "base.evaluate", "expected a mapping, got bool True"),
     ("base: {baseline: segnext_t, dataset: ade20k, evaluate: {test_mode: sliding}}\nrows: [{label: X}]\n",

@@ -132,6 +132,11 @@ def test_roots_check_and_ensure(tmp_path, monkeypatch):
         data.ensure_datasets([{"dataset": "mine", "dataset_def": inline}])
     for part in ("images/training", "annotations/training", "images/validation", "annotations/validation"):
         (tmp_path / "mine" / part).mkdir(parents=True)
+    # the folders alone are not a data set: no images is refused before any run starts
+    with pytest.raises(DataError, match="images"):
+        data.ensure_datasets([{"dataset": "mine", "dataset_def": inline}])
+    for part in ("images/training", "images/validation"):
+        (tmp_path / "mine" / part / "a.jpg").write_bytes(b"")
     data.ensure_datasets([{"dataset": "mine", "dataset_def": inline}])
 
 

@@ -61,6 +61,8 @@ def stepping_worker(results_root: str, run_id: str) -> None:
     behaviour = config["test_worker"]
     work_dir = Path(store.run_dir(run_id)) / "work_dir"
     work_dir.mkdir(exist_ok=True)
+    (work_dir / "pid.txt").write_text(str(os.getpid()))    # for tests that kill the job's processes
+    began = time.time()
     try:
         if behaviour.get("raise"):
             raise RuntimeError(behaviour["raise"])
@@ -77,6 +79,7 @@ def stepping_worker(results_root: str, run_id: str) -> None:
         record = {"schema": 1, "id": run_id, "config": config,
                   "metrics": {"mIoU": 10.0 + len(run_id) % 7, "mAcc": 0.0, "aAcc": 0.0},
                   "train": {"iters": steps, "resumed_from_iter": start or None,
+                            "wall_time_s": round(time.time() - began, 2),
                             "world_size": int(os.environ.get("SLURM_NTASKS", "1")),
                             "attempt": int(os.environ.get("SSA_BENCH_ATTEMPT", "1")),
                             "launcher": os.environ.get("SSA_BENCH_LAUNCHER", "none"),
@@ -108,7 +111,7 @@ def distributed_worker(results_root: str, run_id: str) -> None:
     dist.destroy_process_group()
     if rank != 0:
         return
-    from ssa_bench.executors.launch import launcher, per_device_batch
+    from ssa_bench.runtime import launcher, per_device_batch
 
     store = make_store(results_root)
     config = _load_config(store, run_id)

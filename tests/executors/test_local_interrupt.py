@@ -1,5 +1,6 @@
 """The local executor on Ctrl-C: runs it started fail with the reason, runs it only queued go
-back to pending, and a run another submitter finished meanwhile stays done."""
+back to pending, a run another submitter finished meanwhile stays done, and every claim this
+submitter or its workers held is released."""
 from __future__ import annotations
 
 import pytest
@@ -35,9 +36,11 @@ def _run(run_id: str) -> Run:
 def test_interrupt_resets_only_runs_this_submitter_queued(tmp_path, monkeypatch):
     store = Store(tmp_path)
     runs = [_run("started"), _run("finished_elsewhere"), _run("still_queued")]
+    held_while_running = {}
 
-    def spawn(run, store, threads):
+    def spawn(run, store, threads, owner, worker_command):
         store.set_state(run.id, "running", executor="local", pid=_NeverEnding.pid)
+        held_while_running[run.id] = store.claim_holder(run.id)
         return local._Active(run, _NeverEnding(), 0.0, str(tmp_path / f"{run.id}.log"))
 
     def sleep(_seconds):
@@ -54,3 +57,5 @@ def test_interrupt_resets_only_runs_this_submitter_queued(tmp_path, monkeypatch)
     assert "interrupted" in store.read_state("started")["reason"]
     assert store.read_state("finished_elsewhere")["state"] == "done"
     assert store.read_state("still_queued")["state"] == "pending"
+    assert held_while_running["started"] is not None and held_while_running["started"].kind == "local"
+    assert all(store.claim_holder(run.id) is None for run in runs)

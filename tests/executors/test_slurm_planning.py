@@ -7,7 +7,7 @@ import pytest
 from slurm_helpers import fake_run, make_store
 
 from ssa_bench.errors import UserError
-from ssa_bench.executors import launch
+from ssa_bench import runtime as launch
 from ssa_bench.executors.cluster_profiles import (available_profiles, job_resources, load_profile, parse_memory,
                                                   parse_minutes)
 from ssa_bench.executors.slurm import plan_arrays, run_slurm
@@ -154,7 +154,8 @@ def _state(state, **info):
 
 
 @pytest.mark.parametrize("disk, slurm, expected", [
-    (_state("running"), JobInfo("7_1", "PENDING", "BeginTime"), "queued"),      # requeued
+    (_state("running"), JobInfo("7_1", "PENDING", "BeginTime", from_controller=True), "queued"),  # requeued
+    (_state("running"), JobInfo("7_1", "PENDING", "BeginTime"), None),          # accounting lags the start
     (_state("queued", attempt=0), JobInfo("7_1", "RUNNING"), "running"),
     (_state("running"), JobInfo("7_1", "CANCELLED"), "failed"),
     (_state("running"), JobInfo("7_1", "COMPLETED"), "failed"),                # no record written

@@ -16,27 +16,27 @@ def load(name: str, **kwargs):
 
 def test_axes_cross_rows_and_become_columns():
     spec = load("axes_product.yaml")
-    cells = [(e.label, e.column) for e in spec.entries]
+    cells = [(e.label, e.column) for e in spec.runs]
     assert cells == [(label, d) for label in ("Baseline", "SSA")
                      for d in ("ade20k", "coco_stuff10k", "pascal_context59")]
-    crops = {e.column: e.config["train"]["crop_size"] for e in spec.entries}
+    crops = {e.column: e.config["train"]["crop_size"] for e in spec.runs}
     assert crops["pascal_context59"] == [480, 480] and crops["ade20k"] == [512, 512]
-    assert {e.config["train"]["max_iters"] for e in spec.entries if e.column == "ade20k"} == {160_000}
+    assert {e.config["train"]["max_iters"] for e in spec.runs if e.column == "ade20k"} == {160_000}
 
 
 def test_zip_steps_axes_together_and_names_them_in_labels():
     spec = load("zip_axes.yaml")
-    assert [(e.config["ssa"]["edge_size"], e.config["train"]["lr"]) for e in spec.entries] == [
+    assert [(e.config["ssa"]["edge_size"], e.config["train"]["lr"]) for e in spec.runs] == [
         (3, 1e-4), (4, 2e-4), (5, 3e-4)]
-    assert spec.entries[0].label == "SSA (edge_size=3, lr=0.0001)"
+    assert spec.runs[0].label == "SSA (edge_size=3, lr=0.0001)"
 
 
 def test_include_and_exclude():
     spec = load("include_exclude.yaml")
-    cells = [(e.label, e.column) for e in spec.entries]
+    cells = [(e.label, e.column) for e in spec.runs]
     assert ("SSA", "coco_stuff10k") not in cells
     assert ("SSA", "ade20k") in cells and ("Baseline", "coco_stuff10k") in cells
-    released = [e for e in spec.entries if e.label == "SSA released"]
+    released = [e for e in spec.runs if e.label == "SSA released"]
     assert released and released[0].config["ssa"]["logits"] == "cosine"
 
 
@@ -49,12 +49,12 @@ def test_seeds_repeat_rows_with_distinct_runs():
 
 def test_sections_name_baselines_as_the_paper_does():
     spec = load("sections.yaml")
-    assert [e.section for e in spec.entries] == ["OCRNet (HRNet-W48)", "SeaFormer-B"] * 2
-    assert [e.label for e in spec.entries] == ["Baseline", "Baseline", "SSA (Ours)", "SSA (Ours)"]
+    assert [e.section for e in spec.runs] == ["OCRNet (HRNet-W48)", "SeaFormer-B"] * 2
+    assert [e.label for e in spec.runs] == ["Baseline", "Baseline", "SSA (Ours)", "SSA (Ours)"]
 
 
 def test_inline_dataset_is_resolved_into_the_config():
-    entry = load("inline_dataset.yaml").entries[0]
+    entry = load("inline_dataset.yaml").runs[0]
     assert entry.config["dataset"] == "my_roads"
     assert entry.config["dataset_def"]["classes"] == ["road", "car", "person"]
     assert entry.config["dataset_def"]["reduce_zero_label"] is False
@@ -63,7 +63,7 @@ def test_inline_dataset_is_resolved_into_the_config():
 
 def test_cfg_overrides_are_kept_flat_and_hashed():
     spec = load("cfg_override.yaml")
-    assert spec.entries[0].config["cfg"] == {"model.decode_head.channels": 128}
+    assert spec.runs[0].config["cfg"] == {"model.decode_head.channels": 128}
     other = load("cfg_override.yaml", overrides=["cfg.model.decode_head.channels=256"])
     assert plan(spec)[0].id != plan(other)[0].id
 
@@ -71,29 +71,29 @@ def test_cfg_overrides_are_kept_flat_and_hashed():
 def test_paper_only_rows_are_listed_for_the_report_but_never_run():
     spec = load("paper_only.yaml")
     assert [(r.label, r.paper_only) for r in spec.rows] == [("FCN", False), ("ProtoSeg", True), ("SSA (Ours)", False)]
-    assert [e.label for e in spec.entries] == ["FCN", "SSA (Ours)"]
+    assert [e.label for e in spec.runs] == ["FCN", "SSA (Ours)"]
 
 
 def test_set_overrides_apply_after_the_profile():
     spec = load("seeds.yaml", profile="cpu-demo", overrides=["train.max_iters=7", "seeds=[4]"])
-    assert {e.config["train"]["max_iters"] for e in spec.entries} == {7}
-    assert {e.seed for e in spec.entries} == {4}
-    assert {e.config["baseline"] for e in spec.entries} == {"segformer_mini"}
-    assert {e.paper_baseline for e in spec.entries} == {"seaformer_l"}
+    assert {e.config["train"]["max_iters"] for e in spec.runs} == {7}
+    assert {e.seed for e in spec.runs} == {4}
+    assert {e.config["baseline"] for e in spec.runs} == {"segformer_mini"}
+    assert {e.paper_baseline for e in spec.runs} == {"seaformer_l"}
 
 
 def test_set_dataset_to_an_inline_dataset_by_name():
     spec = load("inline_dataset.yaml", overrides=["dataset=my_roads", "ssa.variant=released"])
-    assert spec.entries[1].config["ssa"]["variant"] == "released"
+    assert spec.runs[1].config["ssa"]["variant"] == "released"
 
 
 def test_cpu_demo_profile_maps_the_paper_setting_onto_the_demo():
     spec = load("axes_product.yaml", profile="cpu-demo")
-    assert {e.config["dataset"] for e in spec.entries} == {"demo_shapes"}
-    assert {e.config["train"]["device"] for e in spec.entries} == {"cpu"}
-    assert {e.paper_dataset for e in spec.entries} == {"ade20k", "coco_stuff10k", "pascal_context59"}
+    assert {e.config["dataset"] for e in spec.runs} == {"demo_shapes"}
+    assert {e.config["train"]["device"] for e in spec.runs} == {"cpu"}
+    assert {e.paper_dataset for e in spec.runs} == {"ade20k", "coco_stuff10k", "pascal_context59"}
     # SSA switches survive the mapping
-    assert [e.config["ssa"]["enabled"] for e in spec.entries] == [False] * 3 + [True] * 3
+    assert [e.config["ssa"]["enabled"] for e in spec.runs] == [False] * 3 + [True] * 3
 
 
 def test_a_switched_off_ssa_block_resolves_to_one_baseline_config():

@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from port_fixtures import fixture_module
+from tests.models.port_fixtures import fixture_module
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()

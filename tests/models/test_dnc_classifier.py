@@ -8,7 +8,7 @@ import warnings
 
 import pytest
 import torch
-from test_ssa_support import samples, shapes_batch, total_loss
+from tests.models.ssa_support import samples, shapes_batch, total_loss
 
 from mmengine.config import ConfigDict  # noqa: E402
 from mmengine.model import revert_sync_batchnorm  # noqa: E402

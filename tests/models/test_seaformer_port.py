@@ -17,7 +17,7 @@ import os
 import pytest
 import torch
 
-from port_fixtures import fixture_module
+from tests.models.port_fixtures import fixture_module
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()

@@ -10,7 +10,7 @@ import textwrap
 import pytest
 import torch
 
-from test_ssa_support import IGNORE, build, model_cfg, samples, shapes_batch, total_loss
+from tests.models.ssa_support import IGNORE, build, model_cfg, samples, shapes_batch, total_loss
 
 from ssa_bench.efficiency.flops import full_flops, paper_flops  # noqa: E402
 from ssa_bench.efficiency.inference import (InferenceGraph, inference_params,  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from test_ssa_support import build, samples, shapes_batch, total_loss
+from tests.models.ssa_support import build, samples, shapes_batch, total_loss
 
 
 def _train(model, batches, steps: int, lr: float = 1e-3) -> list[float]:

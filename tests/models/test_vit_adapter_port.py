@@ -21,7 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from port_fixtures import fixture_module
+from tests.models.port_fixtures import fixture_module
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()

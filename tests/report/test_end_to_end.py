@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from report_fixtures import write_record
+from tests.report.report_fixtures import write_record
 
 from ssa_bench.report import check_paper, report_table, write_report
 from ssa_bench.report.caption import caption_sentences
@@ -24,9 +24,8 @@ TABLE3 = ["Baseline", "+ SEPA", "+ SPPA", "+ SEPA + SPPA", "+ SEPA + Lg + Lsd", 
 
 
 @pytest.fixture(autouse=True)
-def _from_repo_root(monkeypatch):
-    # Spec paths like tables/table3.yaml resolve under experiments/ of the repository.
-    monkeypatch.chdir(REPO)
+def _from_repo_root(from_repo_root):
+    """Spec paths like tables/table3.yaml resolve under experiments/ of the repository."""
 
 
 def _planned(name: str, profile: str):

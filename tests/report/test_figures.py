@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from figure_runs import train_spec
+from tests.report.figure_runs import train_spec
 from ssa_bench.errors import UserError
 from ssa_bench.report.figures import build_figures, make_figures
 from ssa_bench.report.figures.inputs import RunData, main_ssa_run, sd_pair
@@ -278,3 +278,18 @@ def test_schedule_gain_from_records(tmp_path):
     result = build_figures(spec, [d.run for d in one], store, out_dir=tmp_path / "none",
                            only=["fig_schedule_gain"])
     assert result.paths == [] and result.notes == []
+
+
+def test_recorded_lists_say_why_a_run_draws_nothing(tmp_path):
+    from report_fixtures import write_record
+
+    from ssa_bench.report.figures.inputs import Missing
+
+    write_record(tmp_path, "aaa", miou=40.0)       # a validation curve, no loss curves
+    run = RunData(types.SimpleNamespace(id="aaa", label="SSA", seed=0, config={}), str(tmp_path))
+    assert run.recorded("curve", "validation curve") == [{"iter": 100, "mIoU": 40.0}]
+    with pytest.raises(Missing, match=r"run aaa \(SSA\): record.json has no loss curves"):
+        run.recorded("loss_curves", "loss curves")
+    absent = RunData(types.SimpleNamespace(id="bbb", label="X", seed=0, config={}), str(tmp_path))
+    with pytest.raises(Missing, match="no record.json"):
+        absent.recorded("curve", "validation curve")

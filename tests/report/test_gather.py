@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from report_fixtures import FakeRun, write_record, write_state
+from tests.report.report_fixtures import FakeRun, write_record, write_state
 
 from ssa_bench.report.aggregate import aggregate_seeds, cell_key
 from ssa_bench.report.gather import COLUMNS, METRICS, gather
@@ -40,7 +40,7 @@ def test_a_damaged_record_is_shown_not_fatal(tmp_path):
     (tmp_path / "runs" / "bad").mkdir(parents=True)
     (tmp_path / "runs" / "bad" / "record.json").write_text('{"metrics": {"mIoU": 4')
     frame = gather(tmp_path, [FakeRun("bad", "x")])
-    assert frame["state"].tolist() == ["unreadable"]
+    assert frame["state"].tolist() == ["damaged"]
     assert math.isnan(frame["mIoU"].iloc[0])
 
 
@@ -49,7 +49,7 @@ def test_same_run_under_two_labels_is_read_once_and_listed_twice(tmp_path, monke
     reads = []
     import ssa_bench.report.gather as module
     original = module._read_run
-    monkeypatch.setattr(module, "_read_run", lambda d: reads.append(d.name) or original(d))
+    monkeypatch.setattr(module, "_read_run", lambda store, run_id: reads.append(run_id) or original(store, run_id))
     frame = gather(tmp_path, [FakeRun("shared", "+ SEPA + SPPA"), FakeRun("shared", "Baseline + SEPA + SPPA")])
     assert reads == ["shared"]
     assert frame["label"].tolist() == ["+ SEPA + SPPA", "Baseline + SEPA + SPPA"]

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_table_model import _table1, _table2, _table3
+from tests.report.test_table_model import _table1, _table2, _table3
 
 from ssa_bench.report import report_table
 from ssa_bench.report.render_latex import render_latex

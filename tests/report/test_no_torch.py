@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = r"""
 import sys
 sys.path[:0] = [{repo!r}, {tests!r}]
-from report_fixtures import FakeRun, FakeSpec, write_record
+from tests.report.report_fixtures import FakeRun, FakeSpec, write_record
 from ssa_bench.report import report_table, report_text, write_report
 from ssa_bench.report.render_latex import render_latex
 root = {root!r}

@@ -5,8 +5,8 @@ import io
 
 import pandas as pd
 import pytest
-from report_fixtures import FakeRun, FakeSpec, write_state
-from test_table_model import TABLE3, _table1, _table2, _table3
+from tests.report.report_fixtures import FakeRun, FakeSpec, write_state
+from tests.report.test_table_model import TABLE3, _table1, _table2, _table3
 
 from ssa_bench.errors import UserError
 from ssa_bench.report import report_table, report_text, terminal_table, write_report

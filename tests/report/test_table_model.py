@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from report_fixtures import FakeRun, FakeSpec, write_record, write_state
+from tests.report.report_fixtures import FakeRun, FakeSpec, write_record, write_state
 
 from ssa_bench.errors import UserError
 from ssa_bench.report import paper_differences, report_table

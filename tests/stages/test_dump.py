@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stage_helpers import run_config
+from tests.stages.stage_helpers import run_config
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from stage_helpers import run_config
+from tests.stages.stage_helpers import run_config
 
 
 @pytest.mark.slow

@@ -1,8 +1,6 @@
 """The measure stage's record (docs/ARCHITECTURE.md) and the `ssa-bench measure` function."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 from torch import nn
@@ -14,7 +12,8 @@ patch_openmmlab()
 from ssa_bench.efficiency.inference import inference_params  # noqa: E402
 from ssa_bench.errors import UserError  # noqa: E402
 from ssa_bench.stages import measure as measure_module  # noqa: E402
-from ssa_bench.stages.measure import find_checkpoint, measure_model, measure_stage  # noqa: E402
+from ssa_bench.configs import build_model_config  # noqa: E402
+from ssa_bench.stages.measure import measure_model, measure_stage  # noqa: E402
 
 LATENCY_KEYS = {"median_ms", "p10_ms", "p90_ms", "device", "device_name", "dtype", "threads",
                 "warmup", "iters", "input_size"}
@@ -63,7 +62,7 @@ def test_counts_agree_with_torchs_own_flop_counter(tmp_path):
     config = _run_config()
     record = measure_stage(config, str(tmp_path))
     model = prepare_for_inference(measure_module.build_segmentor(
-        *measure_module.model_cfg_from_recipe(config)))
+        *build_model_config(config)))
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         InferenceGraph(model, (64, 48)).eval()(torch.randn(1, 3, 64, 48))
     multiply_adds = counter.get_total_flops() / 2 / 1e9
@@ -75,7 +74,7 @@ def test_counts_agree_with_torchs_own_flop_counter(tmp_path):
 def test_measure_stage_loads_the_trained_checkpoint(tmp_path, monkeypatch):
     # Save a real checkpoint of the same model, point mmengine's `last_checkpoint` at it.
     config = _run_config()
-    model_cfg, imports = measure_module.model_cfg_from_recipe(config)
+    model_cfg, imports = build_model_config(config)
     model = measure_module.build_segmentor(model_cfg, imports)
     work_dir = tmp_path / "work_dir"
     work_dir.mkdir()
@@ -98,25 +97,6 @@ def test_measure_stage_loads_the_trained_checkpoint(tmp_path, monkeypatch):
     _check_record(record, [64, 48])
 
 
-def test_find_checkpoint(tmp_path):
-    assert find_checkpoint(str(tmp_path)) is None
-    older, newer = tmp_path / "iter_5.pth", tmp_path / "iter_10.pth"
-    older.write_bytes(b"x")
-    newer.write_bytes(b"x")
-    os.utime(older, (1, 1))
-    assert find_checkpoint(str(tmp_path)) == str(newer)
-    (tmp_path / "last_checkpoint").write_text("iter_5.pth")      # relative pointer
-    assert find_checkpoint(str(tmp_path)) == str(older)
-    (tmp_path / "last_checkpoint").write_text(str(tmp_path / "gone.pth"))
-    assert find_checkpoint(str(tmp_path)) == str(newer)         # stale pointer: newest file
-
-
-def test_inline_dataset_sets_the_classes(tmp_path):
-    config = _run_config(dataset="my_data",
-                         dataset_def={"root": str(tmp_path), "classes": ["a", "b", "c"],
-                                      "reduce_zero_label": False})
-    model_cfg, _ = measure_module.model_cfg_from_recipe(config)
-    assert model_cfg["decode_head"]["num_classes"] == 3
 
 
 def test_params_exclude_auxiliary_head_and_teacher():
@@ -161,30 +141,9 @@ def test_ssa_adds_little_and_no_teacher_at_inference():
     assert with_ssa["params_m"] > base["params_m"]
 
 
-def test_model_overrides_of_the_run_are_measured():
-    config = _run_config(cfg={"model.decode_head.channels": 32, "train_dataloader.batch_size": 4})
-    model_cfg, _ = measure_module.model_cfg_from_recipe(config)
-    assert model_cfg["decode_head"]["channels"] == 32
-    plain, _ = measure_module.model_cfg_from_recipe(_run_config())
-    assert plain["decode_head"]["channels"] == 64
-
-
-def test_ssa_settings_reach_apply_ssa(monkeypatch):
-    # The plumbing only: with ssa.enabled the recipe's model config goes through apply_ssa with
-    # the run's settings, and the SSA module is imported before building.
-    import ssa_bench.configs.classifier as ssa_package
-
-    calls = []
-
-    def fake_apply_ssa(model_cfg, settings):
-        calls.append(settings)
-        model_cfg["decode_head"]["channels"] = 48
-
-    monkeypatch.setattr(ssa_package, "apply_ssa", fake_apply_ssa, raising=False)
-    settings = {"enabled": True, "variant": "paper", "sepa": True}
-    model_cfg, imports = measure_module.model_cfg_from_recipe(_run_config(ssa=settings))
-    assert calls == [settings]
-    assert model_cfg["decode_head"]["channels"] == 48
-    assert imports[-1] == "ssa_bench.models.ssa"
-    plain_cfg, plain_imports = measure_module.model_cfg_from_recipe(_run_config())
-    assert "ssa_bench.models.ssa" not in plain_imports
+def test_measure_stage_measures_the_model_the_run_trains(tmp_path):
+    # The run's model overrides reach the measured model (one builder for training and measuring).
+    narrow = measure_stage(_run_config(cfg={"model.decode_head.channels": 32}), str(tmp_path / "narrow"))
+    plain = measure_stage(_run_config(), str(tmp_path / "plain"))
+    assert narrow["params_m"] < plain["params_m"]
+    assert narrow["flops"]["paper"] < plain["flops"]["paper"]

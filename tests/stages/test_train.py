@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ssa_bench.stages.runner import checkpoint_iter, latest_checkpoint, read_curve
-from stage_helpers import run_config
+from tests.stages.stage_helpers import run_config
 
 
 def test_checkpoint_iter():

@@ -1,12 +1,9 @@
 """The report's caption says which baselines trained from scratch (train.pretrained: none)."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "report"))
 
-from report_fixtures import FakeRun, FakeSpec, write_record  # noqa: E402
+from tests.report.report_fixtures import FakeRun, FakeSpec, write_record  # noqa: E402
 
 from ssa_bench.report import report_table  # noqa: E402
 from ssa_bench.report.caption import caption_sentences, from_scratch_baselines  # noqa: E402

@@ -41,13 +41,13 @@ class FigureSet:
 
 
 def default_out_dir(spec, store) -> Path:
-    return results_root(store) / "figures" / str(getattr(spec, "name", "figures"))
+    return results_root(store) / "figures" / str(spec.name)
 
 
 def build_figures(spec, runs, store, out_dir=None, only=None) -> FigureSet:
     """Every figure whose inputs exist; the others as notes. `only`: figure names to make."""
     use_file_backend()
-    context = Context(str(getattr(spec, "name", "spec")), run_data(runs, store),
+    context = Context(str(spec.name), run_data(runs, store),
                       Path(out_dir) if out_dir else default_out_dir(spec, store))
     result = FigureSet()
     for module in FIGURES:
@@ -68,8 +68,8 @@ def make_figures(spec, runs, store, out_dir=None) -> list[Path]:
     for note in result.notes:
         print(note, file=sys.stderr)
     if not result.paths:
-        name = getattr(spec, "path", None) or getattr(spec, "name", "SPEC")
-        profile = getattr(spec, "profile", "paper")
+        name = spec.path or spec.name
+        profile = spec.profile
         command = f"ssa-bench run {name}" + (f" --profile {profile}" if profile != "paper" else "")
         raise UserError(f"no figure could be made from the results of {name}", file=str(name),
                         fix=f"run the spec first: {command} (then ssa-bench figures again)")

@@ -44,12 +44,9 @@ def make(ctx) -> list:
         title = info.title if info else run.dataset
         panels.setdefault(title, [])
         try:
-            curve = run.record().get("curve") or []
+            curve = run.recorded("curve", "validation curve")
         except Missing as missing:
             provenance.notes.append(str(missing))
-            continue
-        if not curve:
-            provenance.notes.append(f"{run.describe()}: record.json has no validation curve")
             continue
         provenance.use(run, "record.json")
         style = ({"linestyle": "--", "color": "0.3"} if not run.is_ssa

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ssa_bench.report.gather import results_root
+from ssa_bench.store import Damaged, Store
 
 
 class Missing(Exception):
@@ -29,7 +30,7 @@ class RunData:
 
     @property
     def label(self) -> str:
-        seed = getattr(self.run, "seed", 0)
+        seed = self.run.seed
         return self.run.label if not seed else f"{self.run.label} (seed {seed})"
 
     @property
@@ -58,33 +59,41 @@ class RunData:
         names = [str(n) for n in names][:num_classes]
         return names + [f"class {i}" for i in range(len(names), num_classes)]
 
-    def path(self, name: str) -> str:
-        return os.path.join(self.root, "runs", self.id, name)
+    @property
+    def store(self) -> Store:
+        return Store(self.root)
 
     def describe(self) -> str:
         return f"run {self.id} ({self.label})"
 
-    def record(self) -> dict:
-        from ssa_bench.store import read_json
+    def recorded(self, key: str, what: str) -> list:
+        """The record's non-empty list under ``key``; :class:`Missing` saying the record has no
+        ``what`` when it is empty or absent, or why there is no record."""
+        values = self.record().get(key) or []
+        if not values:
+            raise Missing(f"{self.describe()}: record.json has no {what}")
+        return values
 
-        record = read_json(self.path("record.json"))
+    def record(self) -> dict:
+        state, record = self.store.verdict(self.id)
         if record is None:
-            state = (read_json(self.path("state.json")) or {}).get("state", "pending")
+            damaged = self.store.read_record(self.id)
+            if isinstance(damaged, Damaged):
+                raise Missing(f"{self.describe()}: {damaged.message()}")
             raise Missing(f"{self.describe()}: no record.json (state {state})")
         return record
 
     def npz(self, name: str) -> dict:
         """dump/<name>.npz as a dict of arrays."""
-        relative = os.path.join("dump", f"{name}.npz")
-        path = self.path(relative)
+        path = os.path.join(self.store.paths(self.id).dump_dir, f"{name}.npz")
         if not os.path.exists(path):
-            raise Missing(f"{self.describe()}: missing {relative}")
+            raise Missing(f"{self.describe()}: missing {self.artefact(os.path.join('dump', f'{name}.npz'))}")
         with np.load(path) as data:
             return {key: data[key] for key in data.files}
 
     def artefact(self, name: str) -> str:
         """Path of an artefact relative to the results root (for the provenance note)."""
-        return os.path.join("runs", self.id, name)
+        return os.path.relpath(os.path.join(self.store.paths(self.id).run_dir, name), self.root)
 
 
 def run_data(runs, store) -> list[RunData]:
@@ -160,7 +169,7 @@ def class_names(dataset: str, num_classes: int) -> list[str]:
     from ssa_bench.catalog import DATASETS
 
     info = DATASETS.get(dataset)
-    names = list(getattr(info, "class_names", ()) or ())
+    names = list(info.class_names) if info else []
     if len(names) >= num_classes:
         return names[:num_classes]
     return names + [f"class {i}" for i in range(len(names), num_classes)]

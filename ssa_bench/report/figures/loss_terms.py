@@ -70,13 +70,10 @@ def make(ctx) -> list:
     panels = []
     for run in ctx.data:
         try:
-            curves = run.record().get("loss_curves") or []
+            curves = run.recorded("loss_curves", "loss curves (recorded since this version; run it "
+                                                  "again with --force)")
         except Missing as missing:
             provenance.notes.append(str(missing))
-            continue
-        if not curves:
-            provenance.notes.append(f"{run.describe()}: record.json has no loss curves "
-                                    "(recorded since this version; run it again with --force)")
             continue
         provenance.use(run, "record.json")
         panels.append((run.label, term_series(curves)))

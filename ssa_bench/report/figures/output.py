@@ -6,15 +6,14 @@ so a figure copied out of the results tree still says which runs it shows.
 """
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib
 
-from ssa_bench.store import write_json_atomic
+from ssa_bench.store import write_bytes_atomic, write_json_atomic
 
 
 def use_file_backend() -> None:
@@ -48,14 +47,10 @@ class Provenance:
 
 
 def _save_atomic(figure, path: Path, fmt: str, metadata: dict) -> None:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", suffix=f".{fmt}", dir=path.parent)
-    os.close(handle)
-    try:
-        figure.savefig(tmp, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    # Rendered in memory, written by the store's one atomic writer (readable as the umask allows).
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, dpi=150, bbox_inches="tight", metadata=metadata)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def save_figure(figure, out_dir: Path, name: str, provenance: Provenance) -> list[Path]:

@@ -96,7 +96,7 @@ def make(ctx) -> list:
             provenance.notes.append(f"{run.describe()}: record.json has no mIoU")
             continue
         provenance.use(run, "record.json")
-        results.append((run.run.label, run.is_ssa, _iters(run), int(getattr(run.run, "seed", 0)),
+        results.append((run.run.label, run.is_ssa, _iters(run), int(run.run.seed),
                         float(metrics["mIoU"])))
     if not results:
         raise Missing("; ".join(provenance.notes) or "the spec has no runs")

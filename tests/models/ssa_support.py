@@ -1,6 +1,6 @@
 """Builders shared by the SSA integration tests (real mmseg models, tiny synthetic batches).
 
-Named test_* only so that it sits with the tests it serves; it holds no tests itself.
+Imported by the model tests as tests.models.ssa_support (the repository root is on pytest's path).
 """
 from __future__ import annotations
 

@@ -6,7 +6,9 @@ SLURM_PROCID/SLURM_LOCALID/SLURM_NTASKS into rank, device and world size. The tr
 this module which launcher to give the Runner and how many images each rank loads, so that the
 total batch stays what the matrix says; only rank 0 writes stage files, records and states.
 
-Pure standard library: the submitting side and the worker both import it.
+Pure standard library and a leaf of the import graph: the submitting side (the SLURM executor
+checks the batch split before it queues anything), the config composer and the worker all read
+it, so it lives below all three rather than inside ``executors/``.
 """
 from __future__ import annotations
 

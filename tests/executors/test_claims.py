@@ -1,0 +1,212 @@
+"""The run claim (ssa_bench.store.claims): two processes racing on one run never both get it,
+a stale claim is broken by exactly one of two racing breakers, and only the owner hands over or
+releases. Races start together on a multiprocessing barrier, not after a sleep."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import time
+
+import pytest
+
+from ssa_bench.store import Owner, Store, claims
+
+ROUNDS = 200
+
+
+def _race(tmp_path, run_ids: list[str], prepare) -> dict[str, list[tuple[int, bool]]]:
+    """Run two racer processes over ``run_ids``; ``prepare(store, run_id)`` sets up each round."""
+    context = multiprocessing.get_context("fork")
+    barrier = context.Barrier(3)            # two racers and the parent, which releases each round
+    results = context.Queue()
+    store = Store(tmp_path)
+    events = [context.Event() for _ in run_ids]
+    racers = []
+    for _ in range(2):
+        racers.append(context.Process(target=_racer_rounds, args=(str(tmp_path), run_ids, barrier, results,
+                                                                   events)))
+    for process in racers:
+        process.start()
+    outcome: dict[str, list[tuple[int, bool]]] = {run_id: [] for run_id in run_ids}
+    try:
+        for run_id, event in zip(run_ids, events):
+            prepare(store, run_id)
+            event.set()
+            barrier.wait(timeout=60)        # start: both racers claim now
+            barrier.wait(timeout=60)        # end: both have tried
+            for _ in range(2):
+                got_id, pid, won = results.get(timeout=60)
+                outcome[got_id].append((pid, won))
+    finally:
+        for process in racers:
+            process.join(timeout=60)
+            if process.is_alive():
+                process.kill()
+    assert all(process.exitcode == 0 for process in racers)
+    return outcome
+
+
+def _racer_rounds(root, run_ids, barrier, results, events) -> None:
+    store = Store(root)
+    me = Owner.this_process("local")
+    for run_id, event in zip(run_ids, events):
+        event.wait(timeout=60)
+        barrier.wait(timeout=60)
+        results.put((run_id, os.getpid(), store.claim(run_id, me)))
+        barrier.wait(timeout=60)
+
+
+def _assert_one_winner(store: Store, outcome) -> None:
+    for run_id, tries in outcome.items():
+        winners = [pid for pid, won in tries if won]
+        assert len(tries) == 2 and len(winners) == 1, (run_id, tries)
+        holder = store.claim_holder(run_id)
+        assert holder is not None and holder.pid == winners[0]
+
+
+def _dead_pid() -> int:
+    process = multiprocessing.get_context("fork").Process(target=os._exit, args=(0,))
+    process.start()
+    process.join()
+    return process.pid
+
+
+def test_two_racers_never_both_claim_one_run(tmp_path):
+    outcome = _race(tmp_path, [f"run{i:03d}" for i in range(ROUNDS)], lambda store, run_id: None)
+    _assert_one_winner(Store(tmp_path), outcome)
+
+
+@pytest.fixture
+def slow_judgement(monkeypatch):
+    """Widen the window between judging a claim stale and breaking it (inherited by the forked
+    racers): both racers judge the old claim stale before either breaks it, so a breaker that
+    did not compare again under the lock would remove the winner's fresh claim and win too."""
+    judge = claims.is_stale
+
+    def slowly(*args, **kwargs):
+        verdict = judge(*args, **kwargs)
+        time.sleep(0.02)
+        return verdict
+
+    monkeypatch.setattr(claims, "is_stale", slowly)
+
+
+def test_a_dead_owner_claim_is_broken_by_exactly_one_of_two_racers(tmp_path, slow_judgement):
+    dead = Owner("local", socket.gethostname(), _dead_pid(), None, time.time())
+
+    def stale_claim(store, run_id):
+        assert store.claim(run_id, dead)       # as a worker killed -9 leaves it
+        assert store.claim_holder(run_id) == dead
+
+    outcome = _race(tmp_path, [f"dead{i:02d}" for i in range(40)], stale_claim)
+    _assert_one_winner(Store(tmp_path), outcome)
+
+
+def test_an_old_heartbeat_from_another_host_is_broken_by_exactly_one_racer(tmp_path, slow_judgement):
+    elsewhere = Owner("local", "some-other-node", 1, None, time.time())
+
+    def silent_claim(store, run_id):
+        assert store.claim(run_id, elsewhere)
+        old = time.time() - claims.HEARTBEAT_TIMEOUT_S - 60
+        os.utime(store.paths(run_id).claim, (old, old))
+
+    outcome = _race(tmp_path, [f"quiet{i:02d}" for i in range(40)], silent_claim)
+    _assert_one_winner(Store(tmp_path), outcome)
+
+
+def test_a_fresh_heartbeat_from_another_host_is_not_broken(tmp_path):
+    store = Store(tmp_path)
+    elsewhere = Owner("local", "some-other-node", 1, None, time.time())
+    assert store.claim("r", elsewhere)
+    assert not store.claim("r", Owner.this_process("local"))
+    assert store.claim_holder("r") == elsewhere
+
+
+def test_a_live_owner_keeps_its_claim_and_may_claim_again(tmp_path):
+    store = Store(tmp_path)
+    me = Owner.this_process("local")
+    assert store.claim("r", me) and store.claim("r", me)
+    parent = Owner("local", socket.gethostname(), os.getppid(), None, time.time())
+    assert not store.claim("r", parent)
+    assert store.claim_holder("r") == me and store.claim_is_live("r")
+
+
+def test_transfer_and_release_only_by_the_owner(tmp_path):
+    store = Store(tmp_path)
+    submitter = Owner.this_process("submitter")
+    stranger = Owner("submitter", socket.gethostname(), os.getppid(), None, time.time())
+    job = Owner("slurm", "node1", 77, "12_3", time.time())
+    assert store.claim("r", submitter)
+    assert not store.transfer_claim("r", stranger, job)
+    assert store.claim_holder("r") == submitter
+    store.release_claim("r", stranger)
+    assert store.claim_holder("r") == submitter
+    assert store.transfer_claim("r", submitter, job)
+    assert store.claim_holder("r") == job
+    assert not store.transfer_claim("r", submitter, job)       # no longer the owner
+    # a requeued attempt of the same job (other node, other pid) is the same owner
+    requeued = Owner("slurm", "node2", 91, "12_3", time.time())
+    store.release_claim("r", requeued)
+    assert store.claim_holder("r") is None
+    assert not store.transfer_claim("r", job, submitter)       # nothing to hand over
+
+
+def test_slurm_claims_follow_the_registered_liveness_test(tmp_path, monkeypatch):
+    store = Store(tmp_path)
+    monkeypatch.setattr(claims, "_LIVENESS", {})
+    job = Owner("slurm", "node1", 5, "40", time.time())
+    me = Owner.this_process("local")
+    assert store.claim("r", job)
+    assert not store.claim("r", me)                            # no test registered: live
+    answers = {"40": None}
+    claims.register_liveness("slurm", lambda job_id: answers[job_id])
+    assert not store.claim("r", me)                            # SLURM does not answer: live
+    answers["40"] = True
+    assert not store.claim("r", me)
+    answers["40"] = False                                      # SLURM is done with the job
+    assert store.claim("r", me) and store.claim_holder("r") == me
+
+
+def test_a_damaged_claim_is_kept_until_the_heartbeat_timeout(tmp_path):
+    store = Store(tmp_path)
+    path = store.paths("r").claim
+    os.makedirs(os.path.dirname(path))
+    with open(path, "w") as handle:
+        handle.write("{\"kind\": ")
+    me = Owner.this_process("local")
+    assert store.claim_holder("r") is None
+    assert not store.claim("r", me)
+    old = time.time() - claims.HEARTBEAT_TIMEOUT_S - 1
+    os.utime(path, (old, old))
+    assert store.claim("r", me)
+
+
+def test_heartbeat_refreshes_only_the_owners_claim(tmp_path):
+    store = Store(tmp_path)
+    me = Owner.this_process("local")
+    assert store.claim("r", me)
+    path = store.paths("r").claim
+    os.utime(path, (1000, 1000))
+    assert not store.heartbeat_claim("r", Owner("local", "x", 1, None, 0.0))
+    assert os.stat(path).st_mtime == 1000
+    assert store.heartbeat_claim("r", me)
+    assert os.stat(path).st_mtime > time.time() - 60
+
+
+def test_an_abandoned_compare_and_swap_lock_is_broken(tmp_path):
+    store = Store(tmp_path)
+    me = Owner.this_process("local")
+    assert store.claim("r", me)
+    lock = os.path.join(store.paths("r").run_dir, "claim.lock")
+    with open(lock, "w"):
+        pass
+    old = time.time() - claims.LOCK_STALE_S - 1
+    os.utime(lock, (old, old))
+    store.release_claim("r", me)
+    assert store.claim_holder("r") is None and not os.path.exists(lock)
+
+
+def test_owner_kind_is_checked():
+    with pytest.raises(ValueError):
+        Owner.this_process("cron")
