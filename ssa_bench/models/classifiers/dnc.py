@@ -91,7 +91,10 @@ class DNCClassifier(PixelClassifier):
         pixels, masks, seg = self.score(flat)
         logits = seg.reshape(b, h, w, -1).permute(0, 3, 1, 2)
         if record is not None:
-            record.update(flat=flat, pixels=pixels, masks=masks, scores=seg, logits=logits)
+            # embeddings: the pixels in the sub-centroids' space (B, D, h, w), for the t-SNE figure
+            record.update(flat=flat, pixels=pixels, masks=masks, scores=seg, logits=logits,
+                          features=features,
+                          embeddings=pixels.reshape(b, h, w, -1).permute(0, 3, 1, 2))
         return logits
 
     def prototypes(self) -> torch.Tensor:

@@ -151,7 +151,10 @@ class GMMSegClassifier(PixelClassifier):
         """GH _dequeue_and_enqueue_k: each component's newest embeddings into its ring buffer."""
         s = self.settings
         embeddings, chosen = pixels[of_k], assignment[of_k]
-        memory, pointers = self.memory.clone(), self.memory_ptr.clone()
+        # In place: the memory is never part of an autograd graph (only the means and scales
+        # are, and those are replaced by new tensors), and a copy per class and step of a
+        # K x P x E x memory_size buffer dominated the training step.
+        memory, pointers = self.memory, self.memory_ptr
         for component in range(s.num_components):
             slot = k * s.num_components + component
             if not chosen[:, component].any():
@@ -169,7 +172,6 @@ class GMMSegClassifier(PixelClassifier):
             else:
                 memory[slot, :, start:start + size] = new.T
             pointers[slot] = (start + size) % capacity
-        self.memory, self.memory_ptr = memory, pointers
 
     def update_mixture(self, classes) -> None:
         """GH update_GMM: each present class's components from their memories."""
