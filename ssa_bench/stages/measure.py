@@ -12,7 +12,6 @@ latency, so a run without a checkpoint is measured with random initialisation.
 """
 from __future__ import annotations
 
-import os
 import warnings
 from typing import Any
 

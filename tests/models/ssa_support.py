@@ -22,26 +22,37 @@ from mmseg.utils import register_all_modules  # noqa: E402
 import ssa_bench.models.backbones  # noqa: E402,F401  (the ported heads)
 import ssa_bench.models.ssa  # noqa: E402,F401  (registers SSAHead)
 from ssa_bench.configs.baselines import baseline_recipe  # noqa: E402
-from ssa_bench.configs.classifier import apply_ssa  # noqa: E402
+from ssa_bench.configs.classifier import apply_classifier, apply_ssa  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 IGNORE = 255
 
 
-def model_cfg(baseline: str = "segformer_mini", num_classes: int = 4, ssa: dict | None = None):
+def model_cfg(baseline: str = "segformer_mini", num_classes: int = 4, ssa: dict | None = None,
+              classifier: dict | None = None):
+    """The baseline's model config, with SSA (``ssa`` settings) or another classifier
+    (a ``classifier: {type: ...}`` block) in its last decode head."""
     cfg = baseline_recipe(baseline, num_classes).model
     if ssa is not None:
         apply_ssa(cfg, {"enabled": True, **ssa})
+    if classifier is not None:
+        apply_classifier(cfg, classifier)
     return cfg
 
 
 def build(baseline: str = "segformer_mini", num_classes: int = 4, ssa: dict | None = None,
-          seed: int = 0):
+          seed: int = 0, classifier: dict | None = None):
     torch.manual_seed(seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = MODELS.build(ConfigDict(model_cfg(baseline, num_classes, ssa)))
+        model = MODELS.build(ConfigDict(model_cfg(baseline, num_classes, ssa, classifier)))
     return revert_sync_batchnorm(model)
+
+
+def last_head(model):
+    """The decode head a classifier wraps (the last stage of a cascade such as OCRNet)."""
+    heads = model.decode_head
+    return heads[-1] if isinstance(heads, torch.nn.ModuleList) else heads
 
 
 def samples(labels: torch.Tensor) -> list:

@@ -5,21 +5,15 @@ test_cac_golden.py."""
 from __future__ import annotations
 
 import copy
-import warnings
 
 import pytest
 import torch
-from tests.models.ssa_support import IGNORE, samples, shapes_batch, total_loss
+from tests.models.ssa_support import build as build_model, last_head, IGNORE, samples, shapes_batch, total_loss
 
-from mmengine.config import ConfigDict  # noqa: E402
-from mmengine.model import revert_sync_batchnorm  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
 
 import ssa_bench.models.classifiers  # noqa: E402,F401  (registers the implementations)
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier  # noqa: E402
 from ssa_bench.classifier_settings.cac import CACSettings  # noqa: E402
-from ssa_bench.configs.baselines import baseline_recipe  # noqa: E402
-from ssa_bench.configs.classifier import apply_classifier  # noqa: E402
 from ssa_bench.models.classifiers.base import LossContext  # noqa: E402
 from ssa_bench.models.classifiers.cac import CACClassifier  # noqa: E402
 
@@ -82,23 +76,15 @@ def test_zero_loss_weights_drop_their_terms():
 
 
 def _build(baseline: str):
-    torch.manual_seed(0)
-    cfg = baseline_recipe(baseline, 5).model
-    apply_classifier(cfg, {"type": "cac"})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return revert_sync_batchnorm(MODELS.build(ConfigDict(cfg)))
+    return build_model(baseline, num_classes=5, classifier={"type": "cac"})
 
 
-def _cac_head(model):
-    heads = model.decode_head
-    return heads[-1] if isinstance(heads, torch.nn.ModuleList) else heads
 
 
 @pytest.mark.parametrize("baseline", ["segformer_mini", "seaformer_b"])
 def test_trains_in_a_real_segmentor_and_inference_is_the_contextual_classifier_only(baseline):
     model = _build(baseline)
-    head = _cac_head(model)
+    head = last_head(model)
     assert isinstance(head.classifier, CACClassifier)
     images, labels = shapes_batch(num_classes=5)
     labels[1, :20] = IGNORE

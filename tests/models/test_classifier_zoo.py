@@ -5,37 +5,23 @@ really classifies (its logits are not the head's own 1x1 classifier's)."""
 from __future__ import annotations
 
 import copy
-import warnings
 
 import pytest
 import torch
-from tests.models.ssa_support import samples, shapes_batch, total_loss
+from tests.models.ssa_support import build as build_model, last_head, samples, shapes_batch, total_loss
 
-from mmengine.config import ConfigDict  # noqa: E402
-from mmengine.model import revert_sync_batchnorm  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
 
 import ssa_bench.models.classifiers as zoo  # noqa: E402
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier  # noqa: E402
-from ssa_bench.configs.baselines import baseline_recipe  # noqa: E402
-from ssa_bench.configs.classifier import apply_classifier  # noqa: E402
 
 KINDS = sorted(zoo.IMPLEMENTATIONS)
 HEADS = ["segformer_mini", "ocrnet_hr48", "segnext_t", "seaformer_b"]
 
 
 def build(kind: str, baseline: str, num_classes: int = 5):
-    torch.manual_seed(0)
-    cfg = baseline_recipe(baseline, num_classes).model
-    apply_classifier(cfg, {"type": kind})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return revert_sync_batchnorm(MODELS.build(ConfigDict(cfg)))
+    return build_model(baseline, num_classes=num_classes, classifier={"type": kind})
 
 
-def _last_head(model):
-    heads = model.decode_head
-    return heads[-1] if isinstance(heads, torch.nn.ModuleList) else heads
 
 
 @pytest.mark.parametrize("baseline", HEADS)
@@ -50,7 +36,7 @@ def test_trains_and_predicts_on_every_head(kind, baseline):
     total_loss(losses).backward()
     grads = [p.grad for p in model.parameters() if p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads)
-    head = _last_head(model)
+    head = last_head(model)
     model.eval()
     state = copy.deepcopy(model.state_dict())
     with torch.no_grad(), head.recording() as record:

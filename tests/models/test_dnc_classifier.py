@@ -4,21 +4,15 @@ training state alone, the memory bank, and the settings' checks."""
 from __future__ import annotations
 
 import copy
-import warnings
 
 import pytest
 import torch
-from tests.models.ssa_support import samples, shapes_batch, total_loss
+from tests.models.ssa_support import build as build_model, last_head, samples, shapes_batch, total_loss
 
-from mmengine.config import ConfigDict  # noqa: E402
-from mmengine.model import revert_sync_batchnorm  # noqa: E402
-from mmseg.registry import MODELS  # noqa: E402
 
 import ssa_bench.models.classifiers  # noqa: E402,F401
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier  # noqa: E402
 from ssa_bench.classifier_settings.dnc import DNCSettings  # noqa: E402
-from ssa_bench.configs.baselines import baseline_recipe  # noqa: E402
-from ssa_bench.configs.classifier import apply_classifier  # noqa: E402
 from ssa_bench.models.classifiers.base import LossContext  # noqa: E402
 from ssa_bench.models.classifiers.dnc import DNCClassifier, transport_assign  # noqa: E402
 
@@ -100,23 +94,15 @@ def test_sinkhorn_assignment_option_runs():
 
 
 def build(baseline: str):
-    torch.manual_seed(0)
-    cfg = baseline_recipe(baseline, 5).model
-    apply_classifier(cfg, {"type": "dnc"})
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return revert_sync_batchnorm(MODELS.build(ConfigDict(cfg)))
+    return build_model(baseline, num_classes=5, classifier={"type": "dnc"})
 
 
-def _last_head(model):
-    heads = model.decode_head
-    return heads[-1] if isinstance(heads, torch.nn.ModuleList) else heads
 
 
 @pytest.mark.parametrize("baseline", ["segformer_mini", "seaformer_b"])
 def test_one_optimisation_step_in_a_real_segmentor(baseline):
     model = build(baseline)
-    head = _last_head(model)
+    head = last_head(model)
     assert type(head.classifier).__name__ == "DNCClassifier"
     assert isinstance(head.head.conv_seg, torch.nn.Identity)
     images, labels = shapes_batch(num_classes=5)

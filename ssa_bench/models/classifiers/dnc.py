@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
 from ssa_bench.models.classifiers.head import implements
+from ssa_bench.models.classifiers.online_clustering import (momentum_step, sinkhorn_one_hot,
+                                                          unit_mean_across_ranks)
 from ssa_bench.models.classifiers.wrapper import resize_label
 
 
@@ -45,20 +46,6 @@ def transport_assign(similarity: torch.Tensor, iterations: int, epsilon: float,
         plan = torch.softmax((-cost / gamma).reshape(-1), dim=0).reshape(n, m)
     index = plan.argmax(dim=1)
     return F.gumbel_softmax(plan, tau=tau, hard=True).detach(), index
-
-
-def sinkhorn_argmax_assign(similarity: torch.Tensor, iterations: int,
-                           epsilon: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """The authors' alternative (commented out in their head): Sinkhorn-Knopp equipartition of
-    the n pixels over the M sub-centroids, then the one-hot argmax (no Gumbel sample)."""
-    plan = torch.exp(similarity.detach() / epsilon).t()        # (M, n)
-    m, n = plan.shape
-    plan = plan / plan.sum()
-    for _ in range(iterations):
-        plan = plan / plan.sum(dim=1, keepdim=True) / m
-        plan = plan / plan.sum(dim=0, keepdim=True) / n
-    index = (plan * n).t().argmax(dim=1)
-    return F.one_hot(index, num_classes=m).to(similarity.dtype), index
 
 
 @implements("dnc")
@@ -125,7 +112,7 @@ class DNCClassifier(PixelClassifier):
     def assign(self, similarity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         s = self.settings
         if s.assignment == "sinkhorn":
-            return sinkhorn_argmax_assign(similarity, s.sinkhorn_iterations, s.sinkhorn_epsilon)
+            return sinkhorn_one_hot(similarity, s.sinkhorn_iterations, s.sinkhorn_epsilon)
         return transport_assign(similarity, s.agd_iterations, s.agd_epsilon, s.gumbel_tau)
 
     def learn_subcentroids(self, pixels: torch.Tensor, scores: torch.Tensor, masks: torch.Tensor,
@@ -145,18 +132,9 @@ class DNCClassifier(PixelClassifier):
                 if not of_k.any():
                     continue
                 assignment, index = self.assign(masks[of_k, :, k])
-                kept = correct[of_k].unsqueeze(1)
-                assigned = assignment.to(pixels.dtype) * kept
-                sums = assigned.t() @ (pixels[of_k] * kept)           # (M, D)
-                counts = assigned.sum(dim=0)
-                if counts.sum() > 0 and s.update_subcentroids:
-                    moved = counts != 0
-                    centroids[k, moved] = (s.momentum * centroids[k, moved]
-                                           + (1 - s.momentum) * F.normalize(sums, dim=-1)[moved])
+                if s.update_subcentroids:
+                    momentum_step(centroids[k], assignment, pixels[of_k], correct[of_k],
+                                  s.momentum)
                 contrast_target[of_k] = index + m * k
-            centroids = F.normalize(centroids, p=2, dim=-1)
-            if dist.is_available() and dist.is_initialized():
-                dist.all_reduce(centroids.div_(dist.get_world_size()))
-            # A new tensor, not an in-place copy: this step's graph still holds the old one.
-            self.subcentroids = centroids
+            self.subcentroids = unit_mean_across_ranks(centroids)
         return contrast_logits, contrast_target

@@ -20,6 +20,7 @@ from torch import nn
 
 from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
 from ssa_bench.models.classifiers.head import implements
+from ssa_bench.models.classifiers.online_clustering import sinkhorn_one_hot
 from ssa_bench.models.classifiers.wrapper import resize_label
 
 
@@ -39,20 +40,6 @@ def gather_from_all_ranks(tensor: torch.Tensor) -> torch.Tensor:
     parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size())]
     dist.all_gather(parts, tensor.contiguous())
     return torch.cat(parts)
-
-
-@torch.no_grad()
-def sinkhorn_one_hot(similarity: torch.Tensor, iterations: int,
-                     epsilon: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """GMMSeg's assignment: the equipartition plan's argmax, one-hot (no Gumbel sample)."""
-    plan = torch.exp(similarity / epsilon).t()
-    components, pixels = plan.shape
-    plan = plan / plan.sum()
-    for _ in range(iterations):
-        plan = plan / plan.sum(dim=1, keepdim=True) / components
-        plan = plan / plan.sum(dim=0, keepdim=True) / pixels
-    index = (plan * pixels).t().argmax(dim=1)
-    return F.one_hot(index, num_classes=components).to(similarity.dtype), index
 
 
 @implements("gmmseg")

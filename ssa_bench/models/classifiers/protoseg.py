@@ -12,12 +12,13 @@ logits upsampled with align_corners=True, as the authors' loss does).
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
 from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
 from ssa_bench.models.classifiers.head import implements
+from ssa_bench.models.classifiers.online_clustering import (momentum_step, sinkhorn_plan,
+                                                          unit_mean_across_ranks)
 from ssa_bench.models.classifiers.wrapper import resize_label
 
 
@@ -109,19 +110,11 @@ class ProtoSegClassifier(PixelClassifier):
                     continue
                 assignment, index = sinkhorn_assign(masks[of_k, :, k], s.sinkhorn_iterations,
                                                     s.sinkhorn_epsilon, s.gumbel_tau)
-                assigned = assignment * correct[of_k].unsqueeze(1).to(assignment.dtype)
-                sums = assigned.t() @ (pixels[of_k] * correct[of_k].unsqueeze(1))  # (M, D)
-                counts = assigned.sum(dim=0)
-                if counts.sum() > 0 and s.update_prototypes:
-                    moved = counts != 0
-                    prototypes[k, moved] = (s.momentum * prototypes[k, moved]
-                                            + (1 - s.momentum) * F.normalize(sums, dim=-1)[moved])
+                if s.update_prototypes:
+                    momentum_step(prototypes[k], assignment, pixels[of_k], correct[of_k],
+                                  s.momentum)
                 contrast_target[of_k] = index + m * k
-            prototypes = F.normalize(prototypes, p=2, dim=-1)
-            if dist.is_available() and dist.is_initialized():
-                dist.all_reduce(prototypes.div_(dist.get_world_size()))
-            # A new tensor, not an in-place copy: this step's graph still holds the old one.
-            self.prototypes_ = prototypes
+            self.prototypes_ = unit_mean_across_ranks(prototypes)
         return contrast_logits, contrast_target
 
 
@@ -131,13 +124,7 @@ def sinkhorn_assign(similarity: torch.Tensor, iterations: int, epsilon: float,
     Sinkhorn-Knopp equipartition plan, the plan's argmax (n,)). The sample (drawn from torch's
     global generator, as the authors' is) decides which prototype a pixel moves; the argmax is
     its PPC/PPD target."""
-    plan = torch.exp(similarity / epsilon).t()                  # (M, n)
-    prototypes, pixels = plan.shape
-    plan = plan / plan.sum()
-    for _ in range(iterations):
-        plan = plan / plan.sum(dim=1, keepdim=True) / prototypes
-        plan = plan / plan.sum(dim=0, keepdim=True) / pixels
-    plan = (plan * pixels).t()                                  # (n, M), rows sum to 1
+    plan = sinkhorn_plan(similarity, iterations, epsilon)
     return F.gumbel_softmax(plan, tau=tau, hard=True), plan.argmax(dim=1)
 
 
