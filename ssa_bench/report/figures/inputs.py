@@ -87,7 +87,8 @@ class RunData:
         """dump/<name>.npz as a dict of arrays."""
         path = os.path.join(self.store.paths(self.id).dump_dir, f"{name}.npz")
         if not os.path.exists(path):
-            raise Missing(f"{self.describe()}: missing {self.artefact(os.path.join('dump', f'{name}.npz'))}")
+            # Relative to the run: the note already names the run, and the store decides where runs live.
+            raise Missing(f"{self.describe()}: missing dump/{name}.npz")
         with np.load(path) as data:
             return {key: data[key] for key in data.files}
 
