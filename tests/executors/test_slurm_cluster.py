@@ -239,6 +239,9 @@ def test_a_second_run_resubmits_only_the_run_whose_job_died(slurm_env, results_r
     until(lambda: (store.read_progress("died") or {}).get("iter", 0) >= 2, what="2 steps of 'died'")
     subprocess.run(["scancel", first[0]], check=True)     # SIGTERM, then SIGKILL after KillWait (5 s)
     until(lambda: slurm_state(first[0]) == "CANCELLED", what="the cancel in accounting")
+    # A job still COMPLETING counts as alive (its task may still write): the second `run` comes
+    # after the controller has let go of it.
+    until(lambda: squeue_state(first[0]) == "", what="the cancelled job to leave the queue")
     assert run_slurm([], store, cluster="local-test", max_parallel=2, dry_run=False, attach=runs,
                      worker=stepping_worker, poll_slurm_s=POLL, console=_quiet()) == 0
     second = [state_of(store, r)["job_id"] for r in runs]

@@ -98,6 +98,7 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
     from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, until
 
     from ssa_bench.executors.slurm import run_slurm, wait_for
+    from ssa_bench.executors.slurm_accounting import refresh_states
     from ssa_bench.plan import plan
     from ssa_bench.matrix import load_spec
     from ssa_bench.store import Store
@@ -115,9 +116,16 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
         progress = store.read_progress(run.id) or {}
         return progress.get("stage") == "train" and (progress.get("iter") or 0) >= iteration
 
+    def requeued_after(attempt):
+        # What a user polling `ssa-bench status` does: each look brings state.json up to date. One
+        # look is not enough: accounting says REQUEUED while the controller still has the job
+        # COMPLETING, which counts as running.
+        refresh_states(store, [run])
+        return ((store.read_state(run.id) or {}).get("requeued") == attempt
+                and slurm_state(job_id) in ("PENDING", "REQUEUED"))
+
     def restart(after_attempt):
-        until(lambda: (store.read_state(run.id) or {}).get("requeued") == after_attempt
-              and slurm_state(job_id) in ("PENDING", "REQUEUED"), what=f"requeue after attempt {after_attempt}")
+        until(lambda: requeued_after(after_attempt), what=f"requeue after attempt {after_attempt}")
         release(job_id)                                           # skip SLURM's ~2 min requeue delay
 
     until(lambda: trained_past(50), timeout=180, what="50 iterations")
@@ -131,11 +139,7 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
     assert len(on_signal) == 1 and on_signal[0] > 50, saved
     until(lambda: (store.read_state(run.id) or {}).get("attempt") == 2 and trained_past(90), timeout=180,
           what="attempt 2 past iteration 90")
-    scontrol("requeue", job_id)
-    from ssa_bench.executors.slurm_accounting import refresh_states
-
-    until(lambda: slurm_state(job_id) in ("PENDING", "REQUEUED"), what="the job back in the queue")
-    refresh_states(store, [run])                                   # what `ssa-bench status` does
+    scontrol("requeue", job_id)      # kills attempt 2 without a signal the task could note
     restart(2)
     assert wait_for([run], store, _quiet(), poll_slurm_s=POLL) == 0
     record = store.record(run.id)
