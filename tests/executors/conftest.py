@@ -50,7 +50,18 @@ def slurm_env(slurm_cluster, monkeypatch):
     paths = [str(HERE), str(REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     monkeypatch.setenv("SSA_BENCH_CLUSTERS", str(REPO / "slurm" / "clusters"))
+    before = _queued_job_ids()
     yield
+    # A test that failed halfway leaves its jobs holding the node's CPUs: every later test would
+    # wait behind them until its own timeout.
+    left = sorted(_queued_job_ids() - before)
+    if left:
+        subprocess.run(["scancel", *left], capture_output=True, timeout=30)
+
+
+def _queued_job_ids() -> set[str]:
+    done = subprocess.run(["squeue", "-h", "-o", "%A"], capture_output=True, text=True, timeout=30)
+    return set(done.stdout.split())
 
 
 @pytest.fixture
