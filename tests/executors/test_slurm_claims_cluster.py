@@ -205,3 +205,56 @@ def test_accounting_lag_at_job_start_leaves_requeued_zero(slurm_env, results_roo
     assert "running" in {s for s, _ in seen}
     assert not any(requeued for _, requeued in seen), seen
     assert store.record(run.id)["train"]["attempt"] == 1
+
+
+def _submitter_killed_inside_sbatch(root, run_id, shim_dir):
+    # A forked child, like an `ssa-bench run` in a terminal: its sbatch is the shim, which
+    # submits for real and then hangs before submitit learns the job id.
+    os.environ["PATH"] = f"{shim_dir}{os.pathsep}{os.environ['PATH']}"
+    _submit([fake_run(run_id, steps=4, step_s=0.2)], make_store(root))
+
+
+def test_a_submitter_killed_inside_sbatch_leaves_an_orphan_that_the_next_run_submits_again(
+        slurm_env, results_root, tmp_path):
+    import io
+
+    from rich.console import Console
+
+    shim_dir, mark = tmp_path / "shim", tmp_path / "sbatch-answered"
+    shim_dir.mkdir()
+    real_sbatch = subprocess.run(["which", "sbatch"], capture_output=True, text=True).stdout.strip()
+    (shim_dir / "sbatch").write_text(f'#!/bin/bash\nout=$("{real_sbatch}" "$@") || exit $?\n'
+                                     f'echo "$$ $out" > "{mark}"\nsleep 600\necho "$out"\n')
+    (shim_dir / "sbatch").chmod(0o755)
+    run = fake_run("orphan", steps=4, step_s=0.2)
+    context = multiprocessing.get_context("fork")
+    submitter = context.Process(target=_submitter_killed_inside_sbatch,
+                                args=(str(results_root), run.id, str(shim_dir)))
+    submitter.start()
+    until(lambda: mark.exists() and len(mark.read_text().split()) >= 2, what="sbatch to accept the job")
+    shim_pid, orphan_job = mark.read_text().split()[0], mark.read_text().split()[-1]
+    os.kill(submitter.pid, signal.SIGKILL)
+    os.kill(int(shim_pid), signal.SIGKILL)
+    submitter.join(timeout=10)
+    store = make_store(results_root)
+    left = state_of(store, run)
+    assert left["state"] == "queued" and not left.get("job_id")     # nobody learnt the job id
+    # The orphan job cannot load its task (submitit renames the pickle only after sbatch answers)
+    # and ends at once; SLURM is done with it before the next `run`.
+    until(lambda: squeue_state(orphan_job) == "", what="the orphan job to end")
+    folder = Path(results_root, "slurm")
+    for stray in [*folder.glob("*.pkl"), *folder.glob(".submission_file_*.sh")]:
+        os.utime(stray, (time.time() - 3600, time.time() - 3600))  # the next `run` comes later
+    said = io.StringIO()
+    to_run, attach = select_runs([run], store)
+    assert to_run == [] and attach == [run]                        # queued on disk: followed
+    assert run_slurm(to_run, store, cluster="local-test", max_parallel=2, dry_run=False,
+                     worker=stepping_worker, poll_slurm_s=POLL, attach=attach,
+                     console=Console(file=said, width=300)) == 0
+    printed = said.getvalue()
+    assert "1 run(s) left by a submitter killed inside sbatch (orphan submission) are submitted again" in printed
+    assert "removed" in printed and "temporary file(s) of killed submissions" in printed
+    record = store.record(run.id)
+    assert record["slurm"]["job_id"] != orphan_job and _starts(store, run.id) == ["0"]
+    assert not list(folder.glob("*.pkl")) or all(p.name.endswith(("_submitted.pkl", "_result.pkl"))
+                                                  for p in folder.rglob("*.pkl"))
