@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from argparse import Namespace
 
 from rich.console import Console
@@ -81,19 +82,23 @@ def cmd_plan(args: Namespace) -> int:
 
     spec, runs, store = _load(args)
     rows, checkpoints, by_pretrained = [], {}, {}
+    # The verdict alone (record, else state.json): `status` is where damage is itemised.
+    states = store.states([run.id for run in runs])
     for run in runs:
-        state = _state_of(store, run.id)
+        state = states[run.id]
         # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct value
         pretrained = run.config["train"].get("pretrained")
         if pretrained not in by_pretrained:
             by_pretrained[pretrained] = checkpoint_of(run.config)
         checkpoints[run.id] = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
-                     "seed": run.seed, "state": state["state"],
+                     "seed": run.seed, "state": state,
                      "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoints[run.id].to_json(),
                      "config": run.config})
     if args.json:
-        print(json.dumps(rows, indent=2))
+        # One run per line: still one JSON array, written by the C encoder (indent= would use the
+        # pure-Python one, ~6 s for 10,000 runs).
+        sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
         return 0
     table = Table(title=f"{spec.title or spec.name} -- profile {spec.profile}", title_justify="left")
     for column in ("id", "row", "seed", "state", "estimate", "checkpoint"):
@@ -150,16 +155,16 @@ def cmd_run(args: Namespace) -> int:
         _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
     unique = _unique(runs)
     to_run, skipped = executor.select(unique, rerun_failed=args.rerun_failed, force=args.force)
-    _err.print(f"{spec.name}: {len(unique)} runs, {len(skipped)} already done or in flight, "
-               f"{len(to_run)} to run ({args.executor})")
     if to_run and not args.dry_run:
         from ssa_bench.data import ensure_datasets
         from ssa_bench.weights import ensure_weights
 
-        # Before anything is queued: a missing checkpoint of a paper-profile run (train.pretrained:
-        # none opts out) or a missing data set is one clear error, not N failed jobs.
+        # Before anything is queued or printed: a missing checkpoint of a paper-profile run
+        # (train.pretrained: none opts out) or a missing data set is one line, not N failed jobs.
         ensure_weights([run.config for run in to_run])
         ensure_datasets([run.config for run in to_run])
+    _err.print(f"{spec.name}: {len(unique)} runs, {len(skipped)} already done or in flight, "
+               f"{len(to_run)} to run ({args.executor})")
     if args.dry_run:
         _print_dry_run_checkpoints(to_run, args.executor)
     # Runs still queued or running from an earlier (interrupted) `run` are followed, not resubmitted.
@@ -197,7 +202,9 @@ def cmd_status(args: Namespace) -> int:
         infos = refresh_states(store, runs) or {}
     rows = [_status_row(run, store, infos) for run in runs]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        # One run per line: still one JSON array, written by the C encoder (indent= would use the
+        # pure-Python one, ~6 s for 10,000 runs).
+        sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
         return 0
     table = Table(title=f"{spec.title or spec.name} -- profile {spec.profile}", title_justify="left")
     for column in ("id", "row", "state", "attempts", "node", "progress", "details"):

