@@ -104,73 +104,72 @@ def _metric_problem(name: str, value) -> str | None:
     return f"metric {name} is {_kind(value)} ({str(value)[:40]!r}), not a number"
 
 
-def read_record(path: str):
-    """record.json: a dict whose ``metrics`` (if any) are numbers."""
-    value = _object(path)
-    if not isinstance(value, dict):
-        return value
+def _reader(name: str, doc: str, problem, fix: str = _DELETE):
+    """The reader of one kind of store file: None when it is absent; Damaged(path, what, ``fix``)
+    when it is not a JSON object or ``problem(path, value)`` says what is wrong; else the object."""
+    def read(path: str):
+        value = _object(path, fix)
+        if not isinstance(value, dict):
+            return value
+        what = problem(path, value)
+        return Damaged(path, what, fix) if what else value
+    read.__name__, read.__qualname__, read.__doc__ = name, name, doc
+    return read
+
+
+def _record_problem(path: str, value: dict) -> str | None:
     metrics = value.get("metrics")
     if "metrics" in value and not isinstance(metrics, dict):
-        return Damaged(path, f"its 'metrics' is {_kind(metrics)}, not an object")
+        return f"its 'metrics' is {_kind(metrics)}, not an object"
     for name, metric in (metrics or {}).items():
         problem = _metric_problem(name, metric)
         if problem:
-            return Damaged(path, problem)
-    for key in ("params_m",):
-        if key in value and not (value[key] is None or _is_number(value[key])):
-            return Damaged(path, f"its '{key}' is {_kind(value[key])}, not a number")
-    return value
+            return problem
+    if "params_m" in value and not (value["params_m"] is None or _is_number(value["params_m"])):
+        return f"its 'params_m' is {_kind(value['params_m'])}, not a number"
+    return None
 
 
-def read_state(path: str):
-    """state.json: a dict with a known ``state``. Only a hint: the record decides 'done'."""
-    fix = "delete it: it is only a hint, rewritten by the next `run`"
-    value = _object(path, fix)
-    if not isinstance(value, dict):
-        return value
+def _state_problem(path: str, value: dict) -> str | None:
     if "state" not in value:
-        return Damaged(path, "has no 'state' key", fix)
+        return "has no 'state' key"
     if value["state"] not in STATES:
-        return Damaged(path, f"has an unknown state {value['state']!r} (expected one of {', '.join(STATES)})", fix)
-    return value
+        return f"has an unknown state {value['state']!r} (expected one of {', '.join(STATES)})"
+    return None
 
 
-def read_stage(path: str):
-    """stages/<stage>.json: a cached stage result (a dict); damage means the stage runs again."""
-    fix = "delete it: the stage runs again on the next `run`"
-    value = _object(path, fix)
-    if not isinstance(value, dict):
-        return value
-    name = os.path.splitext(os.path.basename(path))[0]
-    if name not in STAGES:
-        return Damaged(path, f"is not a stage file (stages are {', '.join(STAGES)})", fix)
-    return value
+def _stage_problem(path: str, value: dict) -> str | None:
+    if os.path.splitext(os.path.basename(path))[0] not in STAGES:
+        return f"is not a stage file (stages are {', '.join(STAGES)})"
+    return None
 
 
-def read_progress(path: str):
-    """progress.json: {'stage', 'iter', 'max_iters', 'updated'} for live tables."""
-    fix = "delete it: the worker rewrites it"
-    value = _object(path, fix)
-    if not isinstance(value, dict):
-        return value
+def _progress_problem(path: str, value: dict) -> str | None:
     if not isinstance(value.get("stage"), str):
-        return Damaged(path, "has no 'stage' string", fix)
+        return "has no 'stage' string"
     for key in ("iter", "max_iters"):
         item = value.get(key)
         if item is not None and not (_is_number(item) and math.isfinite(item)):
-            return Damaged(path, f"its '{key}' is {_kind(item)}, not a number", fix)
-    return value
+            return f"its '{key}' is {_kind(item)}, not a number"
+    return None
 
 
-def read_run_config(path: str):
-    """run.json: {'id', 'config', ...}, written when the run is planned."""
-    fix = "delete it: the next `run` of the spec writes it again"
-    value = _object(path, fix)
-    if not isinstance(value, dict):
-        return value
+def _run_config_problem(path: str, value: dict) -> str | None:
     if not isinstance(value.get("id"), str) or not isinstance(value.get("config"), dict):
-        return Damaged(path, "lacks an 'id' string or a 'config' object", fix)
-    return value
+        return "lacks an 'id' string or a 'config' object"
+    return None
+
+
+read_record = _reader("read_record", "record.json: a dict whose ``metrics`` (if any) are numbers.",
+                      _record_problem)
+read_state = _reader("read_state", "state.json: a dict with a known ``state``. Only a hint: the record "
+                     "decides 'done'.", _state_problem, "delete it: it is only a hint, rewritten by the next `run`")
+read_stage = _reader("read_stage", "stages/<stage>.json: a cached stage result; damage means the stage "
+                     "runs again.", _stage_problem, "delete it: the stage runs again on the next `run`")
+read_progress = _reader("read_progress", "progress.json: {'stage', 'iter', 'max_iters', 'updated'} for "
+                        "live tables.", _progress_problem, "delete it: the worker rewrites it")
+read_run_config = _reader("read_run_config", "run.json: {'id', 'config', ...}, written when the run is "
+                          "planned.", _run_config_problem, "delete it: the next `run` of the spec writes it again")
 
 
 def read_claim(path: str):

@@ -20,6 +20,7 @@ from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
 from ssa_bench.models.classifiers.head import implements
 from ssa_bench.models.classifiers.online_clustering import (momentum_step, sinkhorn_one_hot,
                                                           unit_mean_across_ranks)
+from ssa_bench.models.classifiers.pixel_rows import class_logits, to_rows, unit_rows
 from ssa_bench.models.classifiers.wrapper import resize_label
 
 
@@ -67,22 +68,14 @@ class DNCClassifier(PixelClassifier):
 
     def score(self, flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(N, D) raw pixel features -> unit embeddings (N, D), cosines (N, M, K), scores (N, K)."""
-        pixels = F.normalize(self.feat_norm(flat), p=2, dim=-1)
+        pixels = unit_rows(flat, self.feat_norm)
         masks = torch.einsum("nd,kmd->nmk", pixels, self.subcentroids)
         return pixels, masks, self.mask_norm(masks.amax(dim=1))
 
     def forward(self, features, conv_seg, dropout, record):
-        b, d, h, w = features.shape
-        x = features if dropout is None else dropout(features)
-        flat = x.permute(0, 2, 3, 1).reshape(-1, d)
+        flat = to_rows(features if dropout is None else dropout(features))
         pixels, masks, seg = self.score(flat)
-        logits = seg.reshape(b, h, w, -1).permute(0, 3, 1, 2)
-        if record is not None:
-            # embeddings: the pixels in the sub-centroids' space (B, D, h, w), for the t-SNE figure
-            record.update(flat=flat, pixels=pixels, masks=masks, scores=seg, logits=logits,
-                          features=features,
-                          embeddings=pixels.reshape(b, h, w, -1).permute(0, 3, 1, 2))
-        return logits
+        return class_logits(features, pixels, seg, record, flat=flat, masks=masks, scores=seg)
 
     def prototypes(self) -> torch.Tensor:
         return self.subcentroids

@@ -21,6 +21,7 @@ from torch import nn
 from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
 from ssa_bench.models.classifiers.head import implements
 from ssa_bench.models.classifiers.online_clustering import sinkhorn_one_hot
+from ssa_bench.models.classifiers.pixel_rows import class_logits, to_rows, unit_rows
 from ssa_bench.models.classifiers.wrapper import resize_label
 
 
@@ -68,22 +69,16 @@ class GMMSegClassifier(PixelClassifier):
         x = features if dropout is None else dropout(features)
         if self.projection is not None:
             x = self.projection(x)
-        flat = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
-        return F.normalize(self.feat_norm(flat), p=2, dim=-1)
+        return unit_rows(to_rows(x), self.feat_norm)
 
     def forward(self, features, conv_seg, dropout, record):
-        b, _, h, w = features.shape
         pixels = self.embed(features, dropout)
         p = self.settings.num_components
         log_prob = diagonal_gaussian_log_prob(pixels, self.means.reshape(-1, pixels.shape[1]),
                                               self.scales.reshape(-1, pixels.shape[1]))
         log_prob = log_prob.reshape(-1, self.num_classes, p)                   # (N, K, P)
         seg = self.mask_norm(log_prob.amax(dim=-1))
-        logits = seg.reshape(b, h, w, -1).permute(0, 3, 1, 2)
-        if record is not None:
-            record.update(features=features, pixels=pixels, log_prob=log_prob, logits=logits,
-                          embeddings=pixels.reshape(b, h, w, -1).permute(0, 3, 1, 2))
-        return logits
+        return class_logits(features, pixels, seg, record, log_prob=log_prob)
 
     def prototypes(self) -> torch.Tensor:
         return self.means

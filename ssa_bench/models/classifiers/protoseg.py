@@ -19,6 +19,7 @@ from ssa_bench.models.classifiers.base import LossContext, PixelClassifier
 from ssa_bench.models.classifiers.head import implements
 from ssa_bench.models.classifiers.online_clustering import (momentum_step, sinkhorn_plan,
                                                           unit_mean_across_ranks)
+from ssa_bench.models.classifiers.pixel_rows import class_logits, to_rows, unit_rows
 from ssa_bench.models.classifiers.wrapper import resize_label
 
 
@@ -55,20 +56,13 @@ class ProtoSegClassifier(PixelClassifier):
     def embed(self, features: torch.Tensor, dropout: nn.Module | None) -> torch.Tensor:
         """(B, D, h, w) head features -> (B*h*w, D) unit pixel embeddings."""
         x = self.proj_head(features if dropout is None else dropout(features))
-        flat = x.permute(0, 2, 3, 1).reshape(-1, x.shape[1])
-        return F.normalize(self.feat_norm(flat), p=2, dim=-1)
+        return unit_rows(to_rows(x), self.feat_norm)
 
     def forward(self, features, conv_seg, dropout, record):
-        b, _, h, w = features.shape
         pixels = self.embed(features, dropout)
         masks = torch.einsum("nd,kmd->nmk", pixels, self.prototypes_)          # (N, M, K)
         seg = self.mask_norm(masks.amax(dim=1))                                # (N, K)
-        logits = seg.reshape(b, h, w, -1).permute(0, 3, 1, 2)
-        if record is not None:
-            # embeddings: the pixels in the prototypes' space (B, D, h, w), for the t-SNE figure
-            record.update(features=features, pixels=pixels, masks=masks, logits=logits,
-                          embeddings=pixels.reshape(b, h, w, -1).permute(0, 3, 1, 2))
-        return logits
+        return class_logits(features, pixels, seg, record, masks=masks)
 
     def prototypes(self) -> torch.Tensor:
         return self.prototypes_
