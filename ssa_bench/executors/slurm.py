@@ -89,15 +89,14 @@ def plan_arrays(runs: list, profile: ClusterProfile, results_root: str,
                 max_parallel: int | None) -> list[ArrayPlan]:
     groups: dict[str, ArrayPlan] = {}
     for run in runs:
-        row = getattr(run, "slurm", None)
-        where = f"{getattr(run, 'label', run.id)}: slurm"
-        resources = job_resources(profile, row, row_where=where, row_file=getattr(run, "spec_name", None))
+        where = f"{run.label or run.id}: slurm"
+        resources = job_resources(profile, run.slurm, row_where=where, row_file=run.spec_name)
         total = int(run.config.get("train", {}).get("batch_size", resources.world_size))
         try:
             per_device_batch(total, resources.world_size)
         except UserError as error:
-            raise UserError(f"run {run.id} ({getattr(run, 'label', '')}): {error.message}",
-                            file=getattr(run, "spec_name", None), key="train.batch_size", fix=error.fix) from None
+            raise UserError(f"run {run.id} ({run.label}): {error.message}",
+                            file=run.spec_name, key="train.batch_size", fix=error.fix) from None
         key = resources.key()
         if key not in groups:
             params = dict(resources.params)
@@ -132,8 +131,7 @@ def _describe(group: ArrayPlan, profile: ClusterProfile) -> Table:
 
 def _row_name(run) -> str:
     """'Table 3 / SegFormer-B0 / SSA (Ours)': where the run comes from in the spec."""
-    parts = [getattr(run, name, None) for name in ("section", "label", "column")]
-    return " / ".join(str(part) for part in parts if part) or str(getattr(run, "label", ""))
+    return " / ".join(str(part) for part in (run.section, run.label, run.column) if part) or str(run.label)
 
 
 def _print_dry_run(groups: list[ArrayPlan], profile: ClusterProfile, worker) -> None:
@@ -311,7 +309,7 @@ def _progress_table(runs: list, store, started: float) -> tuple[Table, dict[str,
         waiting = f"pending: {state['slurm_reason']}" if name == "queued" and state.get("slurm_reason") else ""
         if state.get("requeued") and name == "queued":
             waiting = f"requeued; {waiting}" if waiting else "requeued"
-        rows.append((run.id, str(getattr(run, "label", "")), name, str(state.get("job_id") or ""),
+        rows.append((run.id, str(run.label), name, str(state.get("job_id") or ""),
                      str(state.get("attempt") or ""), progress.get("stage", "") if running else waiting,
                      iteration))
     table = Table(title=f"SLURM: {counts['done']} done, {counts['failed']} failed, {counts['running']} "

@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 from ssa_bench.errors import UserError
 from ssa_bench.store import write_text_atomic
-from ssa_bench.report.gather import ACCURACY_METRICS, gather, results_root
+from ssa_bench.matrix.report_settings import ACCURACY_METRICS
+from ssa_bench.report.gather import gather, results_root
 from ssa_bench.report.render_csv import render_csv
 from ssa_bench.report.render_latex import render_latex
 from ssa_bench.report.render_markdown import render_markdown
@@ -31,7 +32,7 @@ def report_table(spec, runs, store) -> ReportTable:
 
 
 def default_out_dir(spec, store) -> Path:
-    return results_root(store) / "reports" / str(getattr(spec, "name", "report"))
+    return results_root(store) / "reports" / str(spec.name)
 
 
 def write_report(spec, runs, store, formats=("latex", "markdown", "csv"), out_dir=None,

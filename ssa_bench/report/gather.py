@@ -13,10 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from ssa_bench.configs.protocol import eval_mode, slide_window
+from ssa_bench.matrix.report_settings import METRICS
 from ssa_bench.store import Store
-
-# Metric names (report.columns) and the accuracy metrics: one list, checked at plan time too.
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS, METRICS  # noqa: E402
 
 RUN_COLUMNS = ("id", "label", "group", "section", "column", "seed", "state", "row_index",
                "paper_baseline", "paper_dataset", "baseline", "dataset", "eval_mode", "eval_window")
@@ -29,10 +27,9 @@ def results_root(store_or_root) -> Path:
     """A Store (anything with `.root`) or a path -> the results root."""
     if isinstance(store_or_root, (str, os.PathLike)):
         return Path(store_or_root)
-    root = getattr(store_or_root, "root", None)
-    if root is None:
-        raise TypeError(f"expected a results root path or a Store, got {type(store_or_root).__name__}")
-    return Path(root)
+    if isinstance(store_or_root, Store):
+        return Path(store_or_root.root)
+    raise TypeError(f"expected a results root path or a Store, got {type(store_or_root).__name__}")
 
 
 def _number(value) -> float | None:
@@ -97,15 +94,14 @@ def gather(store_or_root, runs) -> pd.DataFrame:
         if run.id not in seen:
             seen[run.id] = _read_run(store, run.id)
         state, details = seen[run.id]
-        config = getattr(run, "config", None) or {}
+        config = run.config or {}
         label = run.label
         values = {
-            "id": run.id, "label": label, "group": getattr(run, "group", None) or label,
-            "section": getattr(run, "section", None), "column": getattr(run, "column", None),
-            "seed": getattr(run, "seed", config.get("seed")), "state": state,
-            "row_index": getattr(run, "row_index", None),
-            "paper_baseline": getattr(run, "paper_baseline", None) or config.get("baseline"),
-            "paper_dataset": getattr(run, "paper_dataset", None) or config.get("dataset"),
+            "id": run.id, "label": label, "group": run.group or label,
+            "section": run.section, "column": run.column, "seed": run.seed, "state": state,
+            "row_index": run.row_index,
+            "paper_baseline": run.paper_baseline or config.get("baseline"),
+            "paper_dataset": run.paper_dataset or config.get("dataset"),
             "baseline": config.get("baseline"), "dataset": config.get("dataset"),
             # how the run is tested (ssa_bench/configs/protocol.py): single-scale or multi-scale+flip,
             # and the dataset's sliding window ("480x480/320") where it prescribes one

@@ -15,7 +15,7 @@ import pandas as pd
 from ssa_bench.catalog import DATASETS
 from ssa_bench.errors import UserError
 from ssa_bench.report.aggregate import SeedStats, aggregate_seeds, cell_key
-from ssa_bench.report.gather import ACCURACY_METRICS, METRICS
+from ssa_bench.matrix.report_settings import ACCURACY_METRICS, METRICS
 from ssa_bench.report.paper import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
 from ssa_bench.report.text import DEFAULT_DECIMALS
 

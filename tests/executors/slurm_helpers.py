@@ -12,9 +12,9 @@ import os
 import socket
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Store
 
 
@@ -22,25 +22,14 @@ def make_store(root) -> Store:
     return Store(root)
 
 
-@dataclass
-class FakeRun:
-    id: str
-    config: dict
-    label: str = ""
-    slurm: dict | None = None
-    spec_name: str = "test-spec"
-    seed: int = 0
-    section: str = ""
-    column: str = ""
-    group: str = ""
-
-
-def fake_run(run_id: str, *, batch_size: int = 2, slurm: dict | None = None, **behaviour) -> FakeRun:
+def fake_run(run_id: str, *, batch_size: int = 2, slurm: dict | None = None, **behaviour) -> Run:
     """A run whose config tells the cheap worker what to do (steps, seconds per step, raise)."""
     config = {"baseline": "segformer_mini", "dataset": "demo_shapes", "seed": 0,
               "train": {"max_iters": behaviour.get("steps", 1), "batch_size": batch_size},
               "test_worker": behaviour}
-    return FakeRun(id=run_id, config=config, label=f"row {run_id}", slurm=slurm)
+    return Run(id=run_id, label=f"row {run_id}", group=f"row {run_id}", section=None, column=None, seed=0,
+               row_index=0, config=config, spec_name="test-spec", paper_baseline="segformer_mini",
+               paper_dataset="demo_shapes", slurm=slurm)
 
 
 def _load_config(store, run_id: str) -> dict:

@@ -1,4 +1,4 @@
-"""Small stand-ins for the planner's Spec/Run and a writer of result records into a tmp results root.
+"""A stand-in for the planner's Spec, real Runs and a writer of result records into a tmp results root.
 
 Records follow docs/ARCHITECTURE.md; the numbers in them are chosen by each test, never read back
 from the code under test.
@@ -9,18 +9,16 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ssa_bench.matrix.run import Run
 
-@dataclass(frozen=True)
-class FakeRun:
-    id: str
-    label: str
-    seed: int = 0
-    section: str | None = None
-    column: str | None = None
-    group: str | None = None
-    paper_baseline: str | None = "seaformer_l"
-    paper_dataset: str | None = "ade20k"
-    config: dict = field(default_factory=dict)
+
+def planned_run(run_id: str, label: str, *, seed: int = 0, section: str | None = None,
+                column: str | None = None, group: str | None = None, paper_baseline: str = "seaformer_l",
+                paper_dataset: str = "ade20k", config: dict | None = None, row_index: int = 0) -> Run:
+    """A real :class:`Run` with the fields a report test does not care about filled in."""
+    return Run(id=run_id, label=label, group=group or label, section=section, column=column, seed=seed,
+               row_index=row_index, config=dict(config or {}), spec_name="experiments/tables/fake.yaml",
+               paper_baseline=paper_baseline, paper_dataset=paper_dataset)
 
 
 @dataclass

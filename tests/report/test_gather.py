@@ -6,15 +6,16 @@ from types import SimpleNamespace
 
 import pandas as pd
 import pytest
-from tests.report.report_fixtures import FakeRun, write_record, write_state
+from tests.report.report_fixtures import planned_run, write_record, write_state
 
 from ssa_bench.report.aggregate import aggregate_seeds, cell_key
+from ssa_bench.store import Store
 from ssa_bench.report.gather import COLUMNS, METRICS, gather
 
 
 def test_one_row_per_run_with_flattened_metrics(tmp_path):
     write_record(tmp_path, "aaa", miou=42.5, gflops=6.4, latency_ms=29.0, mAcc=55.0, aAcc=81.0)
-    runs = [FakeRun("aaa", "Baseline", seed=3, section="S", column="ade20k")]
+    runs = [planned_run("aaa", "Baseline", seed=3, section="S", column="ade20k")]
     frame = gather(tmp_path, runs)
     assert list(frame.columns) == list(COLUMNS)
     row = frame.iloc[0]
@@ -29,7 +30,7 @@ def test_unfinished_runs_show_their_state_and_no_numbers(tmp_path):
     write_record(tmp_path, "done1", miou=40.0)
     write_state(tmp_path, "fail1", "failed")
     write_state(tmp_path, "run1", "running")
-    runs = [FakeRun("done1", "a"), FakeRun("fail1", "b"), FakeRun("run1", "c"), FakeRun("never", "d")]
+    runs = [planned_run("done1", "a"), planned_run("fail1", "b"), planned_run("run1", "c"), planned_run("never", "d")]
     frame = gather(tmp_path, runs)
     assert frame["state"].tolist() == ["done", "failed", "running", "pending"]
     assert frame["mIoU"].iloc[0] == 40.0
@@ -39,7 +40,7 @@ def test_unfinished_runs_show_their_state_and_no_numbers(tmp_path):
 def test_a_damaged_record_is_shown_not_fatal(tmp_path):
     (tmp_path / "runs" / "bad").mkdir(parents=True)
     (tmp_path / "runs" / "bad" / "record.json").write_text('{"metrics": {"mIoU": 4')
-    frame = gather(tmp_path, [FakeRun("bad", "x")])
+    frame = gather(tmp_path, [planned_run("bad", "x")])
     assert frame["state"].tolist() == ["damaged"]
     assert math.isnan(frame["mIoU"].iloc[0])
 
@@ -50,23 +51,23 @@ def test_same_run_under_two_labels_is_read_once_and_listed_twice(tmp_path, monke
     import ssa_bench.report.gather as module
     original = module._read_run
     monkeypatch.setattr(module, "_read_run", lambda store, run_id: reads.append(run_id) or original(store, run_id))
-    frame = gather(tmp_path, [FakeRun("shared", "+ SEPA + SPPA"), FakeRun("shared", "Baseline + SEPA + SPPA")])
+    frame = gather(tmp_path, [planned_run("shared", "+ SEPA + SPPA"), planned_run("shared", "Baseline + SEPA + SPPA")])
     assert reads == ["shared"]
     assert frame["label"].tolist() == ["+ SEPA + SPPA", "Baseline + SEPA + SPPA"]
     assert frame["mIoU"].tolist() == [45.0, 45.0]
 
 
-def test_accepts_a_store_object_with_a_root(tmp_path):
+def test_accepts_a_store(tmp_path):
     write_record(tmp_path, "aaa", miou=1.0)
-    frame = gather(SimpleNamespace(root=tmp_path), [FakeRun("aaa", "x")])
+    frame = gather(Store(tmp_path), [planned_run("aaa", "x")])
     assert frame["mIoU"].tolist() == [1.0]
     with pytest.raises(TypeError):
-        gather(object(), [])
+        gather(SimpleNamespace(root=tmp_path), [])          # a Store or a path, nothing else
 
 
 def test_missing_metric_values_stay_missing(tmp_path):
     write_record(tmp_path, "nomiou", miou=None)
-    frame = gather(tmp_path, [FakeRun("nomiou", "x")])
+    frame = gather(tmp_path, [planned_run("nomiou", "x")])
     assert frame["state"].iloc[0] == "done" and pd.isna(frame["mIoU"].iloc[0])
 
 
@@ -74,9 +75,9 @@ def test_seeds_aggregate_to_mean_std_and_count(tmp_path):
     for seed, miou in enumerate([40.0, 42.0, 44.0]):
         write_record(tmp_path, f"s{seed}", miou=miou, seed=seed)
     write_state(tmp_path, "s3", "failed")
-    runs = [FakeRun(f"s{seed}", "SSA", seed=seed, section="A", column="ade20k") for seed in range(4)]
+    runs = [planned_run(f"s{seed}", "SSA", seed=seed, section="A", column="ade20k") for seed in range(4)]
     # the same run listed twice must not count as a second seed
-    runs.append(FakeRun("s0", "SSA", seed=0, section="A", column="ade20k"))
+    runs.append(planned_run("s0", "SSA", seed=0, section="A", column="ade20k"))
     stats = aggregate_seeds(gather(tmp_path, runs), ["mIoU", "gflops"])
     got = stats[cell_key("A", "SSA", "ade20k")]["mIoU"]
     assert (got.mean, got.n, got.n_expected) == (42.0, 3, 4)
@@ -85,6 +86,6 @@ def test_seeds_aggregate_to_mean_std_and_count(tmp_path):
 
 def test_a_single_seed_has_no_std(tmp_path):
     write_record(tmp_path, "one", miou=40.0)
-    stats = aggregate_seeds(gather(tmp_path, [FakeRun("one", "x")]), ["mIoU"])
+    stats = aggregate_seeds(gather(tmp_path, [planned_run("one", "x")]), ["mIoU"])
     got = stats[cell_key(None, "x", None)]["mIoU"]
     assert (got.mean, got.std, got.n, got.n_expected) == (40.0, None, 1, 1)

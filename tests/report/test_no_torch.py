@@ -10,13 +10,13 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPT = r"""
 import sys
 sys.path[:0] = [{repo!r}, {tests!r}]
-from tests.report.report_fixtures import FakeRun, FakeSpec, write_record
+from tests.report.report_fixtures import planned_run, FakeSpec, write_record
 from ssa_bench.report import report_table, report_text, write_report
 from ssa_bench.report.render_latex import render_latex
 root = {root!r}
 write_record(root, "r1", miou=42.0)
 spec = FakeSpec("t3", paper_table=3, report={{"columns": ["gflops", "mIoU"]}})
-runs = [FakeRun("r1", "Baseline")]
+runs = [planned_run("r1", "Baseline")]
 render_latex(report_table(spec, runs, root)); report_text(spec, runs, root)
 write_report(spec, runs, root, formats=["latex", "markdown", "csv"])
 heavy = sorted(m for m in ("torch", "mmseg", "mmengine", "mmcv") if m in sys.modules)

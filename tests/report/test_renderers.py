@@ -5,7 +5,7 @@ import io
 
 import pandas as pd
 import pytest
-from tests.report.report_fixtures import FakeRun, FakeSpec, write_state
+from tests.report.report_fixtures import planned_run, FakeSpec, write_state
 from tests.report.test_table_model import TABLE3, _table1, _table2, _table3
 
 from ssa_bench.errors import UserError
@@ -131,6 +131,6 @@ def test_a_table_with_no_runs_done_still_renders(tmp_path):
     for run_id in ("n1", "n2"):
         write_state(tmp_path, run_id, "queued")
     spec = FakeSpec("t7", title="Table 7", paper_table=7, report={"columns": ["mIoU"]})
-    table = report_table(spec, [FakeRun("n1", "Sinusoidal"), FakeRun("n2", "CPVT")], tmp_path)
+    table = report_table(spec, [planned_run("n1", "Sinusoidal"), planned_run("n2", "CPVT")], tmp_path)
     assert "44.18" in render_markdown(table) and "---" in render_latex(table)
     assert all(cell.missing for row in table.rows for cell in row.cells)

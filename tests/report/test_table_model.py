@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from tests.report.report_fixtures import FakeRun, FakeSpec, write_record, write_state
+from tests.report.report_fixtures import planned_run, FakeSpec, write_record, write_state
 
 from ssa_bench.errors import UserError
 from ssa_bench.report import paper_differences, report_table
@@ -17,7 +17,7 @@ def _table3(tmp_path, mious, seeds=1, spread=0.0, columns=("gflops", "mIoU"), re
     for i, label in enumerate(TABLE3):
         for seed in range(seeds):
             run_id = f"t3r{i}s{seed}"
-            runs.append(FakeRun(run_id, label, seed=seed, group=label))
+            runs.append(planned_run(run_id, label, seed=seed, group=label))
             if mious[i] is not None:
                 write_record(tmp_path, run_id, miou=mious[i] + (seed - (seeds - 1) / 2) * spread, seed=seed)
             else:
@@ -117,7 +117,7 @@ def _table1(tmp_path, device_of=lambda run_id: "cpu"):
         for r, label in enumerate([base_label, "SSA (Ours)"]):
             for d, dataset in enumerate(["ade20k", "coco_stuff10k", "pascal_context59"]):
                 run_id = f"t1b{b}r{r}d{d}"
-                runs.append(FakeRun(run_id, label, section=section, column=dataset, paper_baseline=baseline,
+                runs.append(planned_run(run_id, label, section=section, column=dataset, paper_baseline=baseline,
                                     paper_dataset=dataset))
                 device = device_of(run_id)
                 write_record(tmp_path, run_id, miou=40.0 + r + d, gflops=5.0 + d, latency_ms=20.0 + b,
@@ -169,7 +169,7 @@ def _table2(tmp_path, paper_only):
         for r, label in enumerate([section, "CAC", "SSA (Ours)"]):
             for dataset in ("ade20k", "coco_stuff10k"):
                 run_id = f"t2b{b}r{r}{dataset}"
-                runs.append(FakeRun(run_id, label, section=section, column=dataset, paper_baseline=baseline,
+                runs.append(planned_run(run_id, label, section=section, column=dataset, paper_baseline=baseline,
                                     paper_dataset=dataset))
                 write_record(tmp_path, run_id, miou=40.0 + r)
     spec = FakeSpec("table2", title="Table 2", paper_table=2,
@@ -208,7 +208,7 @@ def test_a_table_without_paper_numbers_shows_ours_only(tmp_path):
     write_record(tmp_path, "p1", miou=41.0)
     write_record(tmp_path, "p2", miou=41.5)
     spec = FakeSpec("presets", title="paper vs released", paper_table=None, report={"columns": ["mIoU"]})
-    table = report_table(spec, [FakeRun("p1", "paper"), FakeRun("p2", "released")], tmp_path)
+    table = report_table(spec, [planned_run("p1", "paper"), planned_run("p2", "released")], tmp_path)
     assert not table.has_paper
     assert table.rows[1].cells[0].gain == pytest.approx(0.5) and table.rows[1].cells[0].paper is None
 
