@@ -35,6 +35,11 @@ SUCCEEDED = {"COMPLETED"}
 # BOOT_FAIL, DEADLINE, ...) ends it badly -- unless a later attempt of the same job follows.
 # Clock difference between this host and slurmctld that a job's submit time may show.
 STALE_SLACK_S = 120
+# Ends after which SLURM requeues a requeueable job. The controller records the end a moment
+# before it queues the job again (and accounting may lag further): such an end is not called a
+# failure until it is this old with no new attempt in sight.
+REQUEUED_ENDS = {"NODE_FAIL", "PREEMPTED", "REQUEUED"}
+REQUEUE_GRACE_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,7 @@ def _run(command: list[str]) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
-def reconcile(state: dict, info: JobInfo | None) -> dict | None:
+def reconcile(state: dict, info: JobInfo | None, now: float | None = None) -> dict | None:
     """The state.json update SLURM's view calls for (keyword arguments of set_state), or None.
 
     ``state`` is the run's state.json; ``info`` what SLURM says about its job_id (None: unknown,
@@ -265,6 +270,8 @@ def reconcile(state: dict, info: JobInfo | None) -> dict | None:
         return None
     if current == "failed":
         return None         # the job said why itself
+    if info.state in REQUEUED_ENDS and _ended_within(info, REQUEUE_GRACE_S, now):
+        return None         # SLURM may be queueing it again this very moment
     log = state.get("log")
     where = f"; see {log}" if log else ""
     node = f" on {info.node}" if info.node else ""
@@ -276,6 +283,13 @@ def reconcile(state: dict, info: JobInfo | None) -> dict | None:
         reason = (f"SLURM job {info.job_id} ended {info.state}{node}"
                   + (f" ({info.reason})" if info.reason else "") + tries + where)
     return {**keep, "state": "failed", "reason": reason, "traceback": log, "slurm_reason": None}
+
+
+def _ended_within(info: JobInfo, seconds: float, now: float | None) -> bool:
+    last = info.history[-1] if info.history else None
+    if last is None or last.ended is None:
+        return False
+    return (time.time() if now is None else now) - last.ended < seconds
 
 
 def refresh_states(store, runs, infos: dict[str, JobInfo] | None = None) -> dict[str, JobInfo] | None:

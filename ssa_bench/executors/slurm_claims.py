@@ -17,7 +17,6 @@ with the store as the liveness test of 'slurm' claims).
 """
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 import time
@@ -33,10 +32,7 @@ HANDOVER_WAIT_S = float(os.environ.get("SSA_BENCH_CLAIM_HANDOVER_S", "300"))
 
 def register_liveness() -> None:
     """Let the store tell a live SLURM job's claim from a stale one."""
-    register = getattr(store_module, "register_liveness", None)
-    if register is None:
-        register = importlib.import_module("ssa_bench.store.claims").register_liveness
-    register("slurm", job_alive)
+    store_module.register_liveness("slurm", job_alive)
 
 
 def submitter_owner():

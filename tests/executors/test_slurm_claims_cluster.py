@@ -150,7 +150,7 @@ def test_node_crash_ends_with_the_run_done_by_its_requeued_job(slurm_env, result
     waiting = state_of(store, run)
     assert waiting["state"] == "queued" and "NODE_FAIL" in waiting["reason"], waiting
     assert follower.is_alive(), "the submitter stopped following the requeued run"
-    release(job_id)
+    release(job_id, pending_seen=True)
     follower.join(timeout=180)
     assert codes.get("code") == 0
     record = store.record(run.id)
@@ -183,7 +183,7 @@ def test_rerun_failed_while_a_requeue_is_pending_submits_nothing(slurm_env, resu
     assert state["job_id"] == job_id and state["state"] == "queued" and state["requeued"] >= 1
     holder = store.claim_holder(run.id)
     assert holder.kind == "slurm" and holder.job_id == job_id
-    release(job_id)
+    release(job_id, pending_seen=True)
     until(lambda: state_of(store, run).get("state") == "done", timeout=120, what="the run done")
     assert store.record(run.id)["slurm"]["job_id"] == job_id
 
@@ -224,7 +224,7 @@ def test_a_submitter_killed_inside_sbatch_leaves_an_orphan_that_the_next_run_sub
     shim_dir.mkdir()
     real_sbatch = subprocess.run(["which", "sbatch"], capture_output=True, text=True).stdout.strip()
     (shim_dir / "sbatch").write_text(f'#!/bin/bash\nout=$("{real_sbatch}" "$@") || exit $?\n'
-                                     f'echo "$$ $out" > "{mark}"\nsleep 600\necho "$out"\n')
+                                     f'echo "$$ $out" > "{mark}"\nexec sleep 600\n')       # hangs as its own pid
     (shim_dir / "sbatch").chmod(0o755)
     run = fake_run("orphan", steps=4, step_s=0.2)
     context = multiprocessing.get_context("fork")

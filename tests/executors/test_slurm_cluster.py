@@ -53,22 +53,31 @@ def squeue_state(job_id):
     return out.strip()
 
 
-def release(job_id, timeout=60):
+def release(job_id, timeout=60, pending_seen=False):
     """Start a requeued job now instead of after SLURM's ~2 min BeginTime delay.
 
     The update only sticks once the requeue is complete (the job PENDING again, not still
-    COMPLETING); repeat it until the job leaves the queue."""
-    seen_pending = False
+    COMPLETING); repeat it until the job leaves the queue. ``pending_seen``: the caller saw the
+    job waiting again already (a requeue after NODE_FAIL has no delay: it may be running, or even
+    done, by the first look)."""
+    seen_pending, pushed = pending_seen, False
     deadline = time.time() + timeout
     while time.time() < deadline:
         state = squeue_state(job_id)
         if state == "PENDING":
-            seen_pending = True
+            if not pushed:
+                # Not in the second the old attempt ended: slurmd compares credential times in whole
+                # seconds and refuses a job started then ("Job credential revoked", the job FAILED)
+                # -- what SLURM's own requeue delay avoids.
+                time.sleep(2)
+            seen_pending = pushed = True
             subprocess.run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"], capture_output=True)
-        elif seen_pending and state:
+        elif seen_pending and (state or pending_seen):
             return                 # (RUNNING or COMPLETING before PENDING: the requeue is not done yet)
         time.sleep(0.5)
-    raise AssertionError(f"job {job_id} did not restart within {timeout}s")
+    why = subprocess.run(["squeue", "-h", "-j", job_id, "-o", "%T %r"], capture_output=True, text=True).stdout.strip()
+    node = subprocess.run(["sinfo", "-h", "-N", "-o", "%T %E"], capture_output=True, text=True).stdout.strip()
+    raise AssertionError(f"job {job_id} did not restart within {timeout}s (squeue: {why or 'gone'}; node: {node})")
 
 
 def state_of(store, run):

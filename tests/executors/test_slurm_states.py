@@ -155,3 +155,19 @@ def test_training_time_sums_every_attempt_that_trained():
     assert attempt_history.training_seconds(attempts, 420.0) == 1020.0
     assert attempt_history.training_seconds(attempts[:1], 300.0) == 300.0
     assert attempt_history.training_seconds(attempts, None) is None
+
+
+def test_a_node_failure_is_not_called_final_in_the_moment_before_slurm_requeues_the_job():
+    # slurmctld writes NODE_FAIL, then queues the job again a few milliseconds later; a poll that
+    # lands in between must not end the run (the submitter would stop following it).
+    infos = _infos(NODE_FAIL_ONLY, "")
+    info = slurm_accounting.job_info(_disk("running", "44"), infos)
+    ended = info.history[-1].ended
+    grace = slurm_accounting.REQUEUE_GRACE_S
+    assert reconcile(_disk("running", "44"), info, now=ended + 1) is None
+    assert reconcile(_disk("running", "44"), info, now=ended + grace - 1) is None
+    assert reconcile(_disk("running", "44"), info, now=ended + grace + 1)["state"] == "failed"
+    # Other ends are final at once.
+    cancelled = _infos(NODE_FAIL_ONLY.replace("NODE_FAIL", "CANCELLED"), "")
+    info = slurm_accounting.job_info(_disk("running", "44"), cancelled)
+    assert reconcile(_disk("running", "44"), info, now=ended + 1)["state"] == "failed"
