@@ -15,7 +15,6 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 REQUIRED = ("tables.ipynb", "prototypes.ipynb")
 
-from tests.report.figure_runs import train_spec  # noqa: E402
 
 
 def execute(notebook, cwd: Path = NOTEBOOKS):
@@ -31,14 +30,9 @@ def outputs(notebook) -> list[dict]:
     return [out for cell in notebook.cells if cell.cell_type == "code" for out in cell.outputs]
 
 
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    return train_spec(tmp_path_factory.mktemp("nbruns"))
-
-
 @pytest.fixture
-def notebook_env(results, monkeypatch):
-    spec_path, spec, runs, store = results
+def notebook_env(figure_runs, monkeypatch):
+    spec_path, spec, runs, store = results = figure_runs
     monkeypatch.setenv("SSA_BENCH_RESULTS", store.root)
     monkeypatch.setenv("SSA_BENCH_SPEC", str(spec_path))
     monkeypatch.setenv("SSA_BENCH_PROFILE", "paper")

@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.report.figure_runs import train_spec
 from ssa_bench.errors import UserError
 from ssa_bench.report.figures import build_figures, make_figures
 from ssa_bench.report.figures.inputs import RunData, main_ssa_run, sd_pair
@@ -24,11 +23,9 @@ REPO = Path(__file__).resolve().parents[2]
 FIGURES = ("fig1_tsne", "fig3_relations", "fig4_qualitative", "fig5_curves", "fig5b_loss_terms")
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """(spec_path, spec, runs, store) of three runs trained for 4 iterations by the real worker:
-    Baseline, '+ SEPA + SPPA' (no teacher, w_sd = 0), 'SSA (Ours)' (teacher, w_sd = 1)."""
-    return train_spec(tmp_path_factory.mktemp("figruns"))
+@pytest.fixture
+def trained(figure_runs):
+    return figure_runs
 
 
 @pytest.fixture
