@@ -85,15 +85,16 @@ def cmd_plan(args: Namespace) -> int:
     # The verdict alone (record, else state.json): `status` is where damage is itemised.
     states = store.states([run.id for run in runs])
     for run in runs:
-        state = states[run.id]
-        # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct value
+        # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct
+        # value, with its JSON form
         pretrained = run.config["train"].get("pretrained")
         if pretrained not in by_pretrained:
-            by_pretrained[pretrained] = checkpoint_of(run.config)
-        checkpoints[run.id] = by_pretrained[pretrained]
+            checkpoint = checkpoint_of(run.config)
+            by_pretrained[pretrained] = (checkpoint, checkpoint.to_json())
+        checkpoints[run.id], checkpoint_json = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
-                     "seed": run.seed, "state": state,
-                     "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoints[run.id].to_json(),
+                     "seed": run.seed, "state": states[run.id],
+                     "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoint_json,
                      "config": run.config})
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the

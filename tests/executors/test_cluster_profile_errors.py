@@ -106,7 +106,11 @@ def test_edge_of_valid_time_limits_is_accepted(tmp_path, value, minutes):
     assert load_profile(str(path)).time == minutes
 
 
-def test_a_row_time_shorter_than_the_signal_delay_is_blamed_on_the_row(tmp_path):
+@pytest.mark.parametrize("row, where, key", [
+    ({"time": 3}, "rows[0].slurm", "rows[0].slurm.time"),       # shorter than the signal delay
+    ({"nodes": 3}, "rows[1].slurm", "rows[1].slurm.nodes"),
+], ids=["time-shorter-than-signal-delay", "nodes"])
+def test_a_bad_row_request_is_blamed_on_the_row(tmp_path, row, where, key):
     from ssa_bench.errors import UserError
     from ssa_bench.executors.cluster_profiles import job_resources
 
@@ -114,21 +118,8 @@ def test_a_row_time_shorter_than_the_signal_delay_is_blamed_on_the_row(tmp_path)
     path.write_text(VALID_GPU)
     profile = load_profile(str(path))
     with pytest.raises(UserError) as error:
-        job_resources(profile, {"time": 3}, row_where="rows[0].slurm", row_file="spec.yaml")
-    assert error.value.file == "spec.yaml" and error.value.key == "rows[0].slurm.time"
-
-
-def test_a_profile_value_a_row_inherits_is_blamed_on_the_profile(tmp_path):
-    """A row asking for nothing wrong must not be named for the profile's mistake."""
-    from ssa_bench.errors import UserError
-    from ssa_bench.executors.cluster_profiles import job_resources
-
-    path = tmp_path / "ok.yaml"
-    path.write_text(VALID_GPU)
-    profile = load_profile(str(path))
-    with pytest.raises(UserError) as error:
-        job_resources(profile, {"nodes": 3}, row_where="rows[1].slurm", row_file="spec.yaml")
-    assert error.value.file == "spec.yaml" and error.value.key == "rows[1].slurm.nodes"
+        job_resources(profile, row, row_where=where, row_file="spec.yaml")
+    assert error.value.file == "spec.yaml" and error.value.key == key
 
 
 def test_the_shipped_profiles_are_valid():

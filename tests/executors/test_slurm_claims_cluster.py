@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from slurm_helpers import fake_run, make_store, stepping_worker
-from test_slurm_cluster import POLL, _quiet, release, squeue_state, state_of, until
+from test_slurm_cluster import POLL, _quiet, job_training, release, squeue_state, state_of, until
 
 from ssa_bench.executors.slurm import refresh_states, run_slurm
 from ssa_bench.executors.base import select_runs
@@ -137,8 +137,7 @@ def test_node_crash_ends_with_the_run_done_by_its_requeued_job(slurm_env, result
     store = make_store(results_root)
     run = fake_run("crash", steps=70, step_s=0.5)
     follower, codes = _follow_in_background(str(results_root), [run.id], 70)
-    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
-    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= 3, what="3 training steps")
+    job_id = job_training(store, run, 3)
     # slurmctld requeues a batch job lost in a node reboot only when the job started more than
     # MessageTimeout + 5 s before the boot and was last seen more than BatchStartTimeout +
     # MessageTimeout s ago (10 s each here): a job lost in its first seconds is ended, not
@@ -165,8 +164,7 @@ def test_rerun_failed_while_a_requeue_is_pending_submits_nothing(slurm_env, resu
     store = make_store(results_root)
     run = fake_run("pendingrequeue", steps=12, step_s=0.5)
     _submit([run], store, wait=False)
-    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
-    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= 2, what="2 training steps")
+    job_id = job_training(store, run, 2)
     subprocess.run(["scontrol", "requeue", job_id], check=True)
     until(lambda: any("REQUEUED" in row for row in _accounting_rows(job_id)), what="the requeue")
     # Accounting says REQUEUED before the controller is done with the old attempt (COMPLETING,

@@ -84,6 +84,13 @@ def state_of(store, run):
     return store.read_state(run.id) or {}
 
 
+def job_training(store, run, steps: int) -> str:
+    """The job id of ``run`` once its job has trained ``steps`` steps."""
+    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
+    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= steps, what=f"{steps} training steps")
+    return job_id
+
+
 def test_matrix_runs_as_one_array_with_the_dry_run_script(slurm_env, results_root):
     store = make_store(results_root)
     runs = [fake_run("m1", steps=2, step_s=0.2), fake_run("m2", steps=2), fake_run("m3", steps=1)]
@@ -117,8 +124,7 @@ def test_scontrol_requeue_resumes_from_the_last_checkpoint(slurm_env, results_ro
     store = make_store(results_root)
     run = fake_run("requeued", steps=24, step_s=0.5)
     submit([run], store, wait=False)
-    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
-    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= 3, what="3 training steps")
+    job_id = job_training(store, run, 3)
     scontrol("requeue", job_id)
     until(lambda: slurm_state(job_id) == "PENDING", what="the job back in the queue")
     refresh_states(store, [run])                                   # what `ssa-bench status` does
@@ -137,8 +143,7 @@ def test_preemption_signal_checkpoints_requeues_and_resumes(slurm_env, results_r
     store = make_store(results_root)
     run = fake_run("preempted", steps=16, step_s=0.5)
     submit([run], store, wait=False)
-    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
-    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= 2, what="2 training steps")
+    job_id = job_training(store, run, 2)
     # What SLURM sends before a time limit or a preemption; submitit's handler calls
     # RunTask.checkpoint, requeues the job and exits.
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
@@ -157,8 +162,7 @@ def test_a_run_out_of_requeues_fails_with_the_reason(slurm_env, results_root, tm
     store = make_store(results_root)
     run = fake_run("out-of-time", steps=30, step_s=0.5)
     submit([run], store, wait=False, cluster=str(profile))
-    job_id = until(lambda: state_of(store, run).get("job_id"), what="job id")
-    until(lambda: (store.read_progress(run.id) or {}).get("iter", 0) >= 2, what="2 training steps")
+    job_id = job_training(store, run, 2)
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
     assert wait_for([run], store, _quiet(), poll_slurm_s=POLL) == 1
     state = state_of(store, run)
