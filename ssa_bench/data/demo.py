@@ -61,8 +61,20 @@ SIZE = VARIANTS[DEFAULT].size
 SPLITS = VARIANTS[DEFAULT].splits
 
 
-def _mask(kind: str, size: int, cy: float, cx: float, r: float, angle: float) -> np.ndarray:
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+# Every shape lies within 1.25 r of its centre (the bar's corner); the box around it is cut at
+# 1.3 r + 2 px. Drawing in that box instead of the whole image is ~10x faster and, as each pixel
+# gets the same arithmetic, gives the same bytes (the data's checksum does not change).
+_REACH = 1.3
+
+
+def _box(size: int, cy: float, cx: float, reach: float) -> tuple[slice, slice]:
+    return (slice(max(0, int(cy - reach) - 2), min(size, int(cy + reach) + 3)),
+            slice(max(0, int(cx - reach) - 2), min(size, int(cx + reach) + 3)))
+
+
+def _mask(kind: str, box: tuple[slice, slice], cy: float, cx: float, r: float, angle: float) -> np.ndarray:
+    """The shape's pixels within ``box`` (a window of the image from ``_box``)."""
+    yy, xx = np.mgrid[box].astype(np.float32)
     dy, dx = yy - cy, xx - cx
     cos, sin = np.cos(angle), np.sin(angle)
     u, v = cos * dx + sin * dy, -sin * dx + cos * dy          # rotated coordinates
@@ -117,8 +129,9 @@ def make_sample(rng: np.random.Generator, variant: Variant = VARIANTS[DEFAULT]
     # Clutter: blobs in random colours that belong to no class.
     for _ in range(rng.integers(*variant.clutter)):
         cy, cx = rng.uniform(0, size, 2)
-        blob = (yy * size - cy) ** 2 + (xx * size - cx) ** 2 <= rng.uniform(2, 6) ** 2
-        image[blob] = rng.uniform(0, 1, 3)
+        box = _box(size, cy, cx, 6)
+        blob = (yy[box] * size - cy) ** 2 + (xx[box] * size - cx) ** 2 <= rng.uniform(2, 6) ** 2
+        image[box][blob] = rng.uniform(0, 1, 3)
     # A few classes per image. Each has *one* look in this image (colour, brightness, texture) that
     # differs from its look in other images: compact within an image, shifting across images.
     present = rng.choice(len(CLASSES), size=int(rng.integers(2, 5)), replace=False)
@@ -134,12 +147,13 @@ def make_sample(rng: np.random.Generator, variant: Variant = VARIANTS[DEFAULT]
         # A diamond is a square on its corner: both keep their orientation (up to a tilt), or
         # they would be one shape at two sizes.
         tilt = rng.uniform(-0.25, 0.25) if CLASSES[index] in ("square", "diamond") else rng.uniform(0, np.pi)
-        mask = _mask(CLASSES[index], size, cy, cx, r, tilt)
+        box = _box(size, cy, cx, _REACH * r)
+        mask = _mask(CLASSES[index], box, cy, cx, r, tilt)
         if mask.sum() < 12:
             continue
         colour, texture = looks[index]
-        image[mask] = colour[None, :] * texture[mask][:, None] * rng.uniform(0.93, 1.07)
-        label[mask] = index + 1
+        image[box][mask] = colour[None, :] * texture[box][mask][:, None] * rng.uniform(0.93, 1.07)
+        label[box][mask] = index + 1
     # The image-level shift that a fixed prototype cannot follow: colour cast and brightness.
     cast = rng.uniform(0.65, 1.35, 3).astype(np.float32)
     image = image * cast * rng.uniform(0.75, 1.2) + rng.uniform(-0.08, 0.08)

@@ -1,6 +1,7 @@
 """Every baseline builds from its recipe and runs one forward at its paper input size on the CPU,
-without and (when the SSA module is installed) with SSA. Random init; the general models are
-big (seconds per forward), so they are marked slow."""
+with SSA and with its own classifier, each forward counted by the paper's FLOPs convention and
+checked against the paper's Table 1-2 number. Random init; the general models are big (seconds
+per forward), so they are marked slow."""
 from __future__ import annotations
 
 
@@ -12,7 +13,9 @@ from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()
 
+from ssa_bench.efficiency.flops import paper_flops  # noqa: E402
 from ssa_bench.efficiency.inference import InferenceGraph  # noqa: E402
+from ssa_bench.report import load_paper_numbers  # noqa: E402
 from ssa_bench.configs import build_model_config  # noqa: E402
 from ssa_bench.stages.measure import build_segmentor, resolved_ssa_settings  # noqa: E402
 from ssa_bench.efficiency.inference import prepare_for_inference  # noqa: E402
@@ -37,27 +40,58 @@ def _decode_head(model):
     return model.decode_head[-1] if isinstance(model.decode_head, torch.nn.ModuleList) else model.decode_head
 
 
+def _paper_gflops(name: str, dataset: str) -> tuple[float, float] | None:
+    """(baseline, with SSA) GFLOPs as the paper prints them: the first and the SSA row of the
+    baseline's block in Table 1 (Table 2 for FCN-R101 and Swin-B, which prints one GFLOPs column,
+    ADE20K's, for the whole row). None for a model the paper does not list (the demo's)."""
+    def gflops(row):
+        return row.groups.get(dataset, {}).get("gflops", row.values.get("gflops"))
+
+    for key in ("table1", "table2"):
+        for section in load_paper_numbers().tables[key].sections:
+            if section.baseline == name:
+                return gflops(section.rows[0]), gflops(section.row("SSA (Ours)"))
+    return None
+
+
+def _counted_forward(graph, image) -> tuple[torch.Tensor, float]:
+    # One forward gives both the logits and the paper-count GFLOPs: the counter's own forward,
+    # with the graph's output kept by a hook (a big model's forward takes seconds).
+    outputs = []
+    hook = graph.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
+    try:
+        with torch.no_grad():
+            gflops = paper_flops(graph, image)
+    finally:
+        hook.remove()
+    (logits,) = outputs
+    return logits, gflops
+
+
 @pytest.mark.parametrize("name", list(_cases()))
 def test_forward_at_paper_input_size_with_ssa_and_with_the_plain_classifier(name):
     # One model, two classifiers on the same weights: SSA's, then the head's own 1x1 conv_seg (what
     # the baseline without SSA computes), so a big backbone is built once for both.
     dataset, size, classes = _paper_input(name)
+    paper_gflops = _paper_gflops(name, dataset)
     run_config = {"baseline": name, "dataset": dataset, "dataset_def": None,
                   "ssa": resolved_ssa_settings("paper")}
     model = prepare_for_inference(build_segmentor(*build_model_config(run_config)))
     head = _decode_head(model)
     assert type(head).__name__ == "SSAHead"
     image = torch.randn(1, 3, size, size)
-    with torch.no_grad():
-        logits = InferenceGraph(model, (size, size))(image)
+    logits, ssa_gflops = _counted_forward(InferenceGraph(model, (size, size)), image)
     assert logits.shape == (1, classes, size, size)
     assert torch.isfinite(logits).all()
     head.head.cls_seg = lambda features: head.head.conv_seg(features)
-    with torch.no_grad():
-        plain = InferenceGraph(model, (size, size))(image)
+    plain, plain_gflops = _counted_forward(InferenceGraph(model, (size, size)), image)
     assert plain.shape == (1, classes, size, size) and torch.isfinite(plain).all()
     # SSA was applied, not only wrapped: the same weights through the 1x1 classifier differ.
     assert not torch.allclose(logits, plain, atol=1e-4)
+    # The paper's count (MMCV 1.x module hooks) of both models, within 5% of Tables 1-2.
+    assert ssa_gflops >= plain_gflops
+    if paper_gflops is not None:
+        assert (plain_gflops, ssa_gflops) == pytest.approx(paper_gflops, rel=0.05)
 
 
 @pytest.mark.parametrize("name", list(_cases()))

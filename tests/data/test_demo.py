@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import numpy as np
@@ -64,9 +65,11 @@ def test_deterministic(tmp_path, demo_root):
     assert manifest["checksum"] == demo.checksum(again) and manifest["variant"] == "demo_shapes"
 
 
-def test_damaged_copy_is_regenerated(tmp_path):
-    root = data.make_demo(tmp_path / "demo_shapes")
+def test_damaged_copy_is_regenerated(tmp_path, demo_root):
+    root = tmp_path / "demo_shapes"
+    shutil.copytree(demo_root, root)
     good = demo.checksum(root)
+    assert demo.is_valid(root)
     victim = next((root / "annotations" / "training").glob("*.png"))
     victim.unlink()                                   # half-written / damaged copy
     assert not demo.is_valid(root)

@@ -157,14 +157,7 @@ def test_deformable_attention_samples_the_value_at_the_reference_point():
     assert torch.allclose(out, value, atol=1e-5)
 
 
-@pytest.mark.slow
-def test_vit_adapter_l_forward_at_512_and_flops():
-    model = _build("vit_adapter_l")
-    graph = InferenceGraph(model, (512, 512))
-    image = torch.randn(1, 3, 512, 512)
-    with torch.no_grad():
-        assert graph(image).shape == (1, 150, 512, 512)
-    assert paper_flops(graph, image) == pytest.approx(616.1, rel=0.05)
+# ViT-Adapter-L's forward at 512x512 and its paper GFLOPs: tests/configs/test_baselines_forward.py.
 
 
 def test_vit_adapter_output_pyramid_small_input():
