@@ -21,31 +21,12 @@ import statistics
 import sys
 import time
 
-# The paper's GFLOPs (baseline, with SSA) per dataset. Table 1 and, for FCN-R101 and Swin-B,
-# Table 2 (ADE20K only). These are the reference the script compares with, not results.
-PAPER_GFLOPS: dict[str, dict[str, tuple[float, float]]] = {
-    "ocrnet_hr48": {"ade20k": (164.8, 165.0), "coco_stuff10k": (164.8, 165.0),
-                    "pascal_context59": (143.2, 143.3)},
-    "upernet_swin_t": {"ade20k": (236.1, 236.3), "coco_stuff10k": (236.1, 236.3),
-                       "pascal_context59": (207.5, 207.7)},
-    "segformer_b5": {"ade20k": (52.5, 52.6), "coco_stuff10k": (52.5, 52.6),
-                     "pascal_context59": (45.8, 45.8)},
-    "upernet_swin_l": {"ade20k": (404.9, 405.2), "coco_stuff10k": (404.9, 405.2),
-                       "pascal_context59": (362.9, 363.2)},
-    "vit_adapter_l": {"ade20k": (616.1, 616.3), "coco_stuff10k": (616.1, 616.3),
-                      "pascal_context59": (541.5, 541.7)},
-    "afformer_b": {"ade20k": (4.3, 4.4), "coco_stuff10k": (4.3, 4.4),
-                   "pascal_context59": (3.7, 3.7)},
-    "seaformer_b": {"ade20k": (1.8, 1.8), "coco_stuff10k": (1.8, 1.8),
-                    "pascal_context59": (1.6, 1.6)},
-    "segnext_t": {"ade20k": (6.2, 6.3), "coco_stuff10k": (6.2, 6.3),
-                  "pascal_context59": (5.4, 5.4)},
-    "seaformer_l": {"ade20k": (6.4, 6.4), "coco_stuff10k": (6.4, 6.4),
-                    "pascal_context59": (5.6, 5.6)},
-    "fcn_r101": {"ade20k": (275.7, 275.9)},
-    "upernet_swin_b": {"ade20k": (297.2, 297.5)},
-}
-LIGHTWEIGHT = ("segnext_t", "seaformer_b", "seaformer_l", "afformer_b")
+from ssa_bench.catalog import BASELINES
+from ssa_bench.report import load_paper_numbers
+
+# The paper's GFLOPs: ssa_bench/report/paper_numbers.yaml (Tables 1-2 as transcribed).
+PAPER_BASELINES = [name for name in BASELINES if load_paper_numbers().gflops(name, "ade20k")]
+LIGHTWEIGHT = [name for name in PAPER_BASELINES if BASELINES[name].family == "lightweight"]
 TOLERANCE = 0.05
 
 
@@ -73,12 +54,13 @@ def build_graph(baseline: str, dataset: str, ssa: bool):
 def flops_rows(baselines: list[str], datasets: list[str], with_ssa: bool) -> list[dict]:
     from ssa_bench.efficiency.flops import count_flops
 
+    paper = load_paper_numbers()
     rows = []
     for baseline in baselines:
         for dataset in datasets:
-            if dataset not in PAPER_GFLOPS[baseline]:
+            if paper.gflops(baseline, dataset) is None:
                 continue
-            paper_base, paper_ssa = PAPER_GFLOPS[baseline][dataset]
+            paper_base, paper_ssa = paper.gflops(baseline, dataset)
             start = time.perf_counter()
             graph, size = build_graph(baseline, dataset, ssa=False)
             ours = count_flops(graph, size)
@@ -145,8 +127,8 @@ def main(argv: list[str] | None = None) -> int:
 
     patch_openmmlab()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baselines", nargs="*", default=list(PAPER_GFLOPS),
-                        choices=list(PAPER_GFLOPS))
+    parser.add_argument("--baselines", nargs="*", default=list(PAPER_BASELINES),
+                        choices=list(PAPER_BASELINES))
     parser.add_argument("--lightweight", action="store_true",
                         help="only the lightweight models (fast)")
     parser.add_argument("--datasets", nargs="*",

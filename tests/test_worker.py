@@ -127,7 +127,7 @@ def test_full_run_record_and_cache(store, monkeypatch):
 def test_killed_worker_resumes_from_checkpoint(store):
     """SIGKILL the worker process right after its first checkpoint; the next execution continues
     from that checkpoint (not from iteration 0) and finishes the run."""
-    run_id = add_run(store, run_config(max_iters=60, checkpoint_interval=10, val_interval=30))
+    run_id = add_run(store, run_config(max_iters=30, checkpoint_interval=10, val_interval=15))
     work = Path(store.run_dir(run_id)) / "work_dir"
     env = dict(os.environ, OMP_NUM_THREADS="1")
     process = subprocess.Popen([sys.executable, "-m", "ssa_bench.worker", "--results-dir", store.root, run_id],
@@ -144,7 +144,7 @@ def test_killed_worker_resumes_from_checkpoint(store):
 
     record = worker.execute_run(store.root, run_id)
     resumed = record["train"]["resumed_from_iter"]
-    assert resumed is not None and 10 <= resumed < 60
-    assert record["train"]["iters"] == 60
-    assert [p["iter"] for p in record["curve"]] == [30, 60]
+    assert resumed is not None and 10 <= resumed < 30
+    assert record["train"]["iters"] == 30
+    assert [p["iter"] for p in record["curve"]] == [15, 30]
     assert store.read_state(run_id)["state"] == "done"

@@ -154,6 +154,22 @@ class PaperNumbers:
     def table(self, key: object) -> PaperTable | None:
         return self.tables.get(table_key(key) or "")
 
+    def gflops(self, baseline: str, dataset: str) -> tuple[float, float] | None:
+        """(without SSA, with SSA) GFLOPs of a paper baseline on a dataset as Tables 1-2 print
+        them; None where the paper gives none (a model it does not list, or Table 2's models on
+        another dataset than ADE20K, the one its GFLOPs column was measured on)."""
+        for table in (self.tables.get("table1"), self.tables.get("table2")):
+            for section in table.sections if table else ():
+                ssa = section.row("SSA (Ours)")
+                if section.baseline != baseline or ssa is None:
+                    continue
+                if table.shared_metrics.get("gflops", dataset) != dataset:
+                    continue                      # printed once per row, measured on another dataset
+                numbers = [table.value(row, "gflops", dataset) for row in (section.rows[0], ssa)]
+                if None not in numbers:
+                    return numbers[0], numbers[1]
+        return None
+
 
 def _fail(path: Path, key: str, message: str) -> DataError:
     return DataError(message, file=str(path), key=key, fix="fix the entry; the layout is described at the top of the file")

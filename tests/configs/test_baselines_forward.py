@@ -40,20 +40,6 @@ def _decode_head(model):
     return model.decode_head[-1] if isinstance(model.decode_head, torch.nn.ModuleList) else model.decode_head
 
 
-def _paper_gflops(name: str, dataset: str) -> tuple[float, float] | None:
-    """(baseline, with SSA) GFLOPs as the paper prints them: the first and the SSA row of the
-    baseline's block in Table 1 (Table 2 for FCN-R101 and Swin-B, which prints one GFLOPs column,
-    ADE20K's, for the whole row). None for a model the paper does not list (the demo's)."""
-    def gflops(row):
-        return row.groups.get(dataset, {}).get("gflops", row.values.get("gflops"))
-
-    for key in ("table1", "table2"):
-        for section in load_paper_numbers().tables[key].sections:
-            if section.baseline == name:
-                return gflops(section.rows[0]), gflops(section.row("SSA (Ours)"))
-    return None
-
-
 def _counted_forward(graph, image) -> tuple[torch.Tensor, float]:
     # One forward gives both the logits and the paper-count GFLOPs: the counter's own forward,
     # with the graph's output kept by a hook (a big model's forward takes seconds).
@@ -73,7 +59,7 @@ def test_forward_at_paper_input_size_with_ssa_and_with_the_plain_classifier(name
     # One model, two classifiers on the same weights: SSA's, then the head's own 1x1 conv_seg (what
     # the baseline without SSA computes), so a big backbone is built once for both.
     dataset, size, classes = _paper_input(name)
-    paper_gflops = _paper_gflops(name, dataset)
+    paper_gflops = load_paper_numbers().gflops(name, dataset)      # None for the demo's model
     run_config = {"baseline": name, "dataset": dataset, "dataset_def": None,
                   "ssa": resolved_ssa_settings("paper")}
     model = prepare_for_inference(build_segmentor(*build_model_config(run_config)))

@@ -82,6 +82,15 @@ def test_numbers_the_paper_leaves_out_are_absent(numbers):
     assert paper.value(row, "mIoU", "ade20k") == pytest.approx(44.8)
 
 
+def test_gflops_of_a_baseline_with_and_without_ssa(numbers):
+    # Table 1 per dataset; Table 2 prints one GFLOPs column, measured on ADE20K only.
+    assert numbers.gflops("seaformer_l", "pascal_context59") == (5.6, 5.6)
+    assert numbers.gflops("vit_adapter_l", "coco_stuff10k") == (616.1, 616.3)
+    assert numbers.gflops("fcn_r101", "ade20k") == (275.7, 275.9)
+    assert numbers.gflops("fcn_r101", "coco_stuff10k") is None
+    assert numbers.gflops("segformer_mini", "ade20k") is None
+
+
 def test_single_dataset_tables_have_no_number_for_another_dataset(numbers):
     paper = numbers.table(3)
     row = paper.section(None).row("SSA (Ours)")
