@@ -19,10 +19,23 @@ def from_repo_root(monkeypatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def figure_runs(tmp_path_factory):
+def demo_data(tmp_path_factory) -> str:
+    """A $SSA_BENCH_DATA folder with the demo data, generated once for the session and only read
+    by the tests that train on it (tests that damage demo data make their own copy)."""
+    from ssa_bench.data import dataset_root, make_demo
+
+    home = tmp_path_factory.mktemp("data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SSA_BENCH_DATA", str(home))
+        make_demo(dataset_root("demo_shapes"))
+    return str(home)
+
+
+@pytest.fixture(scope="session")
+def figure_runs(tmp_path_factory, demo_data):
     """(spec_path, spec, runs, store) of three runs trained for 4 iterations by the real worker --
     Baseline, '+ SEPA + SPPA' (no teacher, w_sd = 0), 'SSA (Ours)' (teacher, w_sd = 1) -- shared
     by the figure and notebook tests, which only read them (tests that damage them copy first)."""
     from tests.report.figure_runs import train_spec
 
-    return train_spec(tmp_path_factory.mktemp("figruns"))
+    return train_spec(tmp_path_factory.mktemp("figruns"), demo_data)

@@ -21,8 +21,8 @@ RECORD_KEYS = {"schema", "id", "config", "metrics", "curve", "flops", "params_m"
 
 
 @pytest.fixture
-def store(tmp_path, monkeypatch):
-    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+def store(tmp_path, monkeypatch, demo_data):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
     monkeypatch.setenv("SSA_BENCH_THREADS", "1")
     return Store(tmp_path / "results")
 

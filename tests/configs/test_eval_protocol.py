@@ -18,10 +18,10 @@ from ssa_bench.errors import DataError, SpecError
 
 
 @pytest.fixture(autouse=True)
-def single_process(monkeypatch, tmp_path):
+def single_process(monkeypatch, demo_data):
     for var in ("SSA_BENCH_LAUNCHER", "WORLD_SIZE", "SLURM_NTASKS"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
 
 
 def run_config(baseline="segnext_t", dataset="pascal_context59", crop=(480, 480), aug_test=None,

@@ -37,8 +37,8 @@ def table(results: Path) -> dict:
     return out
 
 
-def test_slurm_array_gives_the_same_table_as_the_local_executor(slurm_env, tmp_path):
-    env = {**os.environ, "SSA_BENCH_DATA": str(tmp_path / "data"), "SSA_BENCH_SLURM_POLL_S": "2"}
+def test_slurm_array_gives_the_same_table_as_the_local_executor(slurm_env, tmp_path, demo_data):
+    env = {**os.environ, "SSA_BENCH_DATA": demo_data, "SSA_BENCH_SLURM_POLL_S": "2"}
     slurm_results, local_results = tmp_path / "slurm", tmp_path / "local"
     on_slurm = ["run", SPEC, *TINY, "--executor", "slurm", "--cluster", "local-test",
                 "--results-dir", str(slurm_results), "--no-report"]
@@ -91,7 +91,7 @@ def _states(results: Path, count: int) -> list[dict]:
     return states if len(states) == count else [{}] * count
 
 
-def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
+def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo_data):
     """One mmseg training on SLURM: USR2 (what a time limit or a preemption sends) makes submitit
     requeue it, then an operator's `scontrol requeue`; each start resumes from the newest
     checkpoint, and the record says so."""
@@ -103,7 +103,7 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path):
     from ssa_bench.matrix import load_spec
     from ssa_bench.store import Store
 
-    os.environ["SSA_BENCH_DATA"] = str(tmp_path / "data")      # slurm_env's monkeypatch restores it
+    os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it
     spec = load_spec(SPEC, profile="cpu-demo", overrides=[
         "train.max_iters=170", "train.val_interval=170", "train.checkpoint_interval=30"])
     run = plan(spec)[0]

@@ -32,9 +32,9 @@ def write_spec(directory: Path) -> Path:
     return path
 
 
-def train_spec(directory: Path) -> tuple:
-    """Write the spec under `directory`, run every run with the worker into `directory/results`.
-    Returns (spec_path, spec, runs, store)."""
+def train_spec(directory: Path, data_home: str) -> tuple:
+    """Write the spec under `directory`, run every run with the worker into `directory/results`,
+    on the demo data under `data_home` ($SSA_BENCH_DATA). Returns (spec_path, spec, runs, store)."""
     from ssa_bench.plan import plan
     from ssa_bench.matrix import load_spec
     from ssa_bench.store import Store
@@ -47,9 +47,8 @@ def train_spec(directory: Path) -> tuple:
     spec = load_spec(str(spec_path))
     runs = plan(spec)
     store = Store(directory / "results")
-    # the demo data generated for these runs stays in `directory`; nothing leaks to other tests
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSA_BENCH_DATA", str(directory / "data"))
+        patch.setenv("SSA_BENCH_DATA", data_home)
         patch.setenv("SSA_BENCH_THREADS", "1")
         for run in runs:
             store.write_run(run)

@@ -10,8 +10,8 @@ from tests.stages.stage_helpers import run_config
 
 @pytest.mark.slow
 @pytest.mark.parametrize("ssa", [True, False])
-def test_dump(tmp_path, monkeypatch, ssa):
-    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+def test_dump(tmp_path, monkeypatch, demo_data, ssa):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
     from ssa_bench.data import dataset_root, ensure_datasets
     from ssa_bench.stages.dump import dump_stage
     from ssa_bench.stages.train import train_stage

@@ -9,8 +9,8 @@ from tests.stages.stage_helpers import run_config
 
 
 @pytest.mark.slow
-def test_evaluate_matches_last_validation(tmp_path, monkeypatch):
-    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+def test_evaluate_matches_last_validation(tmp_path, monkeypatch, demo_data):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
     from ssa_bench.data import demo, ensure_datasets
     from ssa_bench.stages.evaluate import evaluate_stage
     from ssa_bench.stages.train import train_stage

@@ -37,8 +37,8 @@ def test_latest_checkpoint_follows_pointer(tmp_path):
 
 
 @pytest.mark.slow
-def test_train_then_resume(tmp_path, monkeypatch):
-    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+def test_train_then_resume(tmp_path, monkeypatch, demo_data):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
     from ssa_bench.data import ensure_datasets
     from ssa_bench.stages.train import train_stage
 
