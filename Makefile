@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -e '.[test]'
 	touch $@
 
-# Train and evaluate Table 3's seven runs on the embedded demo data (CPU, ~7 min), print the table.
+# Train and evaluate Table 3's seven runs on the embedded demo data (CPU, about 10 min on 2 cores), print the table.
 demo: $(VENV)/.installed
 	$(SSA_BENCH) run tables/table3.yaml --profile cpu-demo
 
