@@ -122,7 +122,7 @@ def test_a_crashing_run_records_its_traceback_and_the_others_finish(slurm_env, r
 
 def test_scontrol_requeue_resumes_from_the_last_checkpoint(slurm_env, results_root):
     store = make_store(results_root)
-    run = fake_run("requeued", steps=24, step_s=0.25)
+    run = fake_run("requeued", steps=24, step_s=0.5)
     submit([run], store, wait=False)
     job_id = job_training(store, run, 3)
     scontrol("requeue", job_id)
@@ -141,7 +141,7 @@ def test_scontrol_requeue_resumes_from_the_last_checkpoint(slurm_env, results_ro
 
 def test_preemption_signal_checkpoints_requeues_and_resumes(slurm_env, results_root):
     store = make_store(results_root)
-    run = fake_run("preempted", steps=24, step_s=0.25)
+    run = fake_run("preempted", steps=16, step_s=0.5)
     submit([run], store, wait=False)
     job_id = job_training(store, run, 2)
     # What SLURM sends before a time limit or a preemption; submitit's handler calls

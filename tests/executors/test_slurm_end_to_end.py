@@ -105,7 +105,7 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo
 
     os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it
     spec = load_spec(SPEC, profile="cpu-demo", overrides=[
-        "train.max_iters=170", "train.val_interval=170", "train.checkpoint_interval=30"])
+        "train.max_iters=300", "train.val_interval=300", "train.checkpoint_interval=40"])
     run = plan(spec)[0]
     store = Store(tmp_path / "results")
     assert run_slurm([run], store, cluster="local-test", max_parallel=1, dry_run=False, wait=False,
@@ -128,26 +128,28 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo
         until(lambda: requeued_after(after_attempt), what=f"requeue after attempt {after_attempt}")
         release(job_id)                                           # skip SLURM's ~2 min requeue delay
 
-    until(lambda: trained_past(32), timeout=180, what="32 iterations")
+    until(lambda: trained_past(50), timeout=180, what="50 iterations")
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
     restart(1)
     # The state at the signal was saved at the end of the interrupted iteration, not at the last
-    # periodic checkpoint (every 30): nothing is trained twice.
+    # periodic checkpoint (every 40): nothing is trained twice.
     work_dir = Path(store.run_dir(run.id), "work_dir")
     saved = [int(p.stem.split("_")[1]) for p in work_dir.glob("iter_*.pth")]
-    on_signal = [n for n in saved if n % 30]
-    assert len(on_signal) == 1 and on_signal[0] > 32, saved
-    until(lambda: (store.read_state(run.id) or {}).get("attempt") == 2 and trained_past(70), timeout=180,
-          what="attempt 2 past iteration 70")
-    scontrol("requeue", job_id)      # kills attempt 2 without a signal the task could note
+    on_signal = [n for n in saved if n % 40]
+    assert len(on_signal) == 1 and on_signal[0] > 50, saved
+    until(lambda: (store.read_state(run.id) or {}).get("attempt") == 2 and trained_past(90), timeout=180,
+          what="attempt 2 past iteration 90")
+    # Kills attempt 2 without a signal the task could note -- after KillWait (5 s), in which it trains
+    # on: 210 iterations left keep its training from ending before the kill.
+    scontrol("requeue", job_id)
     restart(2)
     assert wait_for([run], store, _quiet(), poll_slurm_s=POLL) == 0
     record = store.record(run.id)
-    assert record["train"]["attempt"] == 3 and record["train"]["iters"] == 170
-    assert record["train"]["resumed_from_iter"] >= 60                # not from iteration 0
+    assert record["train"]["attempt"] == 3 and record["train"]["iters"] == 300
+    assert record["train"]["resumed_from_iter"] >= 80                # not from iteration 0
     log = Path(store.read_state(run.id)["log"]).read_text()
     assert f"saved iter_{on_signal[0]}.pth; requeueing" in log
     runner_logs = "".join(p.read_text() for p in work_dir.glob("*/*.log"))
     assert f"resumed epoch: 0, iter: {on_signal[0]}" in runner_logs    # attempt 2 resumed from it
-    assert record["train"]["executor"] == "slurm" and record["curve"][-1]["iter"] == 170
+    assert record["train"]["executor"] == "slurm" and record["curve"][-1]["iter"] == 300
     assert not os.path.exists(store.path(run.id, "traceback.txt"))
