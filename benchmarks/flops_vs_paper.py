@@ -58,9 +58,10 @@ def flops_rows(baselines: list[str], datasets: list[str], with_ssa: bool) -> lis
     rows = []
     for baseline in baselines:
         for dataset in datasets:
-            if paper.gflops(baseline, dataset) is None:
+            numbers = paper.gflops(baseline, dataset)
+            if numbers is None:
                 continue
-            paper_base, paper_ssa = paper.gflops(baseline, dataset)
+            paper_base, paper_ssa = numbers
             start = time.perf_counter()
             graph, size = build_graph(baseline, dataset, ssa=False)
             ours = count_flops(graph, size)

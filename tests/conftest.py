@@ -17,7 +17,6 @@ def from_repo_root(monkeypatch) -> Path:
     return REPO
 
 
-
 @pytest.fixture(scope="session")
 def demo_data(tmp_path_factory) -> str:
     """A $SSA_BENCH_DATA folder with the demo data, generated once for the session and only read

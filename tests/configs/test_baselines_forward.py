@@ -59,6 +59,8 @@ class _Classifier(torch.nn.Module):
 
     def __init__(self, head, classify) -> None:
         super().__init__()
+        # The head as a submodule: the counter hooks the modules under this one, and the
+        # classifier's layers (SSA's, conv_seg) live in the head.
         self.head, self.classify = head, classify
 
     def forward(self, features):
@@ -78,7 +80,12 @@ def test_forward_at_paper_input_size_with_ssa_and_with_the_plain_classifier(name
     head = _decode_head(model)
     assert type(head).__name__ == "SSAHead"
     ssa_classify, seen = head.head.cls_seg, []
-    head.head.cls_seg = lambda features: ssa_classify(seen.append(features) or features)
+
+    def keep_features(features):
+        seen.append(features)
+        return ssa_classify(features)
+
+    head.head.cls_seg = keep_features
     image = torch.randn(1, 3, size, size)
     logits, ssa_gflops = _counted_forward(InferenceGraph(model, (size, size)), image)
     assert logits.shape == (1, classes, size, size)
