@@ -152,7 +152,8 @@ def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
         visualization=dict(type="SegVisualizationHook", draw=False),
     )
     progress = run_paths_of_work_dir(work_dir).progress
-    custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW")]
+    custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW"),
+                    dict(type="SSABenchValidationCatchUpHook", priority="LOW")]
     return default_hooks, custom_hooks
 
 

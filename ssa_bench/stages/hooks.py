@@ -2,6 +2,10 @@
 
 * ``SSABenchProgressHook`` writes ``progress.json`` (stage, iteration) about once a second, which
   the local executor's live table and ``ssa-bench status`` read.
+* ``SSABenchValidationCatchUpHook`` validates, before training continues, a resumed run whose
+  validation at the resumed iteration was lost: a job killed after its checkpoint at iteration N
+  but before the validation at N resumes at N, and mmengine validates only after an iteration it
+  trains, so the curve would miss N for good (at ``max_iters``: its last point).
 * ``SSABenchIoUMetric`` is mmseg's ``IoUMetric`` that also keeps the per-class IoU, which the
   record stores and mmseg only prints.
 """
@@ -43,6 +47,21 @@ class SSABenchProgressHook(Hook):
 
     def after_train(self, runner) -> None:
         self._write(runner, "train", force=True)
+
+
+@HOOKS.register_module(force=True)
+class SSABenchValidationCatchUpHook(Hook):
+    def before_train(self, runner) -> None:
+        from ssa_bench.stages.runner import read_curve
+
+        loop, step = runner.train_loop, runner.iter
+        if runner.val_loop is None or step <= 0 or step < loop.val_begin:
+            return
+        if step % loop.val_interval and step != runner.max_iters:
+            return
+        if any(point["iter"] == step for point in read_curve(runner.work_dir)):
+            return
+        runner.val_loop.run()
 
 
 @METRICS.register_module(force=True)

@@ -65,3 +65,18 @@ def test_train_then_resume(tmp_path, monkeypatch, demo_data):
     logs = sorted(work.glob("*/*.log"))
     assert "resumed" in logs[-1].read_text().lower()
     assert [point["iter"] for point in again["curve"]] == [10, 20]
+
+    # A job killed after its last checkpoint but before the validation that follows it: iter_20
+    # is there, the curve's point at 20 is not. The resumed attempt has nothing left to train and
+    # validates before it stops, so the curve still ends at max_iters.
+    for scalars in work.glob("*/vis_data/scalars.json"):
+        lines = scalars.read_text().splitlines(keepends=True)
+        scalars.write_text("".join(line for line in lines
+                                   if not ('"mIoU"' in line and json.loads(line)["step"] == 20)))
+    assert [point["iter"] for point in read_curve(str(work))] == [10]
+    final = train_stage(config, str(run_dir))
+    assert final["resumed_from_iter"] == 20 and final["iters"] == 20
+    assert [point["iter"] for point in final["curve"]] == [10, 20]
+    starts = sorted(work.glob("*/vis_data/scalars.json"))
+    assert [json.loads(line)["step"] for line in starts[-1].read_text().splitlines()
+            if '"mIoU"' in line] == [20]      # only the lost validation ran again
