@@ -451,7 +451,10 @@ def _weights_list(catalog, directory, as_json: bool) -> int:
         print(json.dumps(rows, indent=2))
         return 0
     table = Table(title=f"pretrained checkpoints -- folder {directory} ($SSA_BENCH_WEIGHTS)", title_justify="left")
-    for column in ("baseline", "file", "present", "hash", "download", "licence"):
+    # The baseline's name whole at any terminal width (a name is what the user types next);
+    # the other columns fold.
+    table.add_column("baseline", no_wrap=True, min_width=max(len(name) for name in catalog))
+    for column in ("file", "present", "hash", "download", "licence"):
         table.add_column(column, overflow="fold")
     for entry, row in zip(catalog.values(), rows):
         present = "[green]yes[/green]" if row["present"] else "[red]no[/red]"

@@ -81,12 +81,18 @@ def test_data_check_names_every_dataset(capsys):
         assert name in out
 
 
-def test_weights_list_names_every_paper_baseline(capsys, monkeypatch):
-    monkeypatch.setenv("COLUMNS", "250")
+def test_weights_list_names_every_paper_baseline_whole_on_a_narrow_terminal(monkeypatch):
+    import io
+
+    from rich.console import Console
+
+    from ssa_bench import commands
+
+    screen = io.StringIO()
+    monkeypatch.setattr(commands, "_out", Console(file=screen, width=60))
     assert main(["weights", "list"]) == 0
-    out = capsys.readouterr().out
-    for name in ("seaformer_b", "afformer_b", "vit_adapter_l", "segformer_b5"):
-        assert name in out
+    for name in ("seaformer_b", "afformer_b", "vit_adapter_l", "segformer_b5", "upernet_swin_l"):
+        assert name in screen.getvalue()
 
 
 def test_measure_json_has_the_contract_keys(capsys):
