@@ -23,16 +23,25 @@ demo: $(VENV)/.installed
 system-deps:
 	bash ci/install-system-deps.sh
 
-# The whole suite: starts the local single-node SLURM cluster for the tests that need it.
-# pytest's summary is printed again after down.sh's lines, so that it stays the last line.
+# The whole suite, in two phases. The tests that compute run on every core (pytest-xdist, one torch
+# thread per worker); then the SLURM tests run one at a time on the local single-node cluster,
+# alone: their requeue and preemption schedules assume the node's CPUs are theirs. Both phases
+# always run; each phase's summary is printed again after down.sh's lines, so that they stay last.
 test: $(VENV)/.installed system-deps
 	bash slurm/up.sh
-	$(PY) -m pytest -q -ra 2>&1 | tee .pytest.log; status=$${PIPESTATUS[0]}; \
-	  bash slurm/down.sh; tail -n 1 .pytest.log; exit $$status
+	status=0; \
+	  $(PY) -m pytest -q -ra -n auto --dist worksteal -m "not slurm" 2>&1 | tee .pytest.log; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	  $(PY) -m pytest -q -ra -m slurm 2>&1 | tee .pytest-slurm.log; \
+	  [ $${PIPESTATUS[0]} -eq 0 ] || status=1; \
+	  bash slurm/down.sh; \
+	  echo "tests that compute: $$(tail -n 1 .pytest.log)"; \
+	  echo "SLURM tests:        $$(tail -n 1 .pytest-slurm.log)"; \
+	  exit $$status
 
 # Everything but SLURM, LaTeX and slow training, for a quick loop while editing.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -q -m "not slurm and not slow and not latex"
+	$(PY) -m pytest -q -n auto --dist worksteal -m "not slurm and not slow and not latex"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -38,3 +38,15 @@ def figure_runs(tmp_path_factory, demo_data):
     from tests.report.figure_runs import train_spec
 
     return train_spec(tmp_path_factory.mktemp("figruns"), demo_data)
+
+
+def pytest_configure(config):
+    """Under ``pytest -n N`` (pytest-xdist) each worker computes on one thread: N workers with
+    torch's default of one thread per core would oversubscribe the cores N times over."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+        import torch
+
+        torch.set_num_threads(1)
