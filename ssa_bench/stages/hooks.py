@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from mmengine.dist import broadcast_object_list
 from mmengine.hooks import Hook
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import HOOKS, METRICS
@@ -59,9 +60,11 @@ class SSABenchValidationCatchUpHook(Hook):
             return
         if step % loop.val_interval and step != runner.max_iters:
             return
-        if any(point["iter"] == step for point in read_curve(runner.work_dir)):
-            return
-        runner.val_loop.run()
+        # Rank 0 decides: the validation is collective, and only rank 0 logs the curve.
+        lost = [not any(point["iter"] == step for point in read_curve(runner.work_dir))]
+        broadcast_object_list(lost, src=0)
+        if lost[0]:
+            runner.val_loop.run()
 
 
 @METRICS.register_module(force=True)
