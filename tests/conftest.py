@@ -4,6 +4,7 @@ test from it, as a user runs ``ssa-bench`` from a checkout (spec paths like tabl
 resolve under experiments/)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -43,8 +44,6 @@ def figure_runs(tmp_path_factory, demo_data):
 def pytest_configure(config):
     """Under ``pytest -n N`` (pytest-xdist) each worker computes on one thread: N workers with
     torch's default of one thread per core would oversubscribe the cores N times over."""
-    import os
-
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
         import torch

@@ -19,6 +19,7 @@ from mmengine.hooks import Hook
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import HOOKS, METRICS
 
+from ssa_bench.stages.runner import read_curve
 from ssa_bench.store import write_json_atomic
 
 
@@ -53,8 +54,6 @@ class SSABenchProgressHook(Hook):
 @HOOKS.register_module(force=True)
 class SSABenchValidationCatchUpHook(Hook):
     def before_train(self, runner) -> None:
-        from ssa_bench.stages.runner import read_curve
-
         loop, step = runner.train_loop, runner.iter
         if runner.val_loop is None or step <= 0 or step < loop.val_begin:
             return

@@ -29,25 +29,26 @@ REAL_FORWARD_SIZE = 128
 
 @contextlib.contextmanager
 def _parameters_on_meta():
-    """Within the block every parameter and buffer a module registers goes to the meta device:
-    a model is built with shapes and no weights (no init arithmetic). Only registration is
-    redirected, because constructors also compute on real tensors (drop-path rates from
-    ``torch.linspace(...).item()``)."""
-    register_parameter, register_buffer = torch.nn.Module.register_parameter, torch.nn.Module.register_buffer
+    """Within the block every parameter and buffer a module registers goes to the meta device
+    (torch's global registration hooks): a model is built with shapes and no weights. Only
+    registration is redirected, because constructors also compute on real tensors (drop-path
+    rates from ``torch.linspace(...).item()``), which a whole ``torch.device("meta")`` refuses."""
+    from torch.nn.modules.module import (register_module_buffer_registration_hook,
+                                         register_module_parameter_registration_hook)
 
-    def parameter_on_meta(module, name, param):
-        if param is not None:
-            param = torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
-        register_parameter(module, name, param)
+    def parameter_on_meta(_module, _name, param):
+        return torch.nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
 
-    def buffer_on_meta(module, name, tensor, persistent=True):
-        register_buffer(module, name, None if tensor is None else tensor.to("meta"), persistent)
+    def buffer_on_meta(_module, _name, tensor):
+        return None if tensor is None else tensor.to("meta")     # None: the registration as is
 
-    torch.nn.Module.register_parameter, torch.nn.Module.register_buffer = parameter_on_meta, buffer_on_meta
+    handles = [register_module_parameter_registration_hook(parameter_on_meta),
+               register_module_buffer_registration_hook(buffer_on_meta)]
     try:
         yield
     finally:
-        torch.nn.Module.register_parameter, torch.nn.Module.register_buffer = register_parameter, register_buffer
+        for handle in handles:
+            handle.remove()
 
 
 def _names() -> list[str]:
