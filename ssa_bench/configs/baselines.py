@@ -98,11 +98,21 @@ class BaselineRecipe:
             node[leaf] = copy.deepcopy(value)
 
     def param_scheduler_for(self, max_iters: int) -> list[dict[str, Any]]:
-        """The schedule with its decay phase ending at ``max_iters``.
+        """The schedule with its decay ending at ``max_iters``, as mmcv 1.x ran it.
+
+        mmcv 1.x's ``PolyLrUpdaterHook`` (which the authors' mmseg 0.x used) decays over all
+        iterations from 0 and multiplies that lr by the linear warm-up factor during the warm-up
+        (``mmcv/runner/hooks/lr_updater.py``: ``get_lr`` with ``progress = runner.iter``,
+        ``max_progress = runner.max_iters``; ``get_warmup_lr``). mmengine's schedulers are
+        chainable: ``LinearLR`` over the warm-up and ``PolyLR`` over the whole run, both active
+        during the warm-up, give exactly that product when the poly decays to 0 (every warm-up
+        recipe here). An mmengine scheduler reaches its end value at step ``end - 1``
+        (``total_iters = end - begin - 1``), so ``end`` is one past mmcv's ``warmup_iters`` and
+        ``max_iters``; tests/configs/test_poly_span.py compares both at several iterations.
 
         The warm-up keeps its length (1500 iterations at 160k and at 80k, as the authors ran
         it) unless that is more than a tenth of the run -- a short CPU run -- where it is cut
-        to a tenth so that the decay phase still exists.
+        to a tenth.
         """
         if max_iters < 1:
             raise ValueError(f"max_iters must be positive, got {max_iters}")
@@ -111,11 +121,14 @@ class BaselineRecipe:
         warmup_end = max((s["end"] for s in warmups), default=0)
         if warmup_end > max_iters // 10:
             warmup_end = max_iters // 10
-            for warmup in warmups:
-                warmup["end"] = warmup_end
-            warmups = [w for w in warmups if w["end"] > w.get("begin", 0)]
-        decay["begin"] = warmup_end if warmups else 0
-        decay["end"] = max_iters
+            warmups = [w for w in warmups if warmup_end > w.get("begin", 0)]
+        if warmups and decay.get("eta_min", 0.0) != 0.0:
+            # (lr - eta_min) * poly + eta_min is not a product with the warm-up factor
+            raise ValueError("a warm-up chained with a poly decay to eta_min != 0 is not mmcv 1.x's schedule")
+        for warmup in warmups:
+            warmup["end"] = warmup_end + 1
+        decay["begin"] = 0
+        decay["end"] = max_iters + 1
         return warmups + [decay]
 
 

@@ -1,0 +1,70 @@
+"""What the SSA authors' configs (xwmaxwma/SSA-Seg @e67fc2f) set per run beyond the recipe:
+evaluation and checkpoint intervals, which checkpoint is kept as the result, and the test
+resize. Pure data (the paper profile and the composer read it; no mmseg import).
+
+Every value is a fact of tests/fixtures/authors_configs/facts.json, where its file:line is;
+tests/configs/test_authors_configs.py compares each composed run with it.
+"""
+from __future__ import annotations
+
+# baseline -> dataset -> (evaluation interval, checkpoint interval) of the authors' config.
+_INTERVALS = {
+    "ocrnet_hr48": {"ade20k": (8000, 8000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+    "upernet_swin_t": {"ade20k": (8000, 16000), "coco_stuff10k": (4000, 8000), "pascal_context59": (4000, 8000)},
+    "upernet_swin_b": {"ade20k": (8000, 16000), "coco_stuff10k": (4000, 8000)},
+    "upernet_swin_l": {"ade20k": (8000, 16000), "coco_stuff10k": (4000, 8000), "pascal_context59": (4000, 8000)},
+    "segformer_b5": {"ade20k": (8000, 8000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+    # ADE20K: the ViT-Adapter authors' 16000 (their file), 8000 in the SSA authors' _ssa file
+    "vit_adapter_l": {"ade20k": (16000, 1000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+    "afformer_b": {"ade20k": (8000, 8000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+    "seaformer_b": {"ade20k": (4000, 4000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+    "seaformer_l": {"ade20k": (4000, 4000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+    "segnext_t": {"ade20k": (8000, 8000), "coco_stuff10k": (4000, 4000), "pascal_context59": (4000, 4000)},
+}
+# (baseline, dataset) whose SSA file sets another evaluation interval than the baseline's file.
+_SSA_EVAL_INTERVAL = {("vit_adapter_l", "ade20k"): 8000}
+
+# Which checkpoint the authors' runs keep as their result: mmcv 1.x's EvalHook with
+# save_best='mIoU' keeps the best validation checkpoint (the ViT-Adapter configs); without it
+# the run ends with the last one. The paper does not say which checkpoint its numbers are from.
+_BEST_CHECKPOINT = ("vit_adapter_l",)
+
+# (baseline, dataset) -> the test pipeline's keep-ratio resize scale where it is not the data
+# set's (ViT-Adapter-L on PASCAL-Context: short side 520, long side up to 4096).
+_TEST_SCALE = {("vit_adapter_l", "pascal_context59"): (4096, 520)}
+# Test-time ResizeToMultiple(size_divisor=32): in the authors' ADE20K data set base
+# (configs/_base_/datasets/ade20k.py:28), not in their COCO-Stuff / PASCAL-Context bases, and in
+# each of the ViT-Adapter-L test pipelines.
+_SIZE_DIVISOR_DATASETS = ("ade20k",)
+_SIZE_DIVISOR_BASELINES = ("vit_adapter_l",)
+SIZE_DIVISOR = 32
+
+
+def has_authors_config(baseline: str, dataset: str) -> bool:
+    return dataset in _INTERVALS.get(baseline, {})
+
+
+def intervals(baseline: str, dataset: str, ssa: bool) -> tuple[int, int] | None:
+    """(evaluation interval, checkpoint interval) of the authors' config, or None without one."""
+    if not has_authors_config(baseline, dataset):
+        return None
+    evaluation, checkpoint = _INTERVALS[baseline][dataset]
+    if ssa:
+        evaluation = _SSA_EVAL_INTERVAL.get((baseline, dataset), evaluation)
+    return evaluation, checkpoint
+
+
+def checkpoint_kept(baseline: str) -> str:
+    """'best' (highest validation mIoU) or 'last': the checkpoint the authors' config keeps."""
+    return "best" if baseline in _BEST_CHECKPOINT else "last"
+
+
+def test_scale(baseline: str, dataset: str) -> tuple[int, int] | None:
+    return _TEST_SCALE.get((baseline, dataset))
+
+
+def test_size_divisor(baseline: str, dataset: str) -> int | None:
+    """32 where the authors' test pipeline rounds the resized image up to a multiple of 32."""
+    if dataset in _SIZE_DIVISOR_DATASETS or baseline in _SIZE_DIVISOR_BASELINES:
+        return SIZE_DIVISOR
+    return None
