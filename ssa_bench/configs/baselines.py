@@ -304,7 +304,11 @@ def _vit_adapter_l() -> BaselineRecipe:
     model["test_cfg"] = dict(mode="slide", crop_size=(512, 512), stride=(341, 341))
     optim_wrapper = _adamw(2e-5, 0.05, head_lr_mult=None)
     optim_wrapper["constructor"] = "ViTLayerDecayOptimizerConstructor"
-    optim_wrapper["paramwise_cfg"] = dict(num_layers=24, decay_rate=0.95)
+    # no_decay_names=[]: the authors' LayerDecayOptimizerConstructor means to exempt pos_embed but
+    # compares bare names with prefixed ones (ViT-Adapter @fd64a51
+    # segmentation/mmcv_custom/layer_decay_optimizer_constructor.py), so pos_embed and the 2-D
+    # level_embed are decayed there; 1-D parameters and biases are exempt in both.
+    optim_wrapper["paramwise_cfg"] = dict(num_layers=24, decay_rate=0.95, no_decay_names=[])
     # The SSA authors' PASCAL-Context and COCO-Stuff configs (xwmaxwma/SSA-Seg,
     # configs/vit-adapter/*_pc.py, *_coco10k.py) normalise with ImageNet's mean/std and decay
     # layers by 0.90; their ADE20K config uses 127.5 and 0.95 as above.

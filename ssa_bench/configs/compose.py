@@ -17,6 +17,7 @@ import os
 
 from ssa_bench.catalog import DATASETS
 from ssa_bench.configs import authors_runs
+from ssa_bench.configs.protocol import checkpoint_choice
 from ssa_bench.runtime import launcher, per_device_batch
 from ssa_bench.store.paths import run_paths_of_work_dir
 
@@ -169,6 +170,10 @@ def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
         sampler_seed=dict(type="DistSamplerSeedHook"),
         visualization=dict(type="SegVisualizationHook", draw=False),
     )
+    if checkpoint_choice(run_config) == "best":
+        # mmengine keeps best_mIoU_iter_N.pth beside the regular checkpoints (mmcv 1.x's
+        # EvalHook(save_best='mIoU') in the authors' runs); the evaluate stage tests it
+        default_hooks["checkpoint"].update(save_best="mIoU", rule="greater")
     progress = run_paths_of_work_dir(work_dir).progress
     custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW"),
                     dict(type="SSABenchValidationCatchUpHook", priority="LOW")]

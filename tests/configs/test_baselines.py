@@ -139,10 +139,33 @@ def test_vit_adapter_l_settings():
     assert (wrapper["optimizer"]["type"], wrapper["optimizer"]["lr"],
             wrapper["optimizer"]["weight_decay"]) == ("AdamW", 2e-5, 0.05)
     assert wrapper["constructor"] == "ViTLayerDecayOptimizerConstructor"
-    assert wrapper["paramwise_cfg"] == {"num_layers": 24, "decay_rate": 0.95}
+    assert wrapper["paramwise_cfg"] == {"num_layers": 24, "decay_rate": 0.95, "no_decay_names": []}
     assert recipe.model["test_cfg"]["mode"] == "slide"
     assert recipe.model["auxiliary_head"]["loss_decode"]["loss_weight"] == pytest.approx(0.4)
     assert recipe.model["decode_head"]["channels"] == 512
+
+
+def test_vit_adapter_l_decays_pos_embed_and_level_embed_as_the_authors():
+    # their constructor's pos_embed exemption never matched (bare vs prefixed names); 1-D
+    # parameters and biases are exempt in both
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from torch import nn
+
+    import ssa_bench.models.backbones.layer_decay  # noqa: F401  (registers the constructor)
+
+    wrapper = baseline_recipe("vit_adapter_l", 150).optim_wrapper_for("ade20k")
+    assert wrapper["paramwise_cfg"]["no_decay_names"] == []
+    model = nn.Module()
+    model.backbone = nn.Module()
+    model.backbone.pos_embed = nn.Parameter(torch.zeros(1, 4, 4))
+    model.backbone.level_embed = nn.Parameter(torch.zeros(3, 4))
+    model.backbone.blocks = nn.ModuleList([nn.Linear(4, 4)])
+    decay = {id(p): g["weight_decay"] for g in build_optim_wrapper(model, wrapper).optimizer.param_groups
+             for p in g["params"]}
+    b = model.backbone
+    assert decay[id(b.pos_embed)] == decay[id(b.level_embed)] == decay[id(b.blocks[0].weight)] == 0.05
+    assert decay[id(b.blocks[0].bias)] == 0.0
 
 
 def test_vit_adapter_l_follows_the_authors_config_of_each_dataset(tmp_path, monkeypatch):
