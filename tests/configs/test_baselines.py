@@ -150,6 +150,7 @@ def test_vit_adapter_l_decays_pos_embed_and_level_embed_as_the_authors():
     # parameters and biases are exempt in both
     import torch
     from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
     from torch import nn
 
     import ssa_bench.models.backbones.layer_decay  # noqa: F401  (registers the constructor)
@@ -161,8 +162,9 @@ def test_vit_adapter_l_decays_pos_embed_and_level_embed_as_the_authors():
     model.backbone.pos_embed = nn.Parameter(torch.zeros(1, 4, 4))
     model.backbone.level_embed = nn.Parameter(torch.zeros(3, 4))
     model.backbone.blocks = nn.ModuleList([nn.Linear(4, 4)])
-    decay = {id(p): g["weight_decay"] for g in build_optim_wrapper(model, wrapper).optimizer.param_groups
-             for p in g["params"]}
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        groups = build_optim_wrapper(model, wrapper).optimizer.param_groups
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
     b = model.backbone
     assert decay[id(b.pos_embed)] == decay[id(b.level_embed)] == decay[id(b.blocks[0].weight)] == 0.05
     assert decay[id(b.blocks[0].bias)] == 0.0
