@@ -68,3 +68,38 @@ def test_size_divisor(baseline: str, dataset: str) -> int | None:
     if dataset in _SIZE_DIVISOR_DATASETS or baseline in _SIZE_DIVISOR_BASELINES:
         return SIZE_DIVISOR
     return None
+
+
+# Per-GPU batch: every authors' config trains 16 images per iteration (README.md:36, "Batch
+# size: 16"; the paper, Sec. 4.2) as samples_per_gpu x GPUs, 4 x 4 except these runs of 2 x 8.
+PAPER_BATCH = 16
+_TWO_PER_GPU = {("vit_adapter_l", "ade20k", False), ("vit_adapter_l", "ade20k", True),
+                ("vit_adapter_l", "pascal_context59", False), ("upernet_swin_b", "ade20k", True)}
+# Baselines whose normalisation statistics are per GPU in the authors' runs: AFFormer-B's plain
+# BN (SSA-Seg's train.py does not convert it to SyncBN). Every other baseline's BN is SyncBN
+# (statistics over the whole batch of 16, however it is split) or LN/GN (per image).
+PER_GPU_BN_BASELINES = ("afformer_b",)
+
+
+def authors_batch_split(baseline: str, dataset: str, ssa: bool) -> tuple[int, int] | None:
+    """(samples_per_gpu, GPUs) of the authors' run, or None without an authors' config."""
+    if not has_authors_config(baseline, dataset):
+        return None
+    per_gpu = 2 if (baseline, dataset, bool(ssa)) in _TWO_PER_GPU else 4
+    return per_gpu, PAPER_BATCH // per_gpu
+
+
+def batch_split_record(config: dict, world_size: int) -> dict:
+    """What a run's record says about its batch split: images per GPU and GPUs here and in the
+    authors' run, and a note where the split changes what the model computes (BN statistics)."""
+    total = int(config["train"]["batch_size"])
+    per_gpu = total // max(1, world_size)
+    ssa = bool((config.get("ssa") or {}).get("enabled"))
+    authors = authors_batch_split(config["baseline"], config["dataset"], ssa)
+    note = None
+    if (authors is not None and config["baseline"] in PER_GPU_BN_BASELINES
+            and per_gpu != authors[0]):
+        note = (f"{config['baseline']}: BN statistics over {per_gpu} images per GPU x {world_size} "
+                f"(the authors: {authors[0]} x {authors[1]}); slurm: {{gpus: {authors[1]}}} splits as they did")
+    return {"per_gpu": per_gpu, "gpus": int(world_size),
+            "authors": list(authors) if authors else None, "note": note}

@@ -108,3 +108,19 @@ def test_ssa_runs_train_the_authors_released_head(tmp_path):
         facts = [f for f in run["facts"] if f.startswith("ssa.")]
         bad += [f"{run['file']}: {m}" for m in mismatches(cfg, config, run, facts)]
     assert bad == []
+
+
+def test_batch_split_is_the_authors_and_noted_where_bn_depends_on_it():
+    from ssa_bench.configs.authors_runs import authors_batch_split, batch_split_record
+
+    for run in FIXTURE["runs"]:
+        facts = run["facts"]
+        assert authors_batch_split(run["baseline"], run["dataset"], run["ssa"]) == (
+            facts["batch.samples_per_gpu"]["value"], facts["batch.gpus"]["value"]), run["file"]
+    afformer = RUNS[("afformer_b", "ade20k", False)]
+    assert batch_split_record(afformer, 4) == {"per_gpu": 4, "gpus": 4, "authors": [4, 4], "note": None}
+    one = batch_split_record(afformer, 1)
+    assert one["per_gpu"] == 16 and "BN statistics over 16 images per GPU x 1 (the authors: 4 x 4)" in one["note"]
+    # SyncBN (ViT-Adapter-L: 2 x 8 there) computes its statistics over the whole batch: no note
+    assert batch_split_record(RUNS[("vit_adapter_l", "ade20k", True)], 1)["note"] is None
+    assert batch_split_record(RUNS[("fcn_r101", "ade20k", False)], 1)["authors"] is None

@@ -241,3 +241,19 @@ def test_rank_by_orders_rows_best_first_and_leaves_missing_ones_last(tmp_path):
     # cost metrics rank the smallest first
     spec, runs = _table3(tmp_path / "cost", [42.0] * 7, report={"rank_by": "gflops"})
     assert report_table(spec, runs, tmp_path / "cost").rows[0].rank == 1
+
+
+def test_caption_names_runs_whose_batch_split_changes_bn_statistics(tmp_path):
+    import json
+
+    from ssa_bench.configs.authors_runs import batch_split_record
+
+    spec, runs = _table3(tmp_path, [42.0] * 7)
+    assert not any("BN statistics" in s for s in caption_sentences(report_table(spec, runs, tmp_path)))
+    config = {"baseline": "afformer_b", "dataset": "ade20k", "ssa": {"enabled": False}, "train": {"batch_size": 16}}
+    path = tmp_path / "runs" / "t3r0s0" / "record.json"
+    record = json.loads(path.read_text())
+    record["train"]["batch_split"] = batch_split_record(config, world_size=1)
+    path.write_text(json.dumps(record))
+    sentences = caption_sentences(report_table(spec, runs, tmp_path))
+    assert any("afformer_b: BN statistics over 16 images per GPU x 1 (the authors: 4 x 4)" in s for s in sentences)
