@@ -332,9 +332,18 @@ def _segformer_mini() -> BaselineRecipe:
     return recipe
 
 
+def _segnext_t() -> BaselineRecipe:
+    recipe = _from_mmseg("segnext/segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512.py")
+    # mmseg's "1xb16" config trains on one GPU with plain BN; the SSA authors' MSCAN is SyncBN
+    # (SSA-Seg configs/segnext/mscan.py:14), which is what makes 4 GPUs x 4 images equal to one
+    # process with 16 (mmengine reverts SyncBN to BN without a process group).
+    recipe.model["backbone"]["norm_cfg"] = dict(type="SyncBN", requires_grad=True)
+    return recipe
+
+
 _RECIPES: dict[str, Callable[[], BaselineRecipe]] = {
     "segformer_mini": _segformer_mini,
-    "segnext_t": lambda: _from_mmseg("segnext/segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512.py"),
+    "segnext_t": lambda: _segnext_t(),
     "segformer_b5": lambda: _from_mmseg("segformer/segformer_mit-b5_8xb2-160k_ade20k-512x512.py"),
     "ocrnet_hr48": lambda: _from_mmseg("ocrnet/ocrnet_hr48_4xb4-160k_ade20k-512x512.py"),
     "fcn_r101": lambda: _from_mmseg("fcn/fcn_r101-d8_4xb4-160k_ade20k-512x512.py"),
