@@ -24,10 +24,7 @@ _INTERVALS = {
 # (baseline, dataset) whose SSA file sets another evaluation interval than the baseline's file.
 _SSA_EVAL_INTERVAL = {("vit_adapter_l", "ade20k"): 8000}
 
-# Which checkpoint the authors' runs keep as their result: mmcv 1.x's EvalHook with
-# save_best='mIoU' keeps the best validation checkpoint (the ViT-Adapter configs); without it
-# the run ends with the last one. The paper does not say which checkpoint its numbers are from.
-_BEST_CHECKPOINT = ("vit_adapter_l",)
+# Which checkpoint the authors' runs keep: configs/protocol.py (AUTHORS_BEST_CHECKPOINT_BASELINES).
 
 # (baseline, dataset) -> the test pipeline's keep-ratio resize scale where it is not the data
 # set's (ViT-Adapter-L on PASCAL-Context: short side 520, long side up to 4096).
@@ -52,11 +49,6 @@ def intervals(baseline: str, dataset: str, ssa: bool) -> tuple[int, int] | None:
     if ssa:
         evaluation = _SSA_EVAL_INTERVAL.get((baseline, dataset), evaluation)
     return evaluation, checkpoint
-
-
-def checkpoint_kept(baseline: str) -> str:
-    """'best' (highest validation mIoU) or 'last': the checkpoint the authors' config keeps."""
-    return "best" if baseline in _BEST_CHECKPOINT else "last"
 
 
 def test_scale(baseline: str, dataset: str) -> tuple[int, int] | None:

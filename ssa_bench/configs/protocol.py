@@ -34,6 +34,10 @@ AUTHORS_SLIDING_BASELINES = ("vit_adapter_l",)
 # best validation checkpoint; the last one elsewhere; configs/authors_runs.py). The paper does
 # not say which checkpoint its numbers are from.
 CHECKPOINT_CHOICES = ("authors", "last", "best")
+# mmcv 1.x's EvalHook with save_best='mIoU' keeps the best validation checkpoint: set in the
+# ViT-Adapter-L configs (e.g. configs/vit-adapter/upernet_augreg_adapter_large_480_80k_pc.py:82);
+# the other baselines' runs end with the last one.
+AUTHORS_BEST_CHECKPOINT_BASELINES = ("vit_adapter_l",)
 
 EVALUATE_DEFAULTS = {"aug_test": False, "test_mode": "authors", "checkpoint": "authors"}
 
@@ -47,9 +51,7 @@ def checkpoint_choice(config: dict) -> str:
     """'last' or 'best': the checkpoint the evaluate stage tests."""
     choice = evaluate_settings(config)["checkpoint"]
     if choice == "authors":
-        from ssa_bench.configs.authors_runs import checkpoint_kept
-
-        return checkpoint_kept(config.get("baseline", ""))
+        return "best" if config.get("baseline") in AUTHORS_BEST_CHECKPOINT_BASELINES else "last"
     return choice
 
 
