@@ -15,7 +15,7 @@ upernet_swin_* AdamW 6e-5, wd 0.01, 1500 warm-up, poly 1; FCN aux head 0.4, 512 
                window 7 (Swin-B: ImageNet-1K, Swin-L: ImageNet-22K) -- the window and
                pre-training whose FLOPs match the paper's Table 1/2
 segformer_b5   AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
-segnext_t      AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
+segnext_t      AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1; SyncBN backbone
 seaformer_b/l  AdamW 2.5e-4 (SeaFormer-B on PASCAL-Context and COCO-Stuff: 2e-4), wd 0.01
                (none on ``pos_emb``), head lr x10, 1500 warm-up, poly 1; SyncBN
 afformer_b     AdamW 3e-4, wd 0.01 (no paramwise rules), 1500 warm-up, poly 1; GroupNorm(32)
