@@ -125,3 +125,27 @@ def test_batch_split_is_the_authors_and_noted_where_bn_depends_on_it():
     # SyncBN (ViT-Adapter-L: 2 x 8 there) computes its statistics over the whole batch: no note
     assert batch_split_record(RUNS[("vit_adapter_l", "ade20k", True)], 1)["note"] is None
     assert batch_split_record(RUNS[("fcn_r101", "ade20k", False)], 1)["authors"] is None
+
+
+def test_vit_adapter_pascal_context_test_resize_runs_as_the_authors(tmp_path):
+    # configs/vit-adapter/upernet_augreg_adapter_large_480_80k_pc.py:56,61: keep-ratio resize to
+    # (4096, 520), then up to a multiple of 32: a 500x375 image is tested at 704x544 (h x w 544 x 704)
+    import numpy as np
+
+    from ssa_bench.compat import patch_openmmlab
+
+    patch_openmmlab()
+    from mmcv.transforms import Compose
+    from mmseg.utils import register_all_modules
+
+    register_all_modules(init_default_scope=True)
+    cfg = build_mmseg_config(RUNS[("vit_adapter_l", "pascal_context59", False)], str(tmp_path))
+    steps = [s for s in cfg.test_dataloader.dataset.pipeline if s["type"] in ("Resize", "ResizeToMultiple")]
+    assert [s["type"] for s in steps] == ["Resize", "ResizeToMultiple"]
+    out = Compose([dict(s) for s in steps])({"img": np.zeros((375, 500, 3), np.uint8)})
+    assert out["img"].shape[:2] == (544, 704)
+    # COCO-Stuff without ResizeToMultiple for a whole-image baseline: 512 x 683 stays
+    cfg = build_mmseg_config(RUNS[("segformer_b5", "coco_stuff10k", False)], str(tmp_path))
+    steps = [s for s in cfg.test_dataloader.dataset.pipeline if s["type"] in ("Resize", "ResizeToMultiple")]
+    out = Compose([dict(s) for s in steps])({"img": np.zeros((375, 500, 3), np.uint8)})
+    assert out["img"].shape[:2] == (512, 683)
