@@ -340,7 +340,10 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
                        "seg_map_suffix": definition.get("seg_map_suffix", ".png")}
         if definition.get("scale"):         # only when set: ids of runs without it do not change
             dataset_def["scale"] = list(definition["scale"])
-    train = {**train_defaults(dataset, datasets.get(dataset)), **(values.get("train") or {})}
+    ssa_on = (bool((values.get("ssa") or {}).get("enabled"))
+              or (values.get("classifier") or {}).get("type") == "ssa")
+    train = {**train_defaults(dataset, datasets.get(dataset), values["baseline"], ssa_on),
+             **(values.get("train") or {})}
     # a catalog reference (the checkpoint's identity, not this machine's cache path), a path or None
     train["pretrained"] = _pretrained_ref(values["baseline"], train["pretrained"])
     if train["lr"] is not None:

@@ -48,8 +48,11 @@ TRAIN_KEYS = {
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 # aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
 # scale, as the paper tests (Sec. 4.2). ssa_bench/configs/protocol.py
-EVALUATE_KEYS = {"aug_test": bool, "test_mode": str}
+# checkpoint: the checkpoint the evaluate stage tests -- authors (default: the SSA authors' choice
+# for the baseline, ssa_bench/configs/authors_runs.py), last, or best (highest validation mIoU)
+EVALUATE_KEYS = {"aug_test": bool, "test_mode": str, "checkpoint": str}
 EVALUATE_TEST_MODES = ("authors", "slide", "whole")
+EVALUATE_CHECKPOINTS = ("authors", "last", "best")
 MEASURE_KEYS = {"input_size": list, "latency_warmup": (int, type(None)),
                 "latency_iters": (int, type(None)), "threads": int}
 SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str, "time": str,

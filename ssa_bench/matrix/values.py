@@ -95,6 +95,9 @@ def _check_range(key: str, value: Any, file, where: str) -> None:
     elif key == "evaluate.test_mode" and value not in schema.EVALUATE_TEST_MODES:
         raise _fail(f"unknown test mode '{value}'", file, where,
                     f"use one of: {', '.join(schema.EVALUATE_TEST_MODES)}")
+    elif key == "evaluate.checkpoint" and value not in schema.EVALUATE_CHECKPOINTS:
+        raise _fail(f"unknown checkpoint choice '{value}'", file, where,
+                    f"use one of: {', '.join(schema.EVALUATE_CHECKPOINTS)}")
 
 
 def _check_cfg(parts: list[str], value: Any, file, where: str) -> None:

@@ -26,8 +26,10 @@ def report_table(spec, runs, store) -> ReportTable:
     """Gather the spec's runs from the store and build its table model."""
     from ssa_bench.report.caption import from_scratch_baselines
 
-    table = build_table(spec, gather(store, runs))
+    frame = gather(store, runs)
+    table = build_table(spec, frame)
     table.from_scratch = from_scratch_baselines(runs)
+    table.batch_notes = sorted({note for note in frame["train_batch_note"] if isinstance(note, str) and note})
     return table
 
 

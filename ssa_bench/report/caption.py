@@ -62,6 +62,12 @@ def _pretrained_sentence(table: ReportTable) -> str | None:
             f"(train.pretrained: none): {names}.")
 
 
+def _batch_sentence(table: ReportTable) -> str | None:
+    if not table.batch_notes:
+        return None
+    return "Split of the batch of 16 not the authors' where it changes BN statistics: " + "; ".join(table.batch_notes) + "."
+
+
 def _evaluation_sentence(table: ReportTable) -> str | None:
     """How ours was tested and how the paper's numbers were (Sec. 4.2: single scale), naming every
     paper number of the table that was tested otherwise."""
@@ -147,7 +153,7 @@ def caption_sentences(table: ReportTable) -> list[str]:
     if heading and heading[-1] not in ".!?":
         heading += "."
     sentences = [heading, _paper_sentence(table), _profile_sentence(table), _pretrained_sentence(table),
-                 _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
+                 _batch_sentence(table), _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
     shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
     for column in shared:
         title = HEADINGS.get(column.metric, column.metric)

@@ -96,6 +96,8 @@ class ReportTable:
     paper_eval_source: str = ""                                    # where the paper states its protocol
     # baselines whose runs trained the backbone from scratch (train.pretrained none): the caption says so
     from_scratch: list[str] = field(default_factory=list)
+    # runs whose per-GPU batch changes what they compute (BN statistics) against the authors' split
+    batch_notes: list[str] = field(default_factory=list)
     rank_by: str | None = None         # the metric rows are ranked by within a section (report.rank_by)
 
     @property

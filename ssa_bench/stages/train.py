@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 
+from ssa_bench.configs.authors_runs import batch_split_record
 from ssa_bench.stages.runner import (checkpoint_iter, device_of, latest_checkpoint, make_runner,
                                      read_curve, read_loss_curves)
 from ssa_bench.store.paths import run_paths_at
@@ -23,6 +24,8 @@ def train_stage(run_config: dict, run_dir: str) -> dict:
         "iters": int(runner.iter),
         "device": device_of(runner.model),
         "world_size": int(runner.world_size),
+        # images per GPU here and in the authors' run; a note where BN statistics depend on it
+        "batch_split": batch_split_record(run_config, int(runner.world_size)),
         "resumed_from_iter": resumed_from,
         "checkpoint": latest_checkpoint(work_dir),
         "curve": read_curve(work_dir),

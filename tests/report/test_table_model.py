@@ -267,3 +267,19 @@ def test_report_decimals_of_the_spec_are_applied_over_the_papers(tmp_path):
     text = render_markdown(table)
     assert "45.0" in text and "45.00" not in text      # ours, one decimal
     assert "6.400" in text                              # the paper's 6.4 GFLOPs, three decimals
+
+
+def test_caption_names_runs_whose_batch_split_changes_bn_statistics(tmp_path):
+    import json
+
+    from ssa_bench.configs.authors_runs import batch_split_record
+
+    spec, runs = _table3(tmp_path, [42.0] * 7)
+    assert not any("BN statistics" in s for s in caption_sentences(report_table(spec, runs, tmp_path)))
+    config = {"baseline": "afformer_b", "dataset": "ade20k", "ssa": {"enabled": False}, "train": {"batch_size": 16}}
+    path = tmp_path / "runs" / "t3r0s0" / "record.json"
+    record = json.loads(path.read_text())
+    record["train"]["batch_split"] = batch_split_record(config, world_size=1)
+    path.write_text(json.dumps(record))
+    sentences = caption_sentences(report_table(spec, runs, tmp_path))
+    assert any("afformer_b: BN statistics over 16 images per GPU x 1 (the authors: 4 x 4)" in s for s in sentences)
