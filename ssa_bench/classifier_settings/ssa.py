@@ -123,8 +123,8 @@ class SSASettings:
 
 
 # Every field where the two presets differ, with each preset's value; a field not listed here has
-# one value in both (the dataclass default). ``released`` comes first: resolve_fields takes the
-# first preset when a block names none, and it equals the dataclass defaults (tested).
+# one value in both (the dataclass default). A block that names no variant gets the dataclass's
+# default variant, ``released``, whose values are also the dataclass defaults (tested).
 PRESETS: dict[str, dict[str, Any]] = {
     # The authors' code (github.com/xwmaxwma/SSA-Seg @e67fc2f; SF = models/decode_heads/
     # segformer_head_ssa.py, SL = models/losses/ssa_loss.py), line by line in docs/ssa.md.
