@@ -126,7 +126,8 @@ class SSASettings:
 # one value in both (the dataclass default). A block that names no variant gets the dataclass's
 # default variant, ``released``, whose values are also the dataclass defaults (tested).
 PRESETS: dict[str, dict[str, Any]] = {
-    # The authors' code (github.com/xwmaxwma/SSA-Seg @e67fc2f; SF = models/decode_heads/
+    # The authors' code (github.com/xwmaxwma/SSA @650c30d, the golden fixture's source; the SF
+    # lines cited hold in xwmaxwma/SSA-Seg @e67fc2f too. SF = models/decode_heads/
     # segformer_head_ssa.py, SL = models/losses/ssa_loss.py), line by line in docs/ssa.md.
     "released": {
         "logits": "cosine", "logit_scale": 15.0, "proto_proj": True, "phi": "mlp",
