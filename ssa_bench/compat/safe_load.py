@@ -257,12 +257,10 @@ def _safe_globals() -> list:
 
 
 def _unpickler_reason(text: str) -> str:
-    """The line of torch's refusal that says what was refused (its first lines are boilerplate)."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    for index, line in enumerate(lines):
-        if line.startswith("WeightsUnpickler error:"):
-            rest = line[len("WeightsUnpickler error:"):].strip() or (lines[index + 1] if index + 1 < len(lines) else "")
-            return rest
+    """The part of torch's refusal that says what was refused (the rest is boilerplate)."""
+    marker = "WeightsUnpickler error:"
+    rest = text.split(marker, 1)[1] if marker in text else text
+    lines = [line.strip() for line in rest.splitlines() if line.strip()]
     return lines[0] if lines else ""
 
 

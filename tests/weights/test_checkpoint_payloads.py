@@ -19,6 +19,7 @@ import torch
 from ssa_bench.compat import patch_openmmlab
 from ssa_bench.errors import UserError
 from tests.stages.stage_helpers import run_config
+from tests.weights.conftest import TWO_ITERS
 
 patch_openmmlab()
 
@@ -45,26 +46,6 @@ def _assert_refused(error: UserError, path, marker) -> None:
     assert not marker.exists(), "the pickle payload ran"
     assert "\n" not in text and str(path) in text and "posix.system" in text, text
     assert "SSA_BENCH_TRUST_CHECKPOINTS" in text
-
-
-# one tiny real run (2 iterations, checkpoint at 2) shared by the resume tests
-TWO_ITERS = {"max_iters": 2, "val_interval": 2, "checkpoint_interval": 2}
-
-
-@pytest.fixture(scope="module")
-def trained_run(tmp_path_factory, demo_data):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SSA_BENCH_DATA", demo_data)
-        from ssa_bench.data import ensure_datasets
-        from ssa_bench.stages.train import train_stage
-
-        config = run_config(**TWO_ITERS)
-        ensure_datasets([config])
-        run_dir = tmp_path_factory.mktemp("trained") / "run"
-        run_dir.mkdir()
-        result = train_stage(config, str(run_dir))
-    assert result["iters"] == 2 and (run_dir / "work_dir" / "iter_2.pth").is_file()
-    return config, run_dir
 
 
 @pytest.mark.slow
