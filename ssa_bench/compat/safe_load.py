@@ -144,8 +144,9 @@ def _pickles_of(path: Path) -> list[tuple[str, bytes | None]]:
     if head == b"PK\x03\x04":
         try:
             with zipfile.ZipFile(path) as archive:
-                names = [name for name in archive.namelist() if name == "data.pkl" or name.endswith("/data.pkl")]
-                pickles = [(name, archive.read(name)) for name in names]
+                # every entry (by its directory record, not its name: a name may appear twice)
+                pickles = [(info.filename, archive.read(info)) for info in archive.infolist()
+                           if info.filename == "data.pkl" or info.filename.endswith("/data.pkl")]
         except (zipfile.BadZipFile, OSError, EOFError) as error:
             raise DataError(f"is not a readable PyTorch checkpoint (damaged zip: {error})", file=str(path),
                             fix="fetch or write the file again") from None
