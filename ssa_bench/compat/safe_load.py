@@ -273,8 +273,15 @@ def load_checkpoint_file(path: str | Path, map_location="cpu", key: str | None =
 
     path = Path(path)
     if is_trusted(path):
+        try:
+            checkpoint = torch.load(str(path), map_location=map_location, weights_only=False)
+        except pickle.UnpicklingError as error:
+            # TORCH_FORCE_WEIGHTS_ONLY_LOAD=1 makes torch ignore weights_only=False
+            raise UserError(f"trusted checkpoint could not be read ({_unpickler_reason(str(error))[:200]})",
+                            file=str(path), key=key,
+                            fix="unset TORCH_FORCE_WEIGHTS_ONLY_LOAD, which overrides the trust") from None
         _trusted_loads.append(os.path.realpath(path))
-        return torch.load(str(path), map_location=map_location, weights_only=False)
+        return checkpoint
     check_checkpoint_is_safe(path, key)
     with torch.serialization.safe_globals(_safe_globals()):
         try:

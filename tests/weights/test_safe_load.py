@@ -214,6 +214,12 @@ def test_a_file_trusted_by_name_loads_fully_and_is_remembered(tmp_path, monkeypa
     assert trusted_loads()[before:] == [os.path.realpath(path)]
     with pytest.raises(UserError, match="datetime.date"):      # the same bytes under another name
         load_checkpoint_file(other)
+    # torch's own switch to force its restricted loader wins over the trust, and says so
+    monkeypatch.setenv("TORCH_FORCE_WEIGHTS_ONLY_LOAD", "1")
+    with pytest.raises(UserError) as forced:
+        load_checkpoint_file(path)
+    _one_line_naming(forced.value, path, "TORCH_FORCE_WEIGHTS_ONLY_LOAD")
+    assert trusted_loads()[before:] == [os.path.realpath(path)]
 
 
 @pytest.mark.slow
