@@ -162,9 +162,9 @@ def test_the_legacy_tar_format_is_refused_by_name(tmp_path):
     _one_line_naming(refused.value, path, "legacy .tar format", TRUST_ENV)
 
 
-def test_damaged_and_foreign_files_are_data_errors(tmp_path, trained_run):
-    _, run_dir = trained_run
-    real = (run_dir / "work_dir" / "iter_2.pth").read_bytes()
+def test_damaged_and_foreign_files_are_data_errors(tmp_path):
+    torch.save({"state_dict": {f"w{i}": torch.ones(64) for i in range(8)}}, tmp_path / "whole.pth")
+    real = (tmp_path / "whole.pth").read_bytes()
     cases = {"html.pth": b"<html>quota exceeded</html>", "dollar.pth": b"$\x00\x01junk",
              "torn.pth": real[: len(real) // 2], "cut_pickle.pth": pickle.dumps({"a": [1, 2, 3]}, protocol=2)[:-6]}
     for name, data in cases.items():
