@@ -21,6 +21,7 @@ import traceback
 from pathlib import Path
 
 from ssa_bench import runtime
+from ssa_bench.compat.safe_load import trusted_loads
 from ssa_bench.stages.dump import dump_stage
 from ssa_bench.stages.evaluate import evaluate_stage
 from ssa_bench.stages.measure import measure_stage
@@ -69,6 +70,9 @@ def build_record(run_id: str, config: dict, stages: dict) -> dict:
                   "attempt": int(os.environ.get("SSA_BENCH_ATTEMPT") or 1),
                   "threads": _threads()},
         "dump": stages.get("dump", {}).get("files", []),
+        # checkpoints loaded with the full unpickler because the user trusted them by name
+        "trusted_checkpoints": sorted({path for stage in stages.values()
+                                       for path in stage.get("trusted_checkpoints", [])}),
         "seed": config["seed"],
         "env": {"git_commit": _git_commit(), "versions": _versions(), "host": socket.gethostname(),
                 "python": platform.python_version()},
@@ -121,7 +125,12 @@ def execute_run(results_root: str, run_id: str, stages=STAGES) -> dict:
             if name != "train" and rank != 0:
                 continue      # only training is distributed; rank 0 does the rest
             store.write_progress(run_id, name)
+            trusted_before = len(trusted_loads())
             results[name] = STAGE_FUNCTIONS[name](config, run_dir)
+            # files the user trusted by name (SSA_BENCH_TRUST_CHECKPOINTS) were read with the full
+            # unpickler: the stage's file and the record say which
+            if trusted_loads()[trusted_before:]:
+                results[name]["trusted_checkpoints"] = sorted(set(trusted_loads()[trusted_before:]))
             if rank == 0:
                 store.write_stage(run_id, name, results[name])
         if rank != 0:
