@@ -63,7 +63,7 @@ def build_record(run_id: str, config: dict, stages: dict) -> dict:
         "loss_curves": train.get("loss_curves", []),
         "flops": measure["flops"], "params_m": measure["params_m"], "latency": measure["latency"],
         "train": {**{key: train.get(key) for key in ("wall_time_s", "iters", "device", "world_size",
-                                                     "resumed_from_iter")},
+                                                     "resumed_from_iter", "skipped_checkpoints")},
                   "executor": os.environ.get("SSA_BENCH_EXECUTOR", "inline"),
                   "attempt": int(os.environ.get("SSA_BENCH_ATTEMPT") or 1),
                   "threads": _threads()},
