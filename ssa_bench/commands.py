@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from argparse import Namespace
 
@@ -242,6 +243,15 @@ _PENDING_REASONS = {
 def _status_row(run, store, infos: dict) -> dict:
     """One run's line of `status`: its state with what SLURM says about its job."""
     state = _state_of(store, run.id)
+    if state["state"] == "running" and state.get("executor") != "slurm":
+        from ssa_bench.executors.base import in_flight
+
+        if not in_flight(store, run.id, state):
+            # Its worker is gone without a word (killed, or the disk was too full to write one):
+            # 'running' would be a lie that stays forever.
+            state = {**state, "state": "failed", "reason": state.get("reason") or
+                     f"the worker (pid {state.get('pid')}) ended without recording a result; see worker.log "
+                     f"and rerun the same `ssa-bench run`", "traceback": os.path.basename(store.paths(run.id).worker_log)}
     progress = store.read_progress(run.id) or {}
     attempts = state.get("attempts") or []
     job_id = state.get("job_id")
@@ -256,7 +266,7 @@ def _status_row(run, store, infos: dict) -> dict:
 
         orphan = orphan_submission(store, run.id, state)
     return {"id": run.id, "label": run.label, "section": run.section, "column": run.column,
-            "seed": run.seed, "state": state["state"], "traceback": state.get("traceback"),
+            "seed": run.seed, "state": state["state"], "traceback": store.resolve(run.id, state.get("traceback")),
             "reason": orphan or state.get("reason"), "job_id": job_id,
             "slurm_state": info.state if info else None, "slurm_reason": slurm_reason,
             "attempts": len(attempts) or state.get("attempt") or None, "requeued": state.get("requeued") or 0,

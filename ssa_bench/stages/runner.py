@@ -11,6 +11,7 @@ import warnings
 
 from ssa_bench.store import checkpoints
 from ssa_bench.store.paths import run_paths_at
+from ssa_bench.store.storage import guard
 
 
 def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes):
@@ -91,7 +92,8 @@ def save_checkpoint_atomic(runner, out_dir: str, filename: str, **options) -> st
     final = os.path.join(out_dir, filename)
     temp = os.path.join(out_dir, checkpoints.temp_name(filename))
     try:
-        runner.save_checkpoint(out_dir, os.path.basename(temp), **options)
+        with guard(final):      # torch.save's write() names no file: the error names the checkpoint
+            runner.save_checkpoint(out_dir, os.path.basename(temp), **options)
     except BaseException:
         if runner.rank == 0 and os.path.exists(temp):
             os.unlink(temp)             # a full disk gets the partial file's space back

@@ -81,6 +81,13 @@ class Store:
         """A file in the run's directory by name, for files outside :class:`RunPaths` (tests)."""
         return os.path.join(self.paths(run_id).run_dir, name)
 
+    def resolve(self, run_id: str, path: str | None) -> str | None:
+        """A path state.json names (traceback, log): relative ones are relative to the run's folder,
+        so a moved results folder still finds them; absolute ones (a SLURM log) as they are."""
+        if not path or os.path.isabs(path):
+            return path
+        return os.path.join(self.paths(run_id).run_dir, path)
+
     def stage_path(self, run_id: str, stage: str) -> str:
         return self.paths(run_id).stage(stage)
 
@@ -144,9 +151,10 @@ class Store:
         write_json_atomic(self.paths(run_id).record, record)
 
     def write_traceback(self, run_id: str, text: str) -> str:
+        """traceback.txt; returns its name relative to the run's folder (what state.json keeps)."""
         path = self.paths(run_id).traceback
         write_text_atomic(path, text)
-        return path
+        return os.path.basename(path)
 
     def set_aside(self, path: str) -> str:
         """Move a damaged file (or directory) out of the way, keeping it: ``<name>.damaged-<time>``."""

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from ssa_bench.store.atomic import fsync_dir, write_json_atomic, write_text_atomic
 from ssa_bench.store.records import load_json
+from ssa_bench.store.storage import guard
 
 POINTER = "last_checkpoint"
 DAMAGED_DIR = "damaged"
@@ -64,7 +65,13 @@ def _sha256(path: str) -> tuple[int, str]:
 
 def commit(temp_path: str, final_path: str) -> None:
     """Make the fully written ``temp_path`` the checkpoint ``final_path``: fsync, rename, fsync the
-    folder, then the note. On any error the temp file is removed (a full disk gets its space back)."""
+    folder, then the note. On any error the temp file is removed (a full disk gets its space back);
+    a full, read-only or failing file system raises a StorageError naming ``final_path``."""
+    with guard(final_path):
+        _commit(temp_path, final_path)
+
+
+def _commit(temp_path: str, final_path: str) -> None:
     try:
         fd = os.open(temp_path, os.O_RDONLY)
         try:
@@ -144,6 +151,11 @@ def candidates(work_dir: str) -> list[str]:
 
 def move_aside(path: str) -> str:
     """Move a damaged checkpoint (and its note) into ``work_dir/damaged/``; returns its new path."""
+    with guard(path):
+        return _move_aside(path)
+
+
+def _move_aside(path: str) -> str:
     folder = os.path.join(os.path.dirname(path), DAMAGED_DIR)
     os.makedirs(folder, exist_ok=True)
     target = os.path.join(folder, os.path.basename(path))
