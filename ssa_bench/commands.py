@@ -200,8 +200,14 @@ def cmd_status(args: Namespace) -> int:
     infos = {}
     if any(_state_of(store, r.id).get("executor") == "slurm" for r in runs):
         from ssa_bench.executors.slurm import refresh_states
+        from ssa_bench.store import StorageError
 
-        infos = refresh_states(store, runs) or {}
+        try:
+            infos = refresh_states(store, runs) or {}
+        except StorageError as error:
+            # A full or read-only results folder: show what is on disk rather than nothing.
+            _err.print(f"[yellow]warning:[/yellow] could not bring the states up to date with SLURM: "
+                       f"{error.one_line()}", highlight=False, soft_wrap=True)
     rows = [_status_row(run, store, infos) for run in runs]
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the
@@ -249,9 +255,10 @@ def _status_row(run, store, infos: dict) -> dict:
         if not in_flight(store, run.id, state):
             # Its worker is gone without a word (killed, or the disk was too full to write one):
             # 'running' would be a lie that stays forever.
-            state = {**state, "state": "failed", "reason": state.get("reason") or
-                     f"the worker (pid {state.get('pid')}) ended without recording a result; see worker.log "
-                     f"and rerun the same `ssa-bench run`", "traceback": os.path.basename(store.paths(run.id).worker_log)}
+            log = os.path.basename(store.paths(run.id).worker_log)
+            state = {**state, "state": "failed", "traceback": log, "reason": state.get("reason") or
+                     f"the worker (pid {state.get('pid')}) ended without recording a result; see {log} "
+                     f"and rerun the same `ssa-bench run`"}
     progress = store.read_progress(run.id) or {}
     attempts = state.get("attempts") or []
     job_id = state.get("job_id")

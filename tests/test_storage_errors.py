@@ -171,3 +171,16 @@ def test_status_shows_a_local_run_whose_worker_is_gone_as_failed(tmp_path, capsy
     (row,) = json.loads(capsys.readouterr().out)
     assert row["state"] == "failed" and "ended without recording a result" in row["reason"]
     assert row["traceback"] == store.paths(run.id).worker_log
+
+
+def test_report_onto_a_full_disk_is_one_line_and_exit_2(small_fs, tmp_path, capsys, from_repo_root):
+    from ssa_bench.cli import main
+
+    _fill(small_fs)
+    code = main(["report", "tables/table3.yaml", "--profile", "cpu-demo", "--format", "markdown",
+                 "--results-dir", str(tmp_path / "results"), "--out", str(small_fs / "reports")])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    (line,) = [line for line in err.splitlines() if line.startswith("ssa-bench: error:")]
+    assert str(small_fs / "reports") in line and "no space left" in line and "free space" in line
+    assert not [path for path in small_fs.rglob("*") if path.is_file() and path.name != "filler"]

@@ -23,9 +23,11 @@ from ssa_bench.store.atomic import write_bytes_atomic, write_json_atomic, write_
 from ssa_bench.store.claims import Owner, register_liveness
 from ssa_bench.store.paths import STAGES, RunPaths, run_paths, runs_dir
 from ssa_bench.store.records import STATES, Damaged, load_json
+from ssa_bench.store.storage import StorageError, guard
 
-__all__ = ["STAGES", "STATES", "Damaged", "Owner", "RunPaths", "RunView", "Store", "default_root",
-           "read_json", "register_liveness", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["STAGES", "STATES", "Damaged", "Owner", "RunPaths", "RunView", "StorageError", "Store",
+           "default_root", "read_json", "register_liveness", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
 
 # A state that is not a failure carries no stale traceback or failure reason from an earlier attempt.
 _FAILURE_KEYS = ("traceback", "reason")
@@ -159,7 +161,8 @@ class Store:
     def set_aside(self, path: str) -> str:
         """Move a damaged file (or directory) out of the way, keeping it: ``<name>.damaged-<time>``."""
         aside = f"{path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-        os.rename(path, aside)
+        with guard(path):
+            os.rename(path, aside)
         return aside
 
     def set_aside_damage(self, run_id: str) -> list[str]:
