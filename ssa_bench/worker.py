@@ -27,6 +27,7 @@ from ssa_bench.stages.measure import measure_stage
 from ssa_bench.stages.train import train_stage
 from ssa_bench.store import STAGES, Store
 from ssa_bench.store.storage import StorageError, as_storage_error
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 
 # The store names the stages and their order; this is what runs each one. The stage modules
 # import torch and mmseg only when called.
@@ -59,7 +60,7 @@ def build_record(run_id: str, config: dict, stages: dict) -> dict:
     train, evaluate, measure = stages["train"], stages["evaluate"], stages["measure"]
     return {
         "schema": 1, "id": run_id, "config": config,
-        "metrics": {key: evaluate[key] for key in ("mIoU", "mAcc", "aAcc", "per_class_iou")},
+        "metrics": {key: evaluate[key] for key in (*ACCURACY_METRICS, "per_class_iou")},
         "curve": train.get("curve", []),
         "loss_curves": train.get("loss_curves", []),
         "flops": measure["flops"], "params_m": measure["params_m"], "latency": measure["latency"],

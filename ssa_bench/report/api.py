@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from ssa_bench.errors import UserError
 from ssa_bench.store import write_text_atomic
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.gather import gather, results_root
 from ssa_bench.report.render_csv import render_csv
 from ssa_bench.report.render_latex import render_latex

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from ssa_bench.configs.protocol import eval_mode, slide_window
-from ssa_bench.matrix.report_settings import METRICS
+from ssa_bench.vocabulary.metrics import METRICS
 from ssa_bench.store import Store
 
 RUN_COLUMNS = ("id", "label", "group", "section", "column", "seed", "state", "row_index",

@@ -241,3 +241,29 @@ def test_rank_by_orders_rows_best_first_and_leaves_missing_ones_last(tmp_path):
     # cost metrics rank the smallest first
     spec, runs = _table3(tmp_path / "cost", [42.0] * 7, report={"rank_by": "gflops"})
     assert report_table(spec, runs, tmp_path / "cost").rows[0].rank == 1
+
+
+@pytest.mark.parametrize("metric", ["gflops", "gflops_full"])
+def test_rank_by_a_cost_metric_puts_the_cheapest_row_first(tmp_path, metric):
+    # gflops_full was missing from the report's own copy of the cost metrics, so rank_by:
+    # gflops_full put the most expensive row first.
+    runs = []
+    for i, label in enumerate(TABLE3):
+        runs.append(planned_run(f"r{i}", label))
+        write_record(tmp_path, f"r{i}", miou=42.0, gflops=10.0 - i)    # the last row is the cheapest
+    spec = FakeSpec("table3", title="Table 3", paper_table=3, report={"columns": [metric, "mIoU"], "rank_by": metric})
+    table = report_table(spec, runs, tmp_path)
+    assert [r.label for r in table.rows][0] == TABLE3[-1]
+    assert [r.rank for r in table.rows] == list(range(1, 8))
+
+
+def test_report_decimals_of_the_spec_are_applied_over_the_papers(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0, 42.5, 42.6, 43.0, 44.0, 44.1, 45.0],
+                         report={"decimals": {"mIoU": 1, "gflops": 3}})
+    table = report_table(spec, runs, tmp_path)
+    assert table.decimals_for("mIoU") == 1 and table.decimals_for("gflops") == 3
+    from ssa_bench.report.render_markdown import render_markdown
+
+    text = render_markdown(table)
+    assert "45.0" in text and "45.00" not in text      # ours, one decimal
+    assert "6.400" in text                              # the paper's 6.4 GFLOPs, three decimals
