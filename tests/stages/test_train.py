@@ -121,3 +121,17 @@ def test_a_torn_checkpoint_is_skipped_and_training_goes_on_from_the_previous_one
     assert over["resumed_from_iter"] is None and over["iters"] == 20
     assert "starts over from iteration 0" in capfd.readouterr().err
     assert [item["name"] for item in over["skipped_checkpoints"]] == ["iter_20.pth", "iter_20.pth", "iter_10.pth"]
+
+
+@pytest.mark.slow
+def test_checkpoints_past_max_keep_go_with_their_notes(tmp_path, monkeypatch, demo_data):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
+    from ssa_bench.data import ensure_datasets
+    from ssa_bench.stages.train import train_stage
+
+    config = run_config(max_iters=30, val_interval=30)
+    ensure_datasets([config])
+    train_stage(config, str(tmp_path))
+    work = tmp_path / "work_dir"
+    assert sorted(name for name in os.listdir(work) if name.startswith(("iter_", ".iter_"))) == [
+        "iter_20.pth", "iter_20.pth.json", "iter_30.pth", "iter_30.pth.json"]
