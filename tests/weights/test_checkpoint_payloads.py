@@ -72,7 +72,12 @@ def test_a_payload_as_train_pretrained_never_runs(tmp_path, monkeypatch, demo_da
 
 
 @pytest.mark.slow
-def test_a_payload_in_the_resume_checkpoint_never_runs(trained_run, tmp_path, monkeypatch, demo_data):
+@pytest.mark.parametrize("note", ["kept", "removed"])
+def test_a_payload_in_the_resume_checkpoint_never_runs(trained_run, tmp_path, monkeypatch, demo_data, note):
+    """The newest checkpoint of a run replaced by one carrying a payload. With its integrity note
+    kept (size and sha256 written when the store committed the original), the file no longer
+    matches it and is set aside as damaged before anything reads it; with the note removed (a
+    checkpoint written before notes existed), it reaches the safe loader, which refuses it."""
     monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
     from ssa_bench.stages.train import train_stage
 
@@ -82,13 +87,19 @@ def test_a_payload_in_the_resume_checkpoint_never_runs(trained_run, tmp_path, mo
     work = run_dir / "work_dir"
     real = torch.load(work / "iter_2.pth", map_location="cpu", weights_only=False)   # ours: trusted here
     marker = tmp_path / "MARKER"
-    # a real resume checkpoint with one object more, where mmengine's last_checkpoint points
     evil = _payload_checkpoint(work / "iter_2.pth", marker, base=real)
-    (work / "last_checkpoint").write_text(evil)      # the copy's pointer still names the original
-    with pytest.raises(UserError) as refused:
-        train_stage({**config, "train": {**config["train"], "max_iters": 4}}, str(run_dir))
-    _assert_refused(refused.value, evil, marker)
-    assert not (work / "iter_4.pth").exists()
+    longer = {**config, "train": {**config["train"], "max_iters": 4}}
+    if note == "removed":
+        (work / "iter_2.pth.json").unlink()
+        with pytest.raises(UserError) as refused:
+            train_stage(longer, str(run_dir))
+        _assert_refused(refused.value, evil, marker)
+        assert not (work / "iter_4.pth").exists()
+    else:
+        assert (work / "iter_2.pth.json").exists()
+        result = train_stage(longer, str(run_dir))
+        assert not marker.exists(), "the pickle payload ran"
+        assert result["resumed_from_iter"] is None and (work / "damaged" / "iter_2.pth").exists()
 
 
 def test_a_payload_through_the_strict_initialiser_never_runs(tmp_path):
