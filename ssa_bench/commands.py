@@ -84,6 +84,7 @@ def cmd_plan(args: Namespace) -> int:
     rows, checkpoints, by_pretrained = [], {}, {}
     # The verdict alone (record, else state.json): `status` is where damage is itemised.
     states = store.states([run.id for run in runs])
+    _warn_store_damage(store, runs)
     for run in runs:
         # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct
         # value, with its JSON form
@@ -368,12 +369,27 @@ def _paper_verdict(check, tolerances, allow_missing: bool, shown: int = 10) -> i
     return 0 if check.passed(allow_missing) else 1
 
 
+def _warn_store_damage(store, runs, shown: int = 10) -> None:
+    """One warning line per damaged record.json / state.json of the spec's runs (on stderr: `plan
+    --json` keeps a clean stdout), so that neither a done run's damaged state file nor a figure
+    drawn without a damaged record passes silently."""
+    from rich.markup import escape
+
+    damaged = store.damaged_files(run.id for run in runs)
+    for item in damaged[:shown]:
+        _err.print(f"[yellow]warning:[/yellow] {escape(item.message())}", highlight=False, soft_wrap=True)
+    if len(damaged) > shown:
+        _err.print(f"[yellow]warning:[/yellow] ... and {len(damaged) - shown} more damaged files "
+                   f"(`ssa-bench status` lists them)", soft_wrap=True)
+
+
 def cmd_figures(args: Namespace) -> int:
     from ssa_bench.report.figures import make_figures
 
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    _warn_store_damage(store, runs)
     paths = make_figures(spec, runs, store, out_dir=args.out)
     for path in paths:
         _err.print(f"wrote {path}")

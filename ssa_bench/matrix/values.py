@@ -34,6 +34,14 @@ _AT_LEAST = {
     "slurm.cpus_per_gpu": (1, "at least 1 CPU per GPU"),
 }
 _SIZES = ("train.crop_size", "measure.input_size")
+# dotted key -> highest allowed: a count this large is a typo (1e15 iterations, a batch of 1e8)
+# that would only show inside a queued job, as a time limit or an out-of-memory error.
+_AT_MOST = {
+    "train.max_iters": 10_000_000, "train.val_interval": 10_000_000, "train.checkpoint_interval": 10_000_000,
+    "train.batch_size": 4096, "train.num_workers": 256,
+    "measure.latency_warmup": 100_000, "measure.latency_iters": 100_000, "measure.threads": 1024,
+    "slurm.gpus": 4096, "slurm.nodes": 1024, "slurm.cpus_per_gpu": 1024,
+}
 
 
 def _fail(message: str, file: str | None, where: str, fix: str) -> SpecError:
@@ -87,6 +95,8 @@ def _check_range(key: str, value: Any, file, where: str) -> None:
         low, what = _AT_LEAST[key]
         if value < low:
             raise _fail(f"{key.split('.')[-1]} must be at least {low}, got {value}", file, where, f"give {what}")
+        if key in _AT_MOST and value > _AT_MOST[key]:
+            raise _fail(f"{key.split('.')[-1]} of {value} is more than {_AT_MOST[key]:,}", file, where, f"give {what}")
     elif key == "train.lr" and not (math.isfinite(value) and value > 0):
         raise _fail(f"lr must be a positive finite number, got {value}", file, where,
                     "give e.g. 6e-5, or null for the baseline's own learning rate")
