@@ -18,6 +18,7 @@ from ssa_bench.matrix import schema
 NESTED = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS,
           "evaluate": schema.EVALUATE_KEYS}
 MAX_SEED = 2**32 - 1           # numpy's and torch's seed range
+MAX_LABEL = 200                # characters of a row label or section name (table cells)
 
 # dotted key -> (lowest allowed, what to write): integer counts and sizes.
 _AT_LEAST = {
@@ -84,6 +85,9 @@ def check_value(key: str, value: Any, file: str | None, where: str) -> None:
         raise _fail(f"seed must be in [0, {MAX_SEED}], got {value}", file, where, "give a non-negative seed")
     if head in ("label", "baseline", "dataset") and not value.strip():
         raise _fail(f"empty {head}", file, where, f"write a {head} name")
+    if head in ("label", "section") and len(value) > MAX_LABEL:
+        raise _fail(f"a {head} of {len(value):,} characters (more than {MAX_LABEL})", file, where,
+                    f"a {head} is a table's row name: write a short one, e.g. + SEPA")
 
 
 def _check_range(key: str, value: Any, file, where: str) -> None:

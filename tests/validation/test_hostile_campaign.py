@@ -157,6 +157,19 @@ CASES = [
     case("cluster-is-directory", {"s.yaml": GOOD, "clusters/mine.yaml/x": "a: 1\n"},
          ["{tmp}/s.yaml", "--executor", "slurm", "--cluster", "mine", "--dry-run"], command="run",
          env={"SSA_BENCH_CLUSTERS": "{tmp}/clusters"}, expect=("mine.yaml",)),
+    case("cluster-deep-nesting", {"s.yaml": GOOD, "clusters/mine.yaml": "extra: " + "[" * 5000 + "]" * 5000 + "\n"},
+         ["{tmp}/s.yaml", "--executor", "slurm", "--cluster", "mine", "--dry-run"], command="run",
+         env={"SSA_BENCH_CLUSTERS": "{tmp}/clusters"}, expect=("mine.yaml",)),
+    case("cluster-gpus-huge", {"s.yaml": GOOD, "clusters/mine.yaml": "partition: gpu\ngpus_per_node: 8\n"
+                                                                    "gpus: 100000000\ntime: '1:00:00'\n"},
+         ["{tmp}/s.yaml", "--executor", "slurm", "--cluster", "mine", "--dry-run"], command="run",
+         env={"SSA_BENCH_CLUSTERS": "{tmp}/clusters"}, expect=("mine.yaml",)),
+    case("cluster-alias-bomb", {"s.yaml": GOOD, "clusters/mine.yaml":
+                                "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                                "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                                "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nextra: {x: [*e, *e, *e, *e, *e, *e]}\n"},
+         ["{tmp}/s.yaml", "--executor", "slurm", "--cluster", "mine", "--dry-run"], command="run",
+         env={"SSA_BENCH_CLUSTERS": "{tmp}/clusters"}, expect=("mine.yaml",)),
     # --- weights catalogs ----------------------------------------------------------------------
     case("catalog-broken-yaml", {"s.yaml": GOOD, "catalog.yaml": "seaformer_l: {url: [\n"}, ["{tmp}/s.yaml"],
          env={"SSA_BENCH_WEIGHTS_CATALOG": "{tmp}/catalog.yaml"}, expect=("catalog.yaml",)),
@@ -171,6 +184,13 @@ CASES = [
     case("catalog-bad-hash", {"s.yaml": GOOD, "catalog.yaml": "weights:\n  seaformer_l:\n    file: x.pth\n"
                                                               "    url: http://127.0.0.1/x.pth\n    sha256: nothex\n"},
          ["{tmp}/s.yaml"], env={"SSA_BENCH_WEIGHTS_CATALOG": "{tmp}/catalog.yaml"}, expect=("catalog.yaml",)),
+    case("catalog-deep-nesting", {"s.yaml": GOOD, "catalog.yaml": "weights: " + "[" * 5000 + "]" * 5000 + "\n"},
+         ["{tmp}/s.yaml"], env={"SSA_BENCH_WEIGHTS_CATALOG": "{tmp}/catalog.yaml"}, expect=("catalog.yaml",)),
+    case("set-seed-huge", {"s.yaml": GOOD}, ["{tmp}/s.yaml", "--set", "seed=" + "9" * 40], expect=("--set seed",)),
+    case("set-seeds-repeated", {"s.yaml": GOOD}, ["{tmp}/s.yaml", "--set", "seeds=[0, 0]"], expect=("seeds",)),
+    case("name-nul", {"s.yaml": "name: \"a\\0b\"\n" + GOOD}, ["{tmp}/s.yaml"], expect=("name",)),
+    case("label-huge", {"s.yaml": BASE + "rows: [{label: " + "x" * 100_000 + "}]\n"}, ["{tmp}/s.yaml"],
+         expect=("label",)),
     # --- odd files -----------------------------------------------------------------------------
     case("spec-is-directory", {"specdir/x": ""}, ["{tmp}/specdir"], expect=("specdir",)),
     case("spec-fifo-like-devnull", {}, ["/dev/null"], expect=("/dev/null",)),
