@@ -100,8 +100,15 @@ def check_type(value: Any, expected, file: str, key: str) -> None:
     if not type_ok(value, expected):
         names = " or ".join(TYPE_NAMES.get(t, t.__name__)
                             for t in (expected if isinstance(expected, tuple) else (expected,)))
-        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", file=file, key=key,
-                        fix=f"write {names} here")
+        fix = f"write {names} here"
+        if isinstance(value, str) and float in (expected if isinstance(expected, tuple) else (expected,)):
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+            else:   # YAML 1.1 reads 1e-4 (no dot in the mantissa) as text
+                fix = f"YAML reads {value} as text: write it with a dot, e.g. {number:.1e}"
+        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", file=file, key=key, fix=fix)
 
 
 def check_block(block: Any, keys: dict, file: str, where: str) -> None:

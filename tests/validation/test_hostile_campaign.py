@@ -64,7 +64,7 @@ CASES = [
          ["{tmp}/s.yaml"], expect=("crop_size",)),
     case("lr-nan", {"s.yaml": BASE + "rows: [{label: a, train: {lr: .nan}}]\n"}, ["{tmp}/s.yaml"], expect=("lr",)),
     case("lr-yaml11-exponent-is-a-string", {"s.yaml": BASE + "rows: [{label: a, train: {lr: 1e-4}}]\n"},
-         ["{tmp}/s.yaml"], expect=("lr",)),
+         ["{tmp}/s.yaml"], expect=("lr", "write it with a dot, e.g. 1.0e-04")),
     case("lr-bool", {"s.yaml": BASE + "rows: [{label: a, train: {lr: true}}]\n"}, ["{tmp}/s.yaml"], expect=("lr",)),
     case("slurm-gpus-negative", {"s.yaml": BASE + "rows: [{label: a, slurm: {gpus: -2}}]\n"},
          ["{tmp}/s.yaml"], expect=("gpus",)),
