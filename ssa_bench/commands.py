@@ -85,6 +85,7 @@ def cmd_plan(args: Namespace) -> int:
     rows, checkpoints, by_pretrained = [], {}, {}
     # The verdict alone (record, else state.json): `status` is where damage is itemised.
     states = store.states([run.id for run in runs])
+    _warn_store_damage(store, runs)
     for run in runs:
         # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct
         # value, with its JSON form
@@ -338,23 +339,65 @@ def _print_report(spec, runs, store) -> None:
 
 
 def cmd_report(args: Namespace) -> int:
-    from ssa_bench.report import check_paper, write_report
+    from ssa_bench.report import paper_gate, report_table, tolerances_from, write_report
+    from ssa_bench.report.paper_check import compare_with_paper
+    from ssa_bench.report.render_terminal import terminal_renderable
 
+    tolerances = tolerances_from(args.check_paper) if args.check_paper is not None else None
+    if getattr(args, "allow_missing", False) and tolerances is None:
+        raise UserError("--allow-missing only applies to --check-paper", key="--allow-missing",
+                        fix="add --check-paper TOL, or drop --allow-missing")
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    table = report_table(spec, runs, store)
+    if tolerances is not None:
+        paper_gate(table, tolerances)       # refused before anything is written
     formats = args.format or ["latex", "markdown", "csv"]
-    _print_report(spec, runs, store)
-    paths = write_report(spec, runs, store, formats=formats, out_dir=args.out)
+    _out.print(terminal_renderable(table))
+    paths = write_report(spec, runs, store, formats=formats, out_dir=args.out, table=table)
     for fmt, path in paths.items():
         _err.print(f"wrote {fmt}: {path}")
-    if args.check_paper is not None:
-        off = check_paper(spec, runs, store, tolerance=args.check_paper)
-        for item in off:
-            _err.print(f"[red]differs[/red] {item}")
-        if off:
-            return 1
-    return 0
+    if tolerances is None:
+        return 0
+    return _paper_verdict(compare_with_paper(table, tolerances), tolerances, args.allow_missing)
+
+
+def _paper_verdict(check, tolerances, allow_missing: bool, shown: int = 10) -> int:
+    """Print what --check-paper compared and found; 1 when the gate trips."""
+    from rich.markup import escape
+
+    for item in check.differences:
+        _err.print(f"[red]differs[/red] {escape(str(item))}", soft_wrap=True)
+    label = "[yellow]missing[/yellow]" if allow_missing else "[red]missing[/red]"
+    for item in check.missing[:shown]:
+        _err.print(f"{label} {escape(str(item))}", soft_wrap=True)
+    if len(check.missing) > shown:
+        _err.print(f"{label} ... and {len(check.missing) - shown} more cells without a number of ours", soft_wrap=True)
+    _err.print(escape(check.summary(tolerances)), soft_wrap=True)
+    if check.compared == 0 and not check.missing:
+        _err.print("[red]--check-paper compared nothing[/red]: no cell of this table has both a paper number "
+                   "and a run of ours", soft_wrap=True)
+    elif check.missing and not allow_missing:
+        _err.print("[red]--check-paper fails[/red]: cells it should compare have no number of ours yet "
+                   "(finish the runs, or pass --allow-missing to check only what exists)", soft_wrap=True)
+    elif check.compared == 0:
+        _err.print("[red]--check-paper compared nothing[/red]: no cell has a number of ours yet", soft_wrap=True)
+    return 0 if check.passed(allow_missing) else 1
+
+
+def _warn_store_damage(store, runs, shown: int = 10) -> None:
+    """One warning line per damaged record.json / state.json of the spec's runs (on stderr: `plan
+    --json` keeps a clean stdout), so that neither a done run's damaged state file nor a figure
+    drawn without a damaged record passes silently."""
+    from rich.markup import escape
+
+    damaged = store.damaged_files(run.id for run in runs)
+    for item in damaged[:shown]:
+        _err.print(f"[yellow]warning:[/yellow] {escape(item.message())}", highlight=False, soft_wrap=True)
+    if len(damaged) > shown:
+        _err.print(f"[yellow]warning:[/yellow] ... and {len(damaged) - shown} more damaged files "
+                   f"(`ssa-bench status` lists them)", soft_wrap=True)
 
 
 def cmd_figures(args: Namespace) -> int:
@@ -363,6 +406,7 @@ def cmd_figures(args: Namespace) -> int:
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    _warn_store_damage(store, runs)
     paths = make_figures(spec, runs, store, out_dir=args.out)
     for path in paths:
         _err.print(f"wrote {path}")

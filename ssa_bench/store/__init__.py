@@ -265,6 +265,30 @@ class Store:
             present = set()
         return {run_id: self.verdict(run_id)[0] if run_id in present else "pending" for run_id in run_ids}
 
+    def damaged_files(self, run_ids) -> list[Damaged]:
+        """The damaged record.json and state.json files of these runs, the layout's damage first:
+        what `plan` and `figures` must mention, since the verdict alone hides a damaged state.json
+        beside a valid record (the run is done) and a figure drawn from the other runs would hide
+        a damaged record."""
+        layout = self.layout_damage()
+        if layout is not None:
+            return [layout]
+        try:
+            present = set(os.listdir(runs_dir(self.root)))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return []
+        found = []
+        for run_id in dict.fromkeys(run_ids):
+            if run_id not in present:
+                continue
+            paths = self.paths(run_id)
+            if not os.path.isdir(paths.run_dir):
+                found.append(Damaged(paths.run_dir, "is a file where the run's directory should be",
+                                     "delete it (or move it aside) to rerun the run"))
+                continue
+            found += [v for v in (self.read_record(run_id), self.read_state(run_id)) if isinstance(v, Damaged)]
+        return found
+
     def view(self, run_id: str) -> RunView:
         """The run as `status` and `run` see it, with every damaged file listed."""
         layout = self.layout_damage()

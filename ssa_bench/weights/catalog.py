@@ -90,8 +90,8 @@ def catalog_path() -> Path:
 def _load(path: str) -> dict[str, WeightEntry]:
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise UserError(f"cannot read the weights catalog: {error}".splitlines()[0], file=path,
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        raise UserError(f"cannot read the weights catalog: {error or 'nested too deeply'}".splitlines()[0], file=path,
                         fix=f"fix the file, or unset {CATALOG_ENV} to use the shipped catalog") from None
     entries = (document or {}).get("weights") if isinstance(document, dict) else None
     if not isinstance(entries, dict):

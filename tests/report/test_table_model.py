@@ -5,7 +5,9 @@ import pytest
 from tests.report.report_fixtures import planned_run, FakeSpec, write_record, write_state
 
 from ssa_bench.errors import UserError
-from ssa_bench.report import paper_differences, report_table
+from ssa_bench.report import report_table
+from ssa_bench.report.api import tolerances_from
+from ssa_bench.report.paper_check import compare_with_paper
 from ssa_bench.report.caption import caption_sentences
 
 TABLE3 = ["Baseline", "+ SEPA", "+ SPPA", "+ SEPA + SPPA", "+ SEPA + Lg + Lsd", "+ SPPA + Lg + Lpd", "SSA (Ours)"]
@@ -216,14 +218,16 @@ def test_a_table_without_paper_numbers_shows_ours_only(tmp_path):
 def test_paper_differences_beyond_tolerance(tmp_path):
     spec, runs = _table3(tmp_path, [42.36, 42.88, 41.0, 43.27, 44.26, 44.48, None])
     table = report_table(spec, runs, tmp_path)
-    found = paper_differences(table, 0.5)
+    check = compare_with_paper(table, tolerances_from(0.5))
+    found = check.differences
     assert [(d.row, d.column) for d in found] == [("+ SPPA", "mIoU")]
+    assert [m.row for m in check.missing] == ["SSA (Ours)"] * 2      # failed: its mIoU and GFLOPs
     assert found[0].paper == pytest.approx(42.76) and found[0].ours == pytest.approx(41.0)
     assert found[0].diff == pytest.approx(1.76)
     assert "+ SPPA" in str(found[0]) and "1.76" in str(found[0])
-    assert len(paper_differences(table, 2.0)) == 0
+    assert len(compare_with_paper(table, tolerances_from(2.0)).differences) == 0
     with pytest.raises(UserError):
-        paper_differences(table, -1)
+        tolerances_from(-1)
 
 
 def test_rank_by_orders_rows_best_first_and_leaves_missing_ones_last(tmp_path):
