@@ -80,3 +80,13 @@ def vis_backends(config: dict, work_dir: str) -> list[dict]:
         else:
             out.append(dict(type=kind))
     return out
+
+
+def training_only(cfg, stage: str) -> None:
+    """Trackers follow the training. The evaluate and dump stages build Runners of their own,
+    which would open a second and third W&B or MLflow run (and a TensorBoard file) holding only
+    the config: mmengine sends no test metrics to the visualizer. Those keep the local backend."""
+    if stage == "train" or not cfg.get("visualizer"):
+        return
+    cfg.visualizer.vis_backends = [dict(type="LocalVisBackend")]
+    cfg.vis_backends = [dict(type="LocalVisBackend")]

@@ -183,3 +183,19 @@ def test_a_trained_run_writes_tensorboard_events_read_back(tmp_path, monkeypatch
     assert all(step <= 20 for step, _ in scalars["loss"]) and all(value > 0 for _, value in scalars["loss"])
     # LocalVisBackend is still there: the curve came from its scalars.json
     assert (Path(event_dir) / "scalars.json").exists()
+
+
+def test_only_the_training_runner_logs_to_trackers(tmp_path, monkeypatch):
+    # the evaluate and dump stages' Runners would open a W&B/MLflow run each with nothing but
+    # the config (mmengine sends no test metrics to the visualizer)
+    from ssa_bench.stages.runner import make_runner
+
+    config = run_config(log_backends=["tensorboard"])      # (a Runner with wandb would need wandb)
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    kinds = {}
+    for stage in ("train", "evaluate", "dump"):
+        runner = make_runner(config, str(run_dir), stage)
+        kinds[stage] = [type(backend).__name__ for backend in runner.visualizer._vis_backends.values()]
+    assert kinds["train"] == ["LocalVisBackend", "TensorboardVisBackend"]
+    assert kinds["evaluate"] == kinds["dump"] == ["LocalVisBackend"]
