@@ -93,7 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="GFLOPs, params and latency of one model")
     measure.add_argument("baseline")
     measure.add_argument("--ssa", action="store_true")
-    measure.add_argument("--variant", default="paper", help="SSA preset: paper, released or cac")
+    measure.add_argument("--variant", default="released",
+                         help="SSA preset: released (the authors' head, the default) or paper")
     measure.add_argument("--dataset", default="ade20k")
     measure.add_argument("--json", action="store_true")
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from argparse import Namespace
 
@@ -199,8 +200,14 @@ def cmd_status(args: Namespace) -> int:
     infos = {}
     if any(_state_of(store, r.id).get("executor") == "slurm" for r in runs):
         from ssa_bench.executors.slurm import refresh_states
+        from ssa_bench.store import StorageError
 
-        infos = refresh_states(store, runs) or {}
+        try:
+            infos = refresh_states(store, runs) or {}
+        except StorageError as error:
+            # A full or read-only results folder: show what is on disk rather than nothing.
+            _err.print(f"[yellow]warning:[/yellow] could not bring the states up to date with SLURM: "
+                       f"{error.one_line()}", highlight=False, soft_wrap=True)
     rows = [_status_row(run, store, infos) for run in runs]
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the
@@ -242,6 +249,16 @@ _PENDING_REASONS = {
 def _status_row(run, store, infos: dict) -> dict:
     """One run's line of `status`: its state with what SLURM says about its job."""
     state = _state_of(store, run.id)
+    if state["state"] == "running" and state.get("executor") != "slurm":
+        from ssa_bench.executors.base import in_flight
+
+        if not in_flight(store, run.id, state):
+            # Its worker is gone without a word (killed, or the disk was too full to write one):
+            # 'running' would be a lie that stays forever.
+            log = os.path.basename(store.paths(run.id).worker_log)
+            state = {**state, "state": "failed", "traceback": log, "reason": state.get("reason") or
+                     f"the worker (pid {state.get('pid')}) ended without recording a result; see {log} "
+                     f"and rerun the same `ssa-bench run`"}
     progress = store.read_progress(run.id) or {}
     attempts = state.get("attempts") or []
     job_id = state.get("job_id")
@@ -256,7 +273,7 @@ def _status_row(run, store, infos: dict) -> dict:
 
         orphan = orphan_submission(store, run.id, state)
     return {"id": run.id, "label": run.label, "section": run.section, "column": run.column,
-            "seed": run.seed, "state": state["state"], "traceback": state.get("traceback"),
+            "seed": run.seed, "state": state["state"], "traceback": store.resolve(run.id, state.get("traceback")),
             "reason": orphan or state.get("reason"), "job_id": job_id,
             "slurm_state": info.state if info else None, "slurm_reason": slurm_reason,
             "attempts": len(attempts) or state.get("attempt") or None, "requeued": state.get("requeued") or 0,

@@ -166,7 +166,7 @@ def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
         timer=dict(type="IterTimerHook"),
         logger=dict(type="LoggerHook", interval=max(1, min(50, train["max_iters"] // 20)), log_metric_by_epoch=False),
         param_scheduler=dict(type="ParamSchedulerHook"),
-        checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=train["checkpoint_interval"],
+        checkpoint=dict(type="SSABenchCheckpointHook", by_epoch=False, interval=train["checkpoint_interval"],
                         max_keep_ckpts=2, save_last=True),
         sampler_seed=dict(type="DistSamplerSeedHook"),
         visualization=dict(type="SegVisualizationHook", draw=False),

@@ -16,7 +16,7 @@ from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier
-from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
+from ssa_bench.classifier_settings.ssa import DISABLED_BLOCK, SSASettingsError, resolve_settings
 from ssa_bench.matrix import schema
 from ssa_bench.matrix.expand import expand, get_path, set_path
 from ssa_bench.matrix.overrides import parse_overrides
@@ -324,8 +324,9 @@ def _resolved_ssa(block: dict) -> dict:
 def _ssa_block(block: dict) -> dict:
     settings = _resolved_ssa(block)
     if not settings["enabled"]:
-        # Switched off, the other switches change nothing: one baseline run for every table.
-        settings = _resolved_ssa({})
+        # Switched off, the other switches change nothing: one baseline run for every table, its
+        # block fixed (DISABLED_BLOCK), not the default's, so baseline ids outlive a new default.
+        settings = _resolved_ssa(DISABLED_BLOCK)
     return dict(settings)
 
 

@@ -4,6 +4,8 @@ dataset's or the baseline's mmseg configs, e.g. PASCAL-Context), or multi-scale 
 says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``)."""
 from __future__ import annotations
 
+import os
+
 
 import glob
 import os
@@ -39,5 +41,5 @@ def evaluate_stage(run_config: dict, run_dir: str) -> dict:
     return {
         "mIoU": float(metrics["mIoU"]), "mAcc": float(metrics["mAcc"]), "aAcc": float(metrics["aAcc"]),
         "per_class_iou": metric.per_class_iou or {},
-        "checkpoint": checkpoint,
+        "checkpoint": os.path.relpath(checkpoint, run_dir),
     }

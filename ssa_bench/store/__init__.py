@@ -23,9 +23,11 @@ from ssa_bench.store.atomic import write_bytes_atomic, write_json_atomic, write_
 from ssa_bench.store.claims import Owner, register_liveness
 from ssa_bench.store.paths import STAGES, RunPaths, run_paths, runs_dir
 from ssa_bench.store.records import STATES, Damaged, load_json
+from ssa_bench.store.storage import StorageError, guard
 
-__all__ = ["STAGES", "STATES", "Damaged", "Owner", "RunPaths", "RunView", "Store", "default_root",
-           "read_json", "register_liveness", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["STAGES", "STATES", "Damaged", "Owner", "RunPaths", "RunView", "StorageError", "Store",
+           "default_root", "read_json", "register_liveness", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
 
 # A state that is not a failure carries no stale traceback or failure reason from an earlier attempt.
 _FAILURE_KEYS = ("traceback", "reason")
@@ -80,6 +82,13 @@ class Store:
     def path(self, run_id: str, name: str) -> str:
         """A file in the run's directory by name, for files outside :class:`RunPaths` (tests)."""
         return os.path.join(self.paths(run_id).run_dir, name)
+
+    def resolve(self, run_id: str, path: str | None) -> str | None:
+        """A path state.json names (traceback, log): relative ones are relative to the run's folder,
+        so a moved results folder still finds them; absolute ones (a SLURM log) as they are."""
+        if not path or os.path.isabs(path):
+            return path
+        return os.path.join(self.paths(run_id).run_dir, path)
 
     def stage_path(self, run_id: str, stage: str) -> str:
         return self.paths(run_id).stage(stage)
@@ -158,14 +167,16 @@ class Store:
         write_json_atomic(self.paths(run_id).record, record)
 
     def write_traceback(self, run_id: str, text: str) -> str:
+        """traceback.txt; returns its name relative to the run's folder (what state.json keeps)."""
         path = self.paths(run_id).traceback
         write_text_atomic(path, text)
-        return path
+        return os.path.basename(path)
 
     def set_aside(self, path: str) -> str:
         """Move a damaged file (or directory) out of the way, keeping it: ``<name>.damaged-<time>``."""
         aside = f"{path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-        os.rename(path, aside)
+        with guard(path):
+            os.rename(path, aside)
         return aside
 
     def set_aside_damage(self, run_id: str) -> list[str]:

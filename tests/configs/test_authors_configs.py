@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from tests.configs.authors_facts import authors_facts, load_fixture, our_facts
-from ssa_bench.classifier_settings.ssa import SSASettings
 from ssa_bench.configs import build_mmseg_config
 from ssa_bench.matrix import load_spec
 from ssa_bench.plan import plan
@@ -94,11 +93,6 @@ def test_recipe_equals_the_authors_config(run, tmp_path):
     assert mismatches(cfg, config, run, facts) == []
 
 
-_PAPER_DEFAULT = SSASettings().variant == "paper"
-
-
-@pytest.mark.xfail(_PAPER_DEFAULT, strict=True,
-                   reason="issue 22 item 1 (another branch): the ssa: block's default becomes `released`")
 def test_ssa_runs_train_the_authors_released_head(tmp_path):
     bad = []
     for run in FIXTURE["runs"]:
