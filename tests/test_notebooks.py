@@ -126,3 +126,77 @@ def test_notebooks_work_on_a_moved_results_folder(figure_runs, monkeypatch, tmp_
         assert len([out for out in figures if "image/png" in out.get("data", {})]) == 2
     finally:
         os.rename(away, store.root)
+
+def execute_expecting_error(notebook, cwd: Path = NOTEBOOKS) -> tuple[int, str]:
+    """(index of the cell that stopped the notebook, its one stderr line); the cells after it
+    never ran."""
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError):
+        execute(notebook, cwd)
+    code = [(i, cell) for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    ran = [(i, cell) for i, cell in code if cell.outputs or cell.execution_count]
+    index, stopped = ran[-1]
+    assert all(not cell.outputs for i, cell in code if i > index)
+    errors = [out for out in stopped.outputs if out["output_type"] == "error"]
+    assert not errors, f"a traceback ({errors[0]['ename']}), not a sentence"
+    lines = "".join(out.get("text", "") for out in stopped.outputs
+                    if out["output_type"] == "stream" and out["name"] == "stderr").strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "StopIteration" not in lines[0] and "Traceback" not in lines[0]
+    return index, lines[0]
+
+
+@pytest.mark.slow   # trains three runs (module fixture)
+def test_prototypes_notebook_unknown_run_is_a_sentence(notebook_env, monkeypatch):
+    spec_path, spec, runs, store = notebook_env
+    monkeypatch.setenv("SSA_BENCH_RUN", "0123456789ab")
+    notebook = nbformat.read(NOTEBOOKS / "prototypes.ipynb", as_version=4)
+    _, line = execute_expecting_error(notebook)
+    assert line.startswith("error: SSA_BENCH_RUN: SSA_BENCH_RUN=0123456789ab is not a run of"), line
+    for run in runs:
+        assert run.id in line                      # what to write instead
+    assert "SSA_BENCH_SET" in line
+
+
+@pytest.mark.slow   # trains three runs (module fixture)
+def test_prototypes_notebook_takes_a_run_and_overrides(notebook_env, monkeypatch):
+    spec_path, spec, runs, store = notebook_env
+    chosen = next(run for run in runs if run.label == "+ SEPA + SPPA")
+    monkeypatch.setenv("SSA_BENCH_RUN", chosen.id[:8])        # the first characters are enough
+    # the spec's own values again, and a key out of the id: the same runs; commas inside brackets
+    monkeypatch.setenv("SSA_BENCH_SET", "train.max_iters=4; train.crop_size=[64, 64]\n"
+                                        "train.log_backends=[tensorboard, mlflow]")
+    notebook = execute(nbformat.read(NOTEBOOKS / "prototypes.ipynb", as_version=4))
+    assert "error" not in {out["output_type"] for out in outputs(notebook)}
+    text = json.dumps([dict(out) for out in outputs(notebook)])
+    assert f"+ SEPA + SPPA [{chosen.id}]" in text
+    assert "SSA_BENCH_SET train.max_iters=4;train.crop_size=[64, 64];train.log_backends=[tensorboard, mlflow]" in text
+
+
+@pytest.mark.slow   # trains three runs (module fixture)
+@pytest.mark.parametrize("name", REQUIRED)
+def test_notebooks_under_other_overrides_say_how_to_select_the_runs(notebook_env, monkeypatch, name):
+    spec_path, spec, runs, store = notebook_env
+    monkeypatch.setenv("SSA_BENCH_SET", "train.max_iters=5")      # other ids: nothing recorded
+    index, line = execute_expecting_error(nbformat.read(NOTEBOOKS / name, as_version=4))
+    assert index == 1, "the first code cell stops the notebook"
+    assert "none of the 3 runs of" in line and "SSA_BENCH_SET train.max_iters=5" in line, line
+    assert "--set train.max_iters=5" in line and "SSA_BENCH_PROFILE and SSA_BENCH_SET" in line, line
+
+
+@pytest.mark.parametrize("value,message", [
+    ("train.max_iters", "SSA_BENCH_SET: 'train.max_iters' is not KEY=VALUE"),
+    ("train.max_iters=lots", "SSA_BENCH_SET train.max_iters: expected an integer"),
+])
+def test_notebook_bad_override_is_a_sentence(tmp_path, monkeypatch, value, message):
+    # no results needed: the spec is loaded (and refused) before the store is read
+    from tests.report.figure_runs import write_spec
+
+    monkeypatch.setenv("SSA_BENCH_SPEC", str(write_spec(tmp_path)))
+    monkeypatch.setenv("SSA_BENCH_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("SSA_BENCH_SET", value)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    _, line = execute_expecting_error(nbformat.read(NOTEBOOKS / "tables.ipynb", as_version=4))
+    assert message in line, line
+    assert not (tmp_path / "results").exists()

@@ -18,6 +18,7 @@ import os
 from ssa_bench.catalog import DATASETS
 from ssa_bench.configs import authors_runs
 from ssa_bench.configs.protocol import checkpoint_choice
+from ssa_bench.configs.tracking import check_log_backends, vis_backends
 from ssa_bench.runtime import launcher, per_device_batch
 from ssa_bench.store.paths import run_paths_of_work_dir
 
@@ -194,6 +195,10 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     if train.get("lr") is not None:
         optim_wrapper["optimizer"]["lr"] = float(train["lr"])
     default_hooks, custom_hooks = _hooks(run_config, work_dir)
+    # train.log_backends: LocalVisBackend (the curve the train stage reads) + TensorBoard/W&B/MLflow;
+    # a missing tracker package is one line in the run's log, not an ImportError mid-training
+    check_log_backends(run_config)
+    backends = vis_backends(run_config, work_dir)
     loaders = _dataloaders(run_config)
     cfg = Config(dict(
         default_scope="mmseg",
@@ -211,8 +216,8 @@ def build_mmseg_config(run_config: dict, work_dir: str):
         custom_hooks=custom_hooks,
         env_cfg=dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method="fork", opencv_num_threads=0),
                      dist_cfg=dict(backend="nccl" if train.get("device") != "cpu" else "gloo")),
-        vis_backends=[dict(type="LocalVisBackend")],
-        visualizer=dict(type="SegLocalVisualizer", vis_backends=[dict(type="LocalVisBackend")], name="visualizer"),
+        vis_backends=backends,
+        visualizer=dict(type="SegLocalVisualizer", vis_backends=copy.deepcopy(backends), name="visualizer"),
         log_processor=dict(by_epoch=False),
         log_level="INFO",
         load_from=None,

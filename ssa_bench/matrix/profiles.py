@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ssa_bench.catalog import DATASETS
 from ssa_bench.configs.authors_runs import intervals
+from ssa_bench.matrix.schema import DEFAULT_LOG_BACKENDS
 
 PAPER_BATCH_SIZE = 16          # 4 GPUs x 4 images in the authors' configs
 
@@ -43,7 +44,8 @@ def train_defaults(dataset: str, dataset_def: dict | None, baseline: str | None 
     val_interval, checkpoint_interval = authors or (interval, interval)
     return {"max_iters": max_iters, "batch_size": PAPER_BATCH_SIZE, "crop_size": crop,
             "val_interval": val_interval, "checkpoint_interval": checkpoint_interval, "lr": None,
-            "num_workers": 4, "device": "auto", "pretrained": None}
+            "num_workers": 4, "device": "auto", "pretrained": None,
+            "log_backends": list(DEFAULT_LOG_BACKENDS)}
 
 
 def measure_defaults(crop_size: list) -> dict:

@@ -9,6 +9,13 @@ A switch added to the config after runs were recorded would change every id and 
 result made before it existed, although a run that leaves it at its neutral default trains and
 evaluates exactly as before. Such keys are listed in :data:`ID_NEUTRAL_DEFAULTS` and left out of
 the hash while they hold that value; the config itself (and the record) keeps every default.
+
+Keys that only say where a run's curves are logged (:data:`ID_EXCLUDED_TRAIN_KEYS`:
+``train.log_backends``, the mmengine visualizer backends) are left out of the hash whatever their
+value: TensorBoard, Weights & Biases or MLflow watch the same training, so a run asked for with
+another backend is the same run, its results are shared, and switching tracking on never orphans
+a result. (A run that starts training later logs where its newest request says: the store writes
+the newest backends into run.json.)
 """
 from __future__ import annotations
 
@@ -26,6 +33,10 @@ ID_NEUTRAL_DEFAULTS: dict[str, object] = {
 }
 
 
+# train.* keys that never change what is trained or measured: out of the hash, whatever their value.
+ID_EXCLUDED_TRAIN_KEYS = ("log_backends",)
+
+
 def _neutral(key: str, value) -> bool:
     neutral = ID_NEUTRAL_DEFAULTS[key]
     if isinstance(neutral, dict) and isinstance(value, dict):
@@ -35,9 +46,12 @@ def _neutral(key: str, value) -> bool:
 
 
 def hashed_view(config: dict) -> dict:
-    """The config as its id sees it: neutral defaults of later keys left out."""
-    return {key: value for key, value in config.items()
+    """The config as its id sees it: neutral defaults of later keys and logging backends left out."""
+    view = {key: value for key, value in config.items()
             if not (key in ID_NEUTRAL_DEFAULTS and _neutral(key, value))}
+    if isinstance(view.get("train"), dict):
+        view["train"] = {key: value for key, value in view["train"].items() if key not in ID_EXCLUDED_TRAIN_KEYS}
+    return view
 
 
 def run_id(config: dict) -> str:

@@ -44,8 +44,13 @@ TRAIN_KEYS = {
     # pretrained: catalog | none | catalog:NAME | a path | {baseline or default: one of those}
     # (ssa_bench/weights/catalog.py; null = the profile's default)
     "device": str, "pretrained": (str, dict, type(None)),
+    # mmengine visualizer backends the run logs its curves to (ssa_bench/configs/tracking.py);
+    # not part of the run id: they change where curves go, not what is trained
+    "log_backends": list,
 }
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
+LOG_BACKENDS = ("tensorboard", "wandb", "mlflow")
+DEFAULT_LOG_BACKENDS = ["tensorboard"]
 # aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
 # scale, as the paper tests (Sec. 4.2). ssa_bench/configs/protocol.py
 # checkpoint: the checkpoint the evaluate stage tests -- authors (default: the SSA authors' choice

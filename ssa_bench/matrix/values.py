@@ -106,12 +106,26 @@ def _check_range(key: str, value: Any, file, where: str) -> None:
                     "give e.g. 6e-5, or null for the baseline's own learning rate")
     elif key == "train.device" and value not in schema.TRAIN_DEVICES:
         raise _fail(f"unknown device '{value}'", file, where, f"use one of: {', '.join(schema.TRAIN_DEVICES)}")
+    elif key == "train.log_backends":
+        _check_log_backends(value, file, where)
     elif key == "evaluate.test_mode" and value not in schema.EVALUATE_TEST_MODES:
         raise _fail(f"unknown test mode '{value}'", file, where,
                     f"use one of: {', '.join(schema.EVALUATE_TEST_MODES)}")
     elif key == "evaluate.checkpoint" and value not in schema.EVALUATE_CHECKPOINTS:
         raise _fail(f"unknown checkpoint choice '{value}'", file, where,
                     f"use one of: {', '.join(schema.EVALUATE_CHECKPOINTS)}")
+
+
+def _check_log_backends(value: list, file, where: str) -> None:
+    allowed = ", ".join(schema.LOG_BACKENDS)
+    for name in value:
+        if name not in schema.LOG_BACKENDS:
+            raise _fail(f"unknown log backend {name!r}", file, where,
+                        f"{schema.closest(str(name), schema.LOG_BACKENDS)}use a list of: {allowed} "
+                        "(e.g. [tensorboard, wandb]; [] logs to local files only)")
+    repeated = sorted({name for name in value if value.count(name) > 1})
+    if repeated:
+        raise _fail(f"log backend '{repeated[0]}' is listed twice", file, where, "list each backend once")
 
 
 def _check_cfg(parts: list[str], value: Any, file, where: str) -> None:

@@ -31,6 +31,9 @@ def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes)
         use_test_time_aug(cfg)      # evaluate.aug_test: multi-scale + flip; a no-op otherwise
     for key, value in changes.items():
         cfg[key] = value
+    from ssa_bench.configs.tracking import training_only
+
+    training_only(cfg, stage)       # train.log_backends: one tracked run per training, not per stage
     # mmengine keeps one logger and one visualizer per name, process-wide; the default names are
     # timestamps to the second, so a second Runner in the same process (evaluate after train, or
     # the next run of a SLURM task) would log into the previous run's files. A unique name each.

@@ -116,10 +116,24 @@ class Store:
     def write_run(self, run) -> None:
         """run.json: what the run is, so a worker on another host needs nothing but the id."""
         path = self.paths(run.id).config
-        if isinstance(records.read_run_config(path), dict):
+        existing = records.read_run_config(path)
+        if isinstance(existing, dict):
+            self._refresh_log_backends(path, existing, run.config)
             return
         write_json_atomic(path, {"id": run.id, "config": run.config, "label": getattr(run, "label", None),
                                  "created": _now()})
+
+    @staticmethod
+    def _refresh_log_backends(path, existing: dict, config: dict) -> None:
+        """train.log_backends is not part of the run id (ssa_bench/matrix/run.py): a run asked
+        for again with other backends keeps its id and its run.json, which gets the newest
+        backends, so a training that starts after this request logs where it says."""
+        stored = existing.get("config")
+        wanted = ((config or {}).get("train") or {}).get("log_backends")
+        if (wanted is None or not isinstance(stored, dict) or not isinstance(stored.get("train"), dict)
+                or stored["train"].get("log_backends") == wanted):
+            return
+        write_json_atomic(path, {**existing, "config": {**stored, "train": {**stored["train"], "log_backends": wanted}}})
 
     def set_state(self, run_id: str, state: str, **info) -> dict:
         """Merge `info` into the run's state; failure details are dropped when it stops failing.

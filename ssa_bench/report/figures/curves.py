@@ -6,7 +6,7 @@ Baseline rows are dashed, SSA rows solid, the spec's full-SSA row drawn thickest
 from __future__ import annotations
 
 from ssa_bench.report.figures.inputs import Missing, main_ssa_run
-from ssa_bench.report.figures.output import Provenance, note_panel, save_figure
+from ssa_bench.report.figures.output import Provenance, iteration_axis, note_panel, save_figure
 
 NAME = "fig5_curves"
 
@@ -24,6 +24,7 @@ def draw_curves(panels: dict[str, list[tuple[str, list[dict], dict]]]):
             points = sorted((int(p["iter"]), float(p["mIoU"])) for p in curve)
             axis.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3,
                       label=label, **style)
+        iteration_axis(axis, [int(p["iter"]) for _, curve, _ in lines for p in curve])
         axis.set_title(title, fontsize=9)
         axis.set_xlabel("iteration")
         axis.set_ylabel("validation mIoU (%)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ssa_bench.report.figures.inputs import Missing
-from ssa_bench.report.figures.output import Provenance, save_figure
+from ssa_bench.report.figures.output import Provenance, iteration_axis, plain_log_scale, save_figure
 
 NAME = "fig5b_loss_terms"
 PANEL_COLUMNS = 4
@@ -55,7 +55,8 @@ def draw_loss_terms(panels: list[tuple[str, dict[str, list[tuple[int, float]]]]]
                            "linestyle": "--" if not term.startswith(("decode.", "loss")) else "-"})
             values = [max(v, 1e-6) for _, v in points]      # log scale: zero-valued terms stay visible
             axis.plot([p[0] for p in points], values, label=short_name(term), **style)
-        axis.set_yscale("log")
+        plain_log_scale(axis, "y")
+        iteration_axis(axis, [step for points in series.values() for step, _ in points])
         axis.set_title(title, fontsize=9)
         axis.set_xlabel("iteration")
         axis.set_ylabel("training loss")

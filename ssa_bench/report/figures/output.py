@@ -80,3 +80,28 @@ def note_panel(axis, text: str) -> None:
     axis.set_axis_off()
     axis.text(0.5, 0.5, textwrap.fill(text, 34), ha="center", va="center", fontsize=8, color="0.35",
               transform=axis.transAxes)
+
+
+def plain_log_scale(axis, which: str = "y") -> None:
+    """A log axis whose ticks read as plain numbers (0.5, 1.3, 10), not mathtext
+    "1.3x10^0": matplotlib's own choice of which ticks to label, its labels in ``%g``."""
+    from matplotlib.ticker import LogFormatter
+
+    class PlainLogFormatter(LogFormatter):
+        def __call__(self, value, pos=None):
+            return f"{value:g}" if super().__call__(value, pos) else ""
+
+    target = axis.yaxis if which == "y" else axis.xaxis
+    (axis.set_yscale if which == "y" else axis.set_xscale)("log")
+    target.set_major_formatter(PlainLogFormatter())
+    target.set_minor_formatter(PlainLogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
+
+
+def iteration_axis(axis, iterations) -> None:
+    """An x axis of training iterations from 0 to a little past the last one, with integer
+    ticks: a curve of one validation point at iteration 20 is not drawn over 19.0 to 21.0."""
+    from matplotlib.ticker import MaxNLocator
+
+    last = max([int(i) for i in iterations] or [1])
+    axis.set_xlim(0, max(1, last) * 1.04)
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))

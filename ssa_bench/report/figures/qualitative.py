@@ -71,6 +71,12 @@ def draw_grid(images: np.ndarray, gt: np.ndarray, predictions: list[tuple[str, n
     return figure
 
 
+def column_title(role: str, label: str) -> str:
+    """A prediction column's header: the row label, with its role above it unless the label
+    says it already ("Baseline", "SSA (Ours)"), so no header reads "baseline / Baseline"."""
+    return label if role.lower() in label.lower() else f"{role}\n{label}"
+
+
 def make(ctx) -> list:
     ssa = main_ssa_run(ctx.data)
     baseline = same_dataset_baseline(ctx.data, ssa)
@@ -87,6 +93,7 @@ def make(ctx) -> list:
     names = ssa.class_names(int(max(ssa_dump["gt"][ssa_dump["gt"] != IGNORE].max(initial=0),
                                              ssa_dump["pred"].max(), base_dump["pred"].max())) + 1)
     figure = draw_grid(ssa_dump["images"], ssa_dump["gt"],
-                       [(f"baseline\n{baseline.label}", base_dump["pred"]), (f"SSA\n{ssa.label}", ssa_dump["pred"])],
+                       [(column_title("baseline", baseline.label), base_dump["pred"]),
+                        (column_title("SSA", ssa.label), ssa_dump["pred"])],
                        names=ssa_dump["names"], class_list=names)
     return save_figure(figure, ctx.out_dir, NAME, provenance)

@@ -44,9 +44,13 @@ def embed(points: np.ndarray, metric: str = "euclidean") -> np.ndarray:
 def _panel(axis, pixels: np.ndarray, fixed: np.ndarray, adapted: np.ndarray, metric: str,
            fixed_name: str, adapted_name: str, pixel_name: str) -> None:
     points = embed(np.concatenate([pixels, fixed[None], adapted[None]]), metric)
-    axis.scatter(points[:-2, 0], points[:-2, 1], s=8, c="#8e5ea2", alpha=0.6, label=pixel_name)
-    axis.scatter(*points[-2], marker="*", s=260, c="#1f4e9c", edgecolors="white", label=fixed_name)
-    axis.scatter(*points[-1], marker="P", s=160, c="#d9480f", edgecolors="white", label=adapted_name)
+    axis.scatter(points[:-2, 0], points[:-2, 1], s=8, c="#8e5ea2", alpha=0.6, label=pixel_name, zorder=2)
+    # The two prototypes often land on one spot (S_p starts from S). The adapted one is filled and
+    # drawn first; the fixed one is a hollow star drawn over it, larger, so both show when they meet.
+    axis.scatter(*points[-1], marker="P", s=150, c="#d9480f", edgecolors="white", linewidths=0.8,
+                 label=adapted_name, zorder=3)
+    axis.scatter(*points[-2], marker="*", s=420, facecolors="none", edgecolors="#1f4e9c", linewidths=1.8,
+                 label=fixed_name, zorder=4)
     axis.set_xticks([])
     axis.set_yticks([])
     axis.legend(loc="best", fontsize=7, framealpha=0.8)
