@@ -13,6 +13,8 @@ resamples, so 10,000 resamples of a 2000 x 150 evaluation need no Python loop ov
 * Several seeds: each resample also draws the seeds with replacement (a two-level, hierarchical
   bootstrap: seeds, then images shared by every seed, which are the same test set), and the
   spread is split into what the images and what the seeds explain (``Interval.shares``).
+* ``Resampled(cells)``: a whole table column at once -- every cell under the same image weights,
+  each run's counts multiplied once -- then ``.interval(i)`` and ``.gain(i, baseline)``.
 
 Intervals are percentile or BCa (bias-corrected and accelerated; acceleration from the jackknife
 over images). The p-value of a gain inverts the same interval: the smallest 1 - level at which the
@@ -62,18 +64,87 @@ class Interval:
 def bootstrap_metrics(runs: Sequence[ImageCounts], *, n_resamples: int = 10000, level: float = 0.95,
                       method: str = "bca", seed: int = 0, metrics: Sequence[str] = METRICS) -> dict[str, Interval]:
     """Interval of each metric of one cell (``runs``: its seeds, on one test set)."""
-    groups = [_aligned(runs, runs[0].names)]
-    return _intervals(groups, lambda values: values[0], n_resamples, level, method, seed, metrics, gain=False)
+    resampled = Resampled([runs], n_resamples=n_resamples, seed=seed)
+    return {metric: resampled.interval(0, metric, level=level, method=method) for metric in metrics}
 
 
 def paired_bootstrap(runs: Sequence[ImageCounts], baseline_runs: Sequence[ImageCounts], *,
                      n_resamples: int = 10000, level: float = 0.95, method: str = "bca", seed: int = 0,
                      metrics: Sequence[str] = METRICS) -> dict[str, Interval]:
     """Interval and p-value of each metric's gain ``runs - baseline_runs`` on the same images."""
-    names = runs[0].names
-    groups = [_aligned(runs, names), _aligned(baseline_runs, names)]
-    return _intervals(groups, lambda values: values[0] - values[1], n_resamples, level, method, seed,
-                      metrics, gain=True)
+    resampled = Resampled([runs, baseline_runs], n_resamples=n_resamples, seed=seed)
+    return {metric: resampled.gain(0, 1, metric, level=level, method=method) for metric in metrics}
+
+
+class Resampled:
+    """Several cells (each: its seeds' runs, all on one test set) resampled together: every cell
+    under the same image weights, so any two of them can be paired afterwards (a table's rows
+    against its baseline row) at the cost of one pass over each run's counts."""
+
+    def __init__(self, groups: Sequence[Sequence[ImageCounts]], *, n_resamples: int = 10000, seed: int = 0):
+        if not groups:
+            raise ValueError("no cells to resample")
+        if n_resamples < 1:
+            raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+        names = groups[0][0].names if groups[0] else ()
+        self.groups = [_aligned(group, names) for group in groups]
+        self.n_resamples = n_resamples
+        rng = np.random.default_rng(seed)
+        # Per group, metric -> (resamples, seeds) values under shared image weights.
+        self._image_draws = _image_resamples(self.groups, n_resamples, rng)
+        self._seed_draws = [rng.integers(0, len(group), size=(n_resamples, len(group))) for group in self.groups]
+        self._full = [metrics_of_runs(group) for group in self.groups]       # metric -> (seeds,)
+        self._jackknife: dict = {}
+
+    def interval(self, index: int, metric: str, *, level: float = 0.95, method: str = "bca") -> Interval:
+        return self._interval([index], lambda values: values[0], metric, level, method, gain=False)
+
+    def gain(self, index: int, baseline: int, metric: str, *, level: float = 0.95, method: str = "bca") -> Interval:
+        return self._interval([index, baseline], lambda values: values[0] - values[1], metric, level, method,
+                              gain=True)
+
+    def _interval(self, indices, statistic, metric, level, method, gain) -> Interval:
+        if method not in METHODS:
+            raise ValueError(f"unknown interval method {method!r}; expected one of {METHODS}")
+        if not 0 < level < 1:
+            raise ValueError(f"level must lie between 0 and 1, got {level}")
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; expected one of {METRICS}")
+        draws = [self._image_draws[i][metric] for i in indices]
+        picks = [self._seed_draws[i] for i in indices]
+        full = [self._full[i][metric] for i in indices]
+        n_seeds = max(len(self.groups[i]) for i in indices)
+        estimate = float(statistic([values.mean() for values in full]))
+        # Hierarchical: the resampled images, on the resampled seeds of each cell.
+        samples = statistic([np.take_along_axis(d, p, axis=1).mean(axis=1) for d, p in zip(draws, picks)])
+        samples = samples[~np.isnan(samples)]
+        shares, used = None, method
+        if n_seeds > 1:
+            images_only = statistic([d.mean(axis=1) for d in draws])
+            seeds_only = statistic([values[p].mean(axis=1) for values, p in zip(full, picks)])
+            v_images, v_seeds = float(np.nanvar(images_only)), float(np.nanvar(seeds_only))
+            total = v_images + v_seeds
+            shares = ({"images": v_images / total, "seeds": v_seeds / total} if total > 0
+                      else {"images": None, "seeds": None})
+            used = "percentile"      # the jackknife acceleration is over images only
+        acceleration = 0.0
+        if used == "bca":
+            acceleration = _acceleration(statistic([self._left_out(i, metric) for i in indices]))
+        low, high, p = _bounds(samples, estimate, level, used, acceleration)
+        return Interval(estimate=estimate, low=low, high=high, level=level, method=used,
+                        n_resamples=int(samples.size), n_images=self.groups[indices[0]][0].n_images,
+                        n_seeds=n_seeds, p=p if gain else None, shares=shares)
+
+    def _left_out(self, index: int, metric: str) -> np.ndarray:
+        """(images,) the cell's seed-mean metric with each image left out of every run."""
+        key = (index, metric)
+        if key not in self._jackknife:
+            per_seed = []
+            for run in self.groups[index]:
+                i, u, l = (np.asarray(a, dtype=np.float64) for a in (run.intersection, run.union, run.label))
+                per_seed.append(metrics_from_totals(i.sum(0) - i, u.sum(0) - u, l.sum(0) - l)[metric])
+            self._jackknife[key] = np.mean(per_seed, axis=0)
+        return self._jackknife[key]
 
 
 def _aligned(runs: Sequence[ImageCounts], names: tuple[str, ...]) -> list[ImageCounts]:
@@ -93,45 +164,6 @@ def _aligned(runs: Sequence[ImageCounts], names: tuple[str, ...]) -> list[ImageC
             raise ValueError(f"runs with {run.n_classes} and {runs[0].n_classes} classes cannot be compared")
         aligned.append(run)
     return aligned
-
-
-def _intervals(groups, statistic, n_resamples, level, method, seed, metrics, gain):
-    if method not in METHODS:
-        raise ValueError(f"unknown interval method {method!r}; expected one of {METHODS}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie between 0 and 1, got {level}")
-    unknown = set(metrics) - set(METRICS)
-    if unknown:
-        raise ValueError(f"unknown metrics {sorted(unknown)}; expected some of {METRICS}")
-    rng = np.random.default_rng(seed)
-    n_images = groups[0][0].n_images
-    n_seeds = max(len(group) for group in groups)
-    # Per group and metric: (resamples, seeds) values under shared image weights.
-    image_draws = _image_resamples(groups, n_resamples, rng)
-    seed_draws = [rng.integers(0, len(group), size=(n_resamples, len(group))) for group in groups]
-    full = [metrics_of_runs(group) for group in groups]          # metric -> (seeds,)
-    result = {}
-    for metric in metrics:
-        estimate = float(statistic([values[metric].mean() for values in full]))
-        # Hierarchical: the resampled images, on the resampled seeds of each group.
-        samples = statistic([np.take_along_axis(draws[metric], picks, axis=1).mean(axis=1)
-                             for draws, picks in zip(image_draws, seed_draws)])
-        samples = samples[~np.isnan(samples)]
-        shares, used = None, method
-        if n_seeds > 1:
-            images_only = statistic([draws[metric].mean(axis=1) for draws in image_draws])
-            seeds_only = statistic([values[metric][picks].mean(axis=1) for values, picks in zip(full, seed_draws)])
-            v_images, v_seeds = np.nanvar(images_only), np.nanvar(seeds_only)
-            total = v_images + v_seeds
-            shares = ({"images": float(v_images / total), "seeds": float(v_seeds / total)} if total > 0
-                      else {"images": None, "seeds": None})
-            used = "percentile"      # the jackknife acceleration is over images only
-        acceleration = _acceleration(groups, statistic, metric) if used == "bca" else 0.0
-        low, high, p = _bounds(samples, estimate, level, used, acceleration)
-        result[metric] = Interval(estimate=estimate, low=low, high=high, level=level, method=used,
-                                  n_resamples=int(samples.size), n_images=n_images, n_seeds=n_seeds,
-                                  p=p if gain else None, shares=shares)
-    return result
 
 
 def metrics_of_runs(runs: Sequence[ImageCounts]) -> dict[str, np.ndarray]:
@@ -191,17 +223,8 @@ def _count_blocks(groups) -> dict[int, np.ndarray]:
     return blocks
 
 
-def _acceleration(groups, statistic, metric: str) -> float:
-    """BCa's acceleration from the jackknife over images (each image left out of every run)."""
-    values = []
-    for group in groups:
-        per_seed = []
-        for run in group:
-            i, u, l = (np.asarray(a, dtype=np.float64) for a in (run.intersection, run.union, run.label))
-            left_out = metrics_from_totals(i.sum(0) - i, u.sum(0) - u, l.sum(0) - l)[metric]
-            per_seed.append(left_out)
-        values.append(np.mean(per_seed, axis=0))
-    jack = statistic(values)
+def _acceleration(jack: np.ndarray) -> float:
+    """BCa's acceleration from the jackknife values of the statistic (each image left out)."""
     jack = jack[~np.isnan(jack)]
     if jack.size < 3:
         return 0.0
