@@ -26,8 +26,13 @@ def report_table(spec, runs, store) -> ReportTable:
     """Gather the spec's runs from the store and build its table model."""
     from ssa_bench.report.caption import from_scratch_baselines
 
-    table = build_table(spec, gather(store, runs))
+    from ssa_bench.report.intervals import attach_intervals
+    from ssa_bench.store import Store
+
+    frame = gather(store, runs)
+    table = build_table(spec, frame)
     table.from_scratch = from_scratch_baselines(runs)
+    attach_intervals(table, frame, Store(results_root(store)))
     return table
 
 
