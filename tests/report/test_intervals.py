@@ -1,0 +1,109 @@
+"""Reports with per-image evidence (issue 27, item 3): every accuracy cell and gain carries a
+bootstrap interval and a p-value, the arrow follows the gain's interval, runs without evidence keep
+the seed rule and the caption says which rows do, and report.intervals picks what the text shows."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssa_bench.errors import SpecError
+from ssa_bench.report import report_table
+from ssa_bench.report.caption import caption_sentences
+from ssa_bench.report.render_csv import render_csv
+from ssa_bench.report.render_latex import render_latex
+from ssa_bench.report.render_markdown import render_markdown
+from ssa_bench.statistics import ImageCounts, point_metrics
+from ssa_bench.store import Store
+from ssa_bench.store.image_counts import encode_image_counts
+from tests.report.report_fixtures import FakeSpec, planned_run, write_record
+
+NAMES = tuple(f"{index:04d}.png" for index in range(80))
+
+
+def _evaluations():
+    """base, better (more hits on every image), same (base's predictions), as counts."""
+    rng = np.random.default_rng(0)
+    label = np.where(rng.random((80, 4)) < 0.6, rng.integers(100, 900, (80, 4)), 0)
+    rate = rng.beta(6, 3, (80, 1))
+    hit = rng.binomial(label, np.broadcast_to(rate, label.shape))
+    union = label + rng.poisson(40, label.shape) * (label > 0)
+    missed = label - hit
+    better = hit + np.maximum(1, missed // 8) * (missed > 0)
+    base = ImageCounts(NAMES, hit, union, label)
+    return base, ImageCounts(NAMES, better, union, label), ImageCounts(NAMES, hit.copy(), union.copy(), label.copy())
+
+
+def _store_run(root: Path, run_id: str, counts: ImageCounts | None, miou: float | None = None) -> None:
+    value = miou if miou is not None else round(point_metrics(counts)["mIoU"], 2)
+    write_record(root, run_id, miou=value)
+    if counts is not None:
+        Store(str(root)).write_bytes(Store(str(root)).paths(run_id).image_counts,
+                                     encode_image_counts(counts.names, counts.intersection, counts.union, counts.label))
+
+
+def _table(tmp_path, report=None, evidence_for_old=False):
+    base, better, same = _evaluations()
+    _store_run(tmp_path, "r0", base)
+    _store_run(tmp_path, "r1", better)
+    _store_run(tmp_path, "r2", same)
+    _store_run(tmp_path, "r3", better if evidence_for_old else None, miou=point_metrics(base)["mIoU"] + 0.8)
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record")]
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"], **(report or {})})
+    return report_table(spec, runs, tmp_path)
+
+
+def test_every_cell_with_evidence_gets_an_interval_and_every_gain_a_p_value(tmp_path):
+    table = _table(tmp_path)
+    cells = {row.label: row.cells[0] for row in table.rows}
+    for label in ("Baseline", "Better", "Same"):
+        assert cells[label].ci_low < cells[label].ours < cells[label].ci_high
+    better, same, old = cells["Better"], cells["Same"], cells["Old record"]
+    assert better.gain_rule == "interval" and better.gain_shown and better.gain_low > 0 and better.gain_p < 0.01
+    assert same.gain_rule == "interval" and not same.gain_shown
+    assert (same.gain_low, same.gain_high, same.gain_p) == (0.0, 0.0, 1.0)
+    # No per-image evidence: the old rule (a single seed draws any gain), and no made-up interval.
+    assert old.gain_rule == "single" and old.gain_shown and old.ci_low is None and old.gain_p is None
+    frame = pd.read_csv(io.StringIO(render_csv(table)))
+    row = frame.set_index("label").loc["Better"]
+    assert row["ci_low"] < row["ours"] < row["ci_high"] and row["gain_ci_low"] > 0 and row["p"] < 0.01
+    assert row["gain_rule"] == "interval"
+    assert pd.isna(frame.set_index("label").loc["Old record", "ci_low"])
+    caption = " ".join(caption_sentences(table))
+    assert "paired bootstrap interval over the 80 test images excludes 0" in caption
+    assert "Rows without per-image evidence (Old record" in caption
+
+
+def test_evidence_that_does_not_give_the_records_number_is_not_used(tmp_path):
+    # r3's file holds another evaluation's counts than its record's mIoU: stale, ignored.
+    table = _table(tmp_path, evidence_for_old=True)
+    old = next(row for row in table.rows if row.label == "Old record").cells[0]
+    assert old.ci_low is None and old.gain_rule == "single"
+
+
+def test_report_intervals_decides_what_the_text_shows(tmp_path):
+    plain = render_markdown(_table(tmp_path))
+    assert "[" not in plain.split("\n- ")[0]
+    shown = _table(tmp_path, {"intervals": "ci"})
+    cell = next(row for row in shown.rows if row.label == "Better").cells[0]
+    markdown = render_markdown(shown)
+    assert f"{cell.ours:.2f} [{cell.ci_low:.2f}, {cell.ci_high:.2f}] ↑" in markdown
+    assert "[low, high]: the 95% bootstrap interval" in markdown
+    assert r"{\scriptsize[" in render_latex(shown)
+    pm = render_markdown(_table(tmp_path, {"intervals": "pm"}))
+    assert f"{cell.ours:.2f} ± {(cell.ci_high - cell.ci_low) / 2:.2f}" in pm
+    assert "half the width" in pm
+
+
+def test_report_intervals_is_checked_when_the_spec_is_loaded(tmp_path):
+    from ssa_bench.matrix.report_settings import check_report
+
+    check_report({}, {"intervals": False}, {"A"}, [], "spec.yaml")        # YAML's bare `off`
+    check_report({}, {"intervals": "pm"}, {"A"}, [], "spec.yaml")
+    with pytest.raises(SpecError, match="unknown intervals mode 'cis'") as error:
+        check_report({}, {"intervals": "cis"}, {"A"}, [], "spec.yaml")
+    assert error.value.key == "report.intervals" and "did you mean 'ci'" in error.value.fix
