@@ -25,7 +25,7 @@ NAMES = tuple(f"{index:04d}.png" for index in range(80))
 
 
 def _evaluations():
-    """base, better (more hits on every image), same (base's predictions), as counts."""
+    """base, better (more hits on every image), same (base's predictions), noisy, as counts."""
     rng = np.random.default_rng(0)
     label = np.where(rng.random((80, 4)) < 0.6, rng.integers(100, 900, (80, 4)), 0)
     rate = rng.beta(6, 3, (80, 1))
@@ -33,8 +33,11 @@ def _evaluations():
     union = label + rng.poisson(40, label.shape) * (label > 0)
     missed = label - hit
     better = hit + np.maximum(1, missed // 8) * (missed > 0)
+    # noisy: better on some images, worse on others, by chance a little better or worse in sum
+    noisy = np.clip(hit + (rng.integers(-30, 31, (80, 1)) * (label > 0)), 0, label)
     base = ImageCounts(NAMES, hit, union, label)
-    return base, ImageCounts(NAMES, better, union, label), ImageCounts(NAMES, hit.copy(), union.copy(), label.copy())
+    return (base, ImageCounts(NAMES, better, union, label), ImageCounts(NAMES, hit.copy(), union.copy(), label.copy()),
+            ImageCounts(NAMES, noisy, union, label))
 
 
 def _store_run(root: Path, run_id: str, counts: ImageCounts | None, miou: float | None = None) -> None:
@@ -46,13 +49,14 @@ def _store_run(root: Path, run_id: str, counts: ImageCounts | None, miou: float 
 
 
 def _table(tmp_path, report=None, evidence_for_old=False):
-    base, better, same = _evaluations()
+    base, better, same, noisy = _evaluations()
     _store_run(tmp_path, "r0", base)
     _store_run(tmp_path, "r1", better)
     _store_run(tmp_path, "r2", same)
+    _store_run(tmp_path, "r4", noisy)
     _store_run(tmp_path, "r3", better if evidence_for_old else None, miou=point_metrics(base)["mIoU"] + 0.8)
     runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
-            planned_run("r3", "Old record")]
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
     spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"], **(report or {})})
     return report_table(spec, runs, tmp_path)
 
@@ -66,6 +70,10 @@ def test_every_cell_with_evidence_gets_an_interval_and_every_gain_a_p_value(tmp_
     assert better.gain_rule == "interval" and better.gain_shown and better.gain_low > 0 and better.gain_p < 0.01
     assert same.gain_rule == "interval" and not same.gain_shown
     assert (same.gain_low, same.gain_high, same.gain_p) == (0.0, 0.0, 1.0)
+    # A gain inside its interval: no arrow, though a single seed would have drawn one.
+    noisy = cells["Noisy"]
+    assert noisy.gain != 0 and noisy.gain_low < 0 < noisy.gain_high and noisy.gain_p > 0.05
+    assert noisy.gain_rule == "interval" and not noisy.gain_shown
     # No per-image evidence: the old rule (a single seed draws any gain), and no made-up interval.
     assert old.gain_rule == "single" and old.gain_shown and old.ci_low is None and old.gain_p is None
     frame = pd.read_csv(io.StringIO(render_csv(table)))
