@@ -115,3 +115,27 @@ def test_report_intervals_is_checked_when_the_spec_is_loaded(tmp_path):
     with pytest.raises(SpecError, match="unknown intervals mode 'cis'") as error:
         check_report({}, {"intervals": "cis"}, {"A"}, [], "spec.yaml")
     assert error.value.key == "report.intervals" and "did you mean 'ci'" in error.value.fix
+
+
+def test_the_forest_plot_draws_each_gain_with_its_interval(tmp_path):
+    import json
+
+    from ssa_bench.report.figures import build_figures
+
+    base, better, same, noisy = _evaluations()
+    for run_id, counts in (("r0", base), ("r1", better), ("r2", same), ("r4", noisy)):
+        _store_run(tmp_path, run_id, counts)
+    _store_run(tmp_path, "r3", None, miou=61.0)
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    made = build_figures(spec, runs, tmp_path, out_dir=tmp_path / "figures", only=["fig_gain_forest"])
+    assert [path.name for path in made.paths] == ["fig_gain_forest.png", "fig_gain_forest.pdf"], made.notes
+    sidecar = json.loads((tmp_path / "figures" / "fig_gain_forest.json").read_text())
+    gains = {line["row"]: line for line in sidecar["details"]["gains"]["mIoU"]}
+    table = report_table(spec, runs, tmp_path)
+    for row in table.rows[1:]:
+        cell = row.cells[0]
+        assert gains[row.label]["gain"] == cell.gain and gains[row.label]["ci_low"] == cell.gain_low
+    assert gains["Better"]["ci_low"] > 0 and gains["Old record"]["ci_low"] is None
+    assert any("Old record" in note for note in sidecar["notes"])
