@@ -12,6 +12,7 @@ record's own mIoU -- keeps the seed rule of ``table_model`` and says so (``gain_
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import pandas as pd
 
@@ -99,3 +100,38 @@ def attach_intervals(table: ReportTable, frame: pd.DataFrame, store: Store) -> N
     if images:
         table.interval_facts = {"level": LEVEL, "method": METHOD, "resamples": RESAMPLES,
                                 "images": sorted(images)}
+
+
+class PaperInInterval(NamedTuple):
+    """One accuracy cell's answer to "does the paper's number lie inside our interval?"."""
+    row: str               # "section / label"
+    column: str            # "group metric"
+    paper: float
+    ours: float
+    ci_low: float
+    ci_high: float
+
+    @property
+    def inside(self) -> bool:
+        return self.ci_low <= self.paper <= self.ci_high
+
+    def __str__(self) -> str:
+        where = "inside" if self.inside else "outside"
+        return (f"{self.row} | {self.column}: paper {self.paper:g} {where} ours' interval "
+                f"[{self.ci_low:.2f}, {self.ci_high:.2f}] (ours {self.ours:.2f})")
+
+
+def paper_in_intervals(table: ReportTable) -> list[PaperInInterval]:
+    """Every cell with both a paper number and our bootstrap interval, for ``--check-paper`` to
+    gate on (e.g. fail on the cells whose ``inside`` is False). Cells without per-image evidence
+    are not listed: the tolerance check covers them. The interval is over test images only (and
+    seeds, when several ran): it says whether another test-set sample could have given the paper's
+    number, not whether a different training could."""
+    found = []
+    for row in table.rows:
+        name = " / ".join(str(part) for part in (row.section, row.label) if part is not None)
+        for column, cell in zip(table.columns, row.cells):
+            if column.metric in ACCURACY_METRICS and cell.paper is not None and cell.ci_low is not None:
+                where = f"{column.group_title} {column.metric}" if column.group_title else column.metric
+                found.append(PaperInInterval(name, where, cell.paper, cell.ours, cell.ci_low, cell.ci_high))
+    return found

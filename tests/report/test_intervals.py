@@ -139,3 +139,15 @@ def test_the_forest_plot_draws_each_gain_with_its_interval(tmp_path):
         assert gains[row.label]["gain"] == cell.gain and gains[row.label]["ci_low"] == cell.gain_low
     assert gains["Better"]["ci_low"] > 0 and gains["Old record"]["ci_low"] is None
     assert any("Old record" in note for note in sidecar["notes"])
+
+
+def test_paper_in_intervals_says_whether_the_papers_number_lies_inside_ours(tmp_path):
+    from ssa_bench.report.intervals import paper_in_intervals
+
+    table = _table(tmp_path)
+    base, better = table.rows[0].cells[0], next(r for r in table.rows if r.label == "Better").cells[0]
+    base.paper, better.paper = base.ours, better.ci_high + 1.0       # inside, and one point above
+    found = {item.row: item for item in paper_in_intervals(table)}
+    assert set(found) == {"Baseline", "Better"}                        # only cells with both numbers
+    assert found["Baseline"].inside and not found["Better"].inside
+    assert "outside ours' interval" in str(found["Better"])
