@@ -11,7 +11,10 @@ record's own mIoU -- keeps the seed rule of ``table_model`` and says so (``gain_
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 from typing import NamedTuple
 
 import pandas as pd
@@ -20,7 +23,7 @@ from ssa_bench.matrix.report_settings import ACCURACY_METRICS
 from ssa_bench.report.aggregate import cell_key
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.statistics import ImageCounts, Resampled, point_metrics
-from ssa_bench.store import Store
+from ssa_bench.store import Store, read_json, write_json_atomic
 from ssa_bench.store.image_counts import read_image_counts
 
 LEVEL = 0.95
@@ -44,19 +47,78 @@ def _evidence(store: Store, run_id: str, record_miou) -> ImageCounts | None:
     return counts
 
 
+FIELDS = ("ci_low", "ci_high", "gain_low", "gain_high", "gain_p", "gain_rule", "gain_shown", "seeds_share")
+CACHE_VERSION = 1
+
+
 def attach_intervals(table: ReportTable, frame: pd.DataFrame, store: Store) -> None:
-    """Fill the interval fields of ``table``'s accuracy cells (in place) from the runs in ``frame``."""
+    """Fill the interval fields of ``table``'s accuracy cells (in place) from the runs in ``frame``.
+
+    The result is cached in ``<results>/reports/<table>/.intervals-cache.json`` under a fingerprint
+    of everything it depends on (the cells' run ids, the size and mtime of each run's record and
+    evidence file, the bootstrap settings), so a report run again on unchanged results reads it
+    back instead of resampling; any change of a run's files recomputes the table."""
     accuracy = [i for i, column in enumerate(table.columns) if column.metric in ACCURACY_METRICS]
     if not accuracy or frame.empty:
         return
+    ids, miou = _cell_runs(frame)
+    fingerprint = _fingerprint(table, ids, store, accuracy)
+    cache_path = os.path.join(str(store.root), "reports", table.name, ".intervals-cache.json")
+    cached = read_json(cache_path)
+    if not (isinstance(cached, dict) and cached.get("fingerprint") == fingerprint
+            and isinstance(cached.get("cells"), dict)):
+        cached = {"fingerprint": fingerprint, **_compute(table, ids, miou, store, accuracy)}
+        try:
+            write_json_atomic(cache_path, cached)
+        except OSError:
+            pass            # a read-only results tree: the report is still right, only slower
+    for position, values in cached["cells"].items():
+        row_index, column_index = (int(part) for part in position.split("/"))
+        cell = table.rows[row_index].cells[column_index]
+        for name in FIELDS:
+            if name in values:
+                setattr(cell, name, values[name])
+    table.interval_facts = cached.get("facts") or {}
+
+
+def _cell_runs(frame: pd.DataFrame) -> tuple[dict[tuple, list[str]], dict[str, float]]:
     done = frame[frame["state"] == "done"].drop_duplicates(subset=["id", "section", "group", "column"])
     ids: dict[tuple, list[str]] = {}
     miou: dict[str, float] = {}
     for rec in done.itertuples(index=False):
-        section = None if rec.section is None or (isinstance(rec.section, float) and pd.isna(rec.section)) else rec.section
-        column = None if rec.column is None or (isinstance(rec.column, float) and pd.isna(rec.column)) else rec.column
-        ids.setdefault(cell_key(section, rec.group, column), []).append(rec.id)
+        ids.setdefault(cell_key(_none(rec.section), rec.group, _none(rec.column)), []).append(rec.id)
         miou[rec.id] = rec.mIoU
+    return ids, miou
+
+
+def _none(value):
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) else value
+
+
+def _stat(path: str):
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns]
+
+
+def _fingerprint(table: ReportTable, ids: dict, store: Store, accuracy: list[int]) -> str:
+    parts = {"version": CACHE_VERSION, "level": LEVEL, "method": METHOD, "resamples": RESAMPLES, "seed": SEED,
+             "columns": [[table.columns[i].group, table.columns[i].metric] for i in accuracy], "rows": []}
+    for row in table.rows:
+        runs = sorted({run_id for i in accuracy for run_id in ids.get(cell_key(row.section, row.label,
+                                                                                table.columns[i].group), [])})
+        paths = [store.paths(run_id) for run_id in runs]
+        parts["rows"].append([row.section, row.label, row.is_baseline, row.paper_only,
+                              [row.cells[i].gain is not None for i in accuracy],
+                              [[run_id, _stat(p.record), _stat(p.image_counts)] for run_id, p in zip(runs, paths)]])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _compute(table: ReportTable, ids: dict, miou: dict, store: Store, accuracy: list[int]) -> dict:
+    """{"cells": {"row/column": {field: value}}, "facts": {...}} for every cell with evidence."""
+    out: dict[str, dict] = {}
     cache: dict[str, ImageCounts | None] = {}
     images: set[int] = set()
     for group in dict.fromkeys(table.columns[i].group for i in accuracy):
@@ -88,18 +150,17 @@ def attach_intervals(table: ReportTable, frame: pd.DataFrame, store: Store) -> N
                 column = table.columns[column_index]
                 if column.group != group:
                     continue
-                cell = row.cells[column_index]
+                values = out.setdefault(f"{row_index}/{column_index}", {})
                 own = resampled.interval(position, column.metric, level=LEVEL, method=METHOD)
-                cell.ci_low, cell.ci_high = own.low, own.high
-                if row.is_baseline or base is None or cell.gain is None:
+                values.update(ci_low=own.low, ci_high=own.high)
+                if row.is_baseline or base is None or row.cells[column_index].gain is None:
                     continue
                 gain = resampled.gain(position, base, column.metric, level=LEVEL, method=METHOD)
-                cell.gain_low, cell.gain_high, cell.gain_p = gain.low, gain.high, gain.p
-                cell.gain_rule, cell.gain_shown = "interval", gain.excludes_zero
-                cell.seeds_share = (gain.shares or {}).get("seeds")
-    if images:
-        table.interval_facts = {"level": LEVEL, "method": METHOD, "resamples": RESAMPLES,
-                                "images": sorted(images)}
+                values.update(gain_low=gain.low, gain_high=gain.high, gain_p=gain.p, gain_rule="interval",
+                              gain_shown=gain.excludes_zero, seeds_share=(gain.shares or {}).get("seeds"))
+    facts = ({"level": LEVEL, "method": METHOD, "resamples": RESAMPLES, "images": sorted(images)}
+             if images else {})
+    return {"cells": out, "facts": facts}
 
 
 class PaperInInterval(NamedTuple):

@@ -151,3 +151,26 @@ def test_paper_in_intervals_says_whether_the_papers_number_lies_inside_ours(tmp_
     assert set(found) == {"Baseline", "Better"}                        # only cells with both numbers
     assert found["Baseline"].inside and not found["Better"].inside
     assert "outside ours' interval" in str(found["Better"])
+
+
+def test_intervals_are_cached_until_a_runs_files_change(tmp_path, monkeypatch):
+    from ssa_bench.report import intervals
+
+    first = _table(tmp_path)
+    cells = [(row.label, row.cells[0].ci_low, row.cells[0].gain_p) for row in first.rows]
+
+    def no_resampling(*args, **kwargs):
+        raise AssertionError("resampled although nothing changed")
+
+    monkeypatch.setattr(intervals, "Resampled", no_resampling)
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    again = report_table(spec, runs, tmp_path)
+    assert [(row.label, row.cells[0].ci_low, row.cells[0].gain_p) for row in again.rows] == cells
+    assert again.interval_facts == first.interval_facts
+    # A run evaluated again (new evidence and record): the table is recomputed.
+    base, better, same, noisy = _evaluations()
+    _store_run(tmp_path, "r2", better)
+    with pytest.raises(AssertionError, match="resampled although"):
+        report_table(spec, runs, tmp_path)
