@@ -9,6 +9,8 @@ resampled sums, metrics, quantiles, jackknife. Run it on one core:
     OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 PYTHONPATH=. .venv/bin/python benchmarks/bootstrap_speed.py [--quick]
 
 ``--quick``: 1,000 resamples (a smoke run); the ratio is then to the target scaled by 1/10.
+Wall time and this process's CPU time are both printed: on a loaded machine the wall time is the
+CPU time stretched by the other processes, and only an idle core measures the target.
 """
 from __future__ import annotations
 
@@ -54,15 +56,16 @@ def main(argv=None) -> int:
     target = TARGET_S * resamples / 10000
     baseline, better = synthetic_pair(args.images, args.classes)
     paired_bootstrap([better], [baseline], n_resamples=50, seed=1)          # warm-up (imports, BLAS)
-    best = float("inf")
+    best = best_cpu = float("inf")
     for _ in range(1 if args.quick else 3):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         gain = paired_bootstrap([better], [baseline], n_resamples=resamples, seed=0)["mIoU"]
         best = min(best, time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
     threads = os.environ.get("OMP_NUM_THREADS", "unset")
     print(f"paired bootstrap: {resamples} resamples of {args.images} images x {args.classes} classes, "
-          f"OMP_NUM_THREADS={threads}: {best:.3f} s (best of {1 if args.quick else 3}); "
-          f"target {target:.1f} s, ratio {best / target:.2f}")
+          f"OMP_NUM_THREADS={threads}: {best:.3f} s wall, {best_cpu:.3f} s CPU (best of {1 if args.quick else 3}); "
+          f"target {target:.1f} s, ratio {best / target:.2f} (CPU {best_cpu / target:.2f})")
     print(f"  gain mIoU {gain.estimate:+.2f} [{gain.low:+.2f}, {gain.high:+.2f}] p={gain.p:.4f} ({gain.method})")
     return 0
 
