@@ -117,7 +117,7 @@ def _gain_sentence(table: ReportTable) -> str:
     images = "/".join(str(n) for n in facts.get("images", []))
     over = f"the {images} test images" + (" and the seeds" if table.max_seeds > 1 else "")
     sentence = (f"↑/↓ gain over {against}, drawn only when its {facts['level']:.0%} paired bootstrap interval "
-                f"over {over} excludes 0 ({facts['method'].upper() if facts['method'] == 'bca' else facts['method']}, "
+                f"over {over} excludes 0 ({'BCa' if facts['method'] == 'bca' else facts['method']}, "
                 f"{facts['resamples']} resamples; interval and p-value in the CSV); "
                 + ("it covers the test images' sampling, not training randomness (one seed)."
                    if table.max_seeds <= 1 else "seeds resampled with the images."))
