@@ -174,3 +174,20 @@ def test_intervals_are_cached_until_a_runs_files_change(tmp_path, monkeypatch):
     _store_run(tmp_path, "r2", better)
     with pytest.raises(AssertionError, match="resampled although"):
         report_table(spec, runs, tmp_path)
+
+
+def test_several_seeds_are_resampled_with_the_images_and_their_share_reported(tmp_path):
+    base, better, same, noisy = _evaluations()
+    # Two seeds per row: Baseline = (base, noisy), Better = (better, better with noise).
+    runs = []
+    for run_id, label, seed, counts in (("b0", "Baseline", 0, base), ("b1", "Baseline", 1, noisy),
+                                        ("g0", "Better", 0, better), ("g1", "Better", 1, same)):
+        _store_run(tmp_path, run_id, counts)
+        runs.append(planned_run(run_id, label, seed=seed))
+    table = report_table(FakeSpec("t3s", report={"columns": ["mIoU"]}), runs, tmp_path)
+    cell = next(row for row in table.rows if row.label == "Better").cells[0]
+    assert cell.n == 2 and cell.gain_rule == "interval" and 0 < cell.seeds_share < 1
+    assert cell.gain_low < cell.gain < cell.gain_high
+    frame = pd.read_csv(io.StringIO(render_csv(table)))
+    assert frame.set_index("label").loc["Better", "seeds_share"] == pytest.approx(cell.seeds_share, abs=1e-6)
+    assert "and the seeds excludes 0" in " ".join(caption_sentences(table))
