@@ -191,3 +191,18 @@ def test_several_seeds_are_resampled_with_the_images_and_their_share_reported(tm
     frame = pd.read_csv(io.StringIO(render_csv(table)))
     assert frame.set_index("label").loc["Better", "seeds_share"] == pytest.approx(cell.seeds_share, abs=1e-6)
     assert "and the seeds excludes 0" in " ".join(caption_sentences(table))
+
+
+@pytest.mark.parametrize("value, error", [("off", None), ("ci", None), ("pm", None), ("cis", "unknown intervals mode"),
+                                          ("on", "unknown intervals mode"), ("[ci]", "report.intervals")])
+def test_report_intervals_through_a_spec_file(tmp_path, value, error):
+    from ssa_bench.matrix import load_spec
+
+    text = (Path(__file__).resolve().parents[2] / "experiments" / "tables" / "table3.yaml").read_text()
+    path = tmp_path / "table3.yaml"
+    path.write_text(text.replace("report:\n", f"report:\n  intervals: {value}\n"))
+    if error is None:
+        load_spec(str(path), profile="cpu-demo")
+    else:
+        with pytest.raises(SpecError, match=error):
+            load_spec(str(path), profile="cpu-demo")
