@@ -24,11 +24,14 @@ RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md
 def report_table(spec, runs, store) -> ReportTable:
     """Gather the spec's runs from the store and build its table model."""
     from ssa_bench.report.caption import from_scratch_baselines
+    from ssa_bench.report.intervals import attach_intervals
+    from ssa_bench.store import Store
 
     frame = gather(store, runs)
     table = build_table(spec, frame)
     table.from_scratch = from_scratch_baselines(runs)
     table.batch_notes = sorted({note for note in frame["train_batch_note"] if isinstance(note, str) and note})
+    attach_intervals(table, frame, Store(results_root(store)))
     return table
 
 

@@ -7,6 +7,7 @@ our latency and the paper's, and which cells are still missing.
 from __future__ import annotations
 
 from ssa_bench.catalog import DATASETS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.vocabulary.metrics import HEADINGS
 
@@ -104,13 +105,45 @@ def _evaluation_sentence(table: ReportTable) -> str | None:
     return "Evaluation: " + "; ".join(parts) + "."
 
 
-def _gain_sentence(table: ReportTable) -> str:
-    baselines = sorted({label for label in table.baseline_rows.values()})
-    against = baselines[0] if len(baselines) == 1 else "each section's first row"
+def _seed_rule(table: ReportTable, against: str) -> str:
     if table.max_seeds > 1:
         return (f"Ours: mean ± std over up to {table.max_seeds} seeds (n); ↑ gain over {against}, drawn only "
                 "when it exceeds the seed spread √(std_row² + std_baseline²).")
     return f"Single seed: ↑ gain over {against}, drawn for any gain, not tested against seed noise."
+
+
+def _gain_sentence(table: ReportTable) -> str:
+    baselines = sorted({label for label in table.baseline_rows.values()})
+    against = baselines[0] if len(baselines) == 1 else "each section's first row"
+    gains = [(row, cell) for row in table.rows for cell, column in zip(row.cells, table.columns)
+             if cell.gain is not None and column.metric in ACCURACY_METRICS]
+    if not any(cell.gain_rule == "interval" for _, cell in gains):
+        return _seed_rule(table, against)
+    facts = table.interval_facts
+    images = "/".join(str(n) for n in facts.get("images", []))
+    over = f"the {images} test images" + (" and the seeds" if table.max_seeds > 1 else "")
+    sentence = (f"↑/↓ gain over {against}, drawn only when its {facts['level']:.0%} paired bootstrap interval "
+                f"over {over} excludes 0 ({'BCa' if facts['method'] == 'bca' else facts['method']}, "
+                f"{facts['resamples']} resamples; interval and p-value in the CSV); "
+                + ("it covers the test images' sampling, not training randomness (one seed)."
+                   if table.max_seeds <= 1 else "seeds resampled with the images."))
+    others = list(dict.fromkeys(row.label for row, cell in gains if cell.gain_rule != "interval"))
+    if others:
+        rule = _seed_rule(table, against)
+        sentence += (f" Rows without per-image evidence ({', '.join(others)}: older records) follow the seed rule "
+                     f"instead -- {rule[0].lower()}{rule[1:]}")
+    return sentence
+
+
+def _interval_sentence(table: ReportTable) -> str | None:
+    shown = [cell for row in table.rows for cell in row.cells if cell.ci_low is not None]
+    if table.intervals == "off" or not shown:
+        return None
+    level = f"{table.interval_facts.get('level', 0.95):.0%}"
+    if table.intervals == "ci":
+        return f"[low, high]: the {level} bootstrap interval of ours over the test images."
+    return (f"± after ours: half the width of its {level} bootstrap interval over the test images "
+            "(in place of the seed std).")
 
 
 def _latency_sentence(table: ReportTable) -> str | None:
@@ -153,7 +186,8 @@ def caption_sentences(table: ReportTable) -> list[str]:
     if heading and heading[-1] not in ".!?":
         heading += "."
     sentences = [heading, _paper_sentence(table), _profile_sentence(table), _pretrained_sentence(table),
-                 _batch_sentence(table), _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
+                 _batch_sentence(table), _evaluation_sentence(table), _gain_sentence(table), _interval_sentence(table),
+                 _latency_sentence(table), _missing_sentence(table)]
     shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
     for column in shared:
         title = HEADINGS.get(column.metric, column.metric)

@@ -27,7 +27,7 @@ LATEX = Notation(spread=Mark(r" $\pm$ "),
                  gain={"up": Mark(rf" {{\color{{{UP_COLOUR}}}$\uparrow$", "}"),
                        "down": Mark(rf" {{\color{{{DOWN_COLOUR}}}$\downarrow$", "}"),
                        "noise": Mark(rf" {{\color{{{NOISE_COLOUR}}}(", ")}")},
-                 escape=latex_escape)
+                 escape=latex_escape, interval=Mark(r" {\scriptsize[", "]}"))
 
 
 def _cell(text: CellText) -> str:
