@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.aggregate import cell_key
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.statistics import ImageCounts, Resampled, point_metrics
@@ -68,10 +68,13 @@ def attach_intervals(table: ReportTable, frame: pd.DataFrame, store: Store) -> N
     if not (isinstance(cached, dict) and cached.get("fingerprint") == fingerprint
             and isinstance(cached.get("cells"), dict)):
         cached = {"fingerprint": fingerprint, **_compute(table, ids, miou, store, accuracy)}
-        try:
-            write_json_atomic(cache_path, cached)
-        except OSError:
-            pass            # a read-only results tree: the report is still right, only slower
+        # Only resampling is worth caching: a table with no per-image evidence (older or damaged
+        # runs, nothing run yet) is cheap to redo and leaves the results folder untouched.
+        if cached["cells"]:
+            try:
+                write_json_atomic(cache_path, cached)
+            except OSError:
+                pass            # a read-only results tree: the report is still right, only slower
     for position, values in cached["cells"].items():
         row_index, column_index = (int(part) for part in position.split("/"))
         cell = table.rows[row_index].cells[column_index]

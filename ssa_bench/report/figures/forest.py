@@ -8,7 +8,7 @@ table model the report prints, so figure and table cannot disagree.
 """
 from __future__ import annotations
 
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.figures.inputs import Missing
 from ssa_bench.report.figures.output import Provenance, note_panel, save_figure
 
