@@ -67,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute the runs that are not done yet")
     _add_spec_arguments(run)
-    run.add_argument("--executor", choices=["local", "slurm"], default="local")
-    run.add_argument("--cluster", default=None, help="SLURM cluster profile name (slurm/clusters/NAME.yaml)")
+    run.add_argument("--executor", choices=["local", "slurm"], default=None,
+                     help="local (default) or slurm; --cluster implies slurm")
+    run.add_argument("--cluster", default=None,
+                     help="SLURM cluster profile name (slurm/clusters/NAME.yaml); implies --executor slurm")
     run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
     run.add_argument("--max-parallel", type=_positive_int, default=None)
     run.add_argument("--rerun-failed", action="store_true", help="run only the failed runs again")

@@ -79,23 +79,26 @@ def _state_of(store, run_id: str) -> dict:
 def cmd_plan(args: Namespace) -> int:
     from ssa_bench.plan import estimate_seconds
     from ssa_bench.weights import checkpoint_of
+    from ssa_bench.weights.verify import Verifier
 
     spec, runs, store = _load(args)
-    rows, checkpoints, by_pretrained = [], {}, {}
+    rows, verdicts, by_pretrained = [], {}, {}
     # The verdict alone (record, else state.json): `status` is where damage is itemised.
     states = store.states([run.id for run in runs])
+    # Each checkpoint file is hashed (or its format read) once per version, remembered on disk.
+    verifier = Verifier()
     for run in runs:
-        # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct
-        # value, with its JSON form
+        # the verdict depends on train.pretrained alone: once per distinct value, with its JSON form
         pretrained = run.config["train"].get("pretrained")
         if pretrained not in by_pretrained:
-            checkpoint = checkpoint_of(run.config)
-            by_pretrained[pretrained] = (checkpoint, checkpoint.to_json())
-        checkpoints[run.id], checkpoint_json = by_pretrained[pretrained]
+            verdict = verifier.verify(checkpoint_of(run.config))
+            by_pretrained[pretrained] = (verdict, {**verdict.checkpoint.to_json(), "verdict": verdict.state})
+        verdicts[run.id], checkpoint_json = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
                      "seed": run.seed, "state": states[run.id],
                      "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoint_json,
                      "config": run.config})
+    verifier.save()
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the
         # pure-Python one, ~6 s for 10,000 runs).
@@ -107,33 +110,40 @@ def cmd_plan(args: Namespace) -> int:
     for row in rows:
         name = " / ".join(str(p) for p in (row["section"], row["label"], row["column"]) if p)
         table.add_row(row["id"], name, str(row["seed"]), row["state"], _duration(row["estimate_s"]),
-                      _checkpoint_cell(checkpoints[row["id"]]))
+                      _checkpoint_cell(verdicts[row["id"]]))
     _out.print(table)
     unique = {r["id"]: r for r in rows}
     pending = [r for r in unique.values() if r["state"] != "done"]
     _out.print(f"{len(rows)} rows, {len(unique)} distinct runs, {len(pending)} not done; estimated "
                f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))}")
-    _print_missing_checkpoints([checkpoints[r["id"]] for r in pending], _out)
+    _print_bad_checkpoints([verdicts[r["id"]] for r in pending], _out)
     return 0
 
 
-def _checkpoint_cell(checkpoint) -> str:
-    if checkpoint.source == "none":
+def _checkpoint_cell(verdict) -> str:
+    if verdict.state == "none":
         return "[yellow]none (from scratch)[/yellow]"
-    colour = "green" if checkpoint.present else "red"
-    return f"[{colour}]{checkpoint.label}[/{colour}]"
+    colour = "green" if verdict.good else "red"
+    return f"[{colour}]{verdict.label}[/{colour}]"
 
 
-def _print_missing_checkpoints(checkpoints, console) -> None:
-    """One line on what `run` would refuse for: the missing checkpoints and the command that fetches them."""
-    missing = {c.entry.name: c for c in checkpoints if c.source == "catalog" and not c.present}
-    paths = sorted({str(c.path) for c in checkpoints if c.source == "path" and not c.present})
+def _print_bad_checkpoints(verdicts, console) -> None:
+    """What `run` would refuse for: the missing checkpoints with the command that fetches them, and
+    each wrong file with its fix (the lines `run` prints)."""
+    from ssa_bench.weights.verify import MISSING
+
+    missing = {v.checkpoint.entry.name: v.checkpoint for v in verdicts
+               if v.state == MISSING and v.checkpoint.source == "catalog"}
+    paths = sorted({str(v.checkpoint.path) for v in verdicts if v.state == MISSING and v.checkpoint.source == "path"})
     if missing:
         folder = next(iter(missing.values())).path.parent
         console.print(f"[red]{len(missing)} pretrained checkpoint(s) missing[/red] from {folder}: "
                       f"`ssa-bench weights fetch {' '.join(missing)}` before `run`", highlight=False, soft_wrap=True)
     if paths:
         console.print(f"[red]checkpoint file(s) not found:[/red] {', '.join(paths)}", highlight=False, soft_wrap=True)
+    wrong = {str(v.checkpoint.path): v for v in verdicts if not v.good and v.state != MISSING}
+    for verdict in wrong.values():
+        console.print(f"[red]bad checkpoint:[/red] {verdict.error().one_line()}", highlight=False, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
@@ -144,30 +154,47 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _executor_name(args: Namespace) -> str:
+    """--executor, where --cluster NAME (a SLURM cluster profile) implies slurm; with an explicit
+    --executor local it is a contradiction, refused rather than silently run here."""
+    if args.cluster is not None and args.executor == "local":
+        raise UserError(f"--cluster {args.cluster} names a SLURM cluster profile, but --executor local runs "
+                        "on this machine", key="--cluster",
+                        fix="drop --cluster to run here, or use --executor slurm (--cluster alone implies it)")
+    if args.executor is None:
+        return "slurm" if args.cluster is not None else "local"
+    return args.executor
+
+
 def cmd_run(args: Namespace) -> int:
     from ssa_bench.executors import get_executor
+    from ssa_bench.executors.prerun import check_runs
 
     spec, runs, store = _load(args)
+    name = _executor_name(args)
     # The executor checks its options (--max-parallel, the cluster profile) before anything is printed.
-    options = {"cluster": args.cluster} if args.executor == "slurm" else {}
-    executor = get_executor(args.executor, store, max_parallel=args.max_parallel, console=_err, **options)
+    options = {"cluster": args.cluster} if name == "slurm" else {}
+    executor = get_executor(name, store, max_parallel=args.max_parallel, console=_err, **options)
     hint = planned_elsewhere_hint(args, spec, runs, store)
     if hint:
         _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
     unique = _unique(runs)
     to_run, skipped = executor.select(unique, rerun_failed=args.rerun_failed, force=args.force)
+    # One check before anything is queued or printed, the same for the dry run: data sets,
+    # checkpoints (present, hash and format), cluster profile, device. Each problem is one line.
+    problems = check_runs(to_run, executor=name, cluster=args.cluster) if to_run else []
+    if problems:
+        for problem in problems:
+            _err.print(f"ssa-bench: error: {problem.one_line()}", highlight=False, markup=False, soft_wrap=True)
+        return 2
     if to_run and not args.dry_run:
         from ssa_bench.data import ensure_datasets
-        from ssa_bench.weights import ensure_weights
 
-        # Before anything is queued or printed: a missing checkpoint of a paper-profile run
-        # (train.pretrained: none opts out) or a missing data set is one line, not N failed jobs.
-        ensure_weights([run.config for run in to_run])
-        ensure_datasets([run.config for run in to_run])
+        ensure_datasets([run.config for run in to_run])       # generates the demo data where needed
     _err.print(f"{spec.name}: {len(unique)} runs, {len(skipped)} already done or in flight, "
-               f"{len(to_run)} to run ({args.executor})")
+               f"{len(to_run)} to run ({name})")
     if args.dry_run:
-        _print_dry_run_checkpoints(to_run, args.executor)
+        _print_dry_run_checkpoints(to_run, name)
     # Runs still queued or running from an earlier (interrupted) `run` are followed, not resubmitted.
     code = executor.run(to_run, attach=executor.attachable(skipped), dry_run=args.dry_run).code
     if args.dry_run:
@@ -179,16 +206,18 @@ def cmd_run(args: Namespace) -> int:
 
 
 def _print_dry_run_checkpoints(to_run, executor: str) -> None:
-    """Each run the dry run would start, with its checkpoint and whether it is on this machine."""
+    """Each run the dry run would start, with its (already verified) checkpoint."""
     from ssa_bench.weights import checkpoint_of
+    from ssa_bench.weights.verify import verify_all
 
     console = _out if executor == "local" else _err
     checkpoints = [checkpoint_of(run.config) for run in to_run]
+    verdicts = verify_all(checkpoints)          # remembered by the pre-run check: no file is read again
     for run, checkpoint in zip(to_run, checkpoints):
         prefix = "would run" if executor == "local" else "run"
-        console.print(f"{prefix} {run.id}  {run.label}  checkpoint: {_checkpoint_cell(checkpoint)}", highlight=False,
+        verdict = verdicts[str(checkpoint.path) if checkpoint.path else "none"]
+        console.print(f"{prefix} {run.id}  {run.label}  checkpoint: {_checkpoint_cell(verdict)}", highlight=False,
                       soft_wrap=True)
-    _print_missing_checkpoints(checkpoints, console)
 
 
 def cmd_status(args: Namespace) -> int:
