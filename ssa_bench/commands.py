@@ -117,6 +117,10 @@ def cmd_plan(args: Namespace) -> int:
     _out.print(f"{len(rows)} rows, {len(unique)} distinct runs, {len(pending)} not done; estimated "
                f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))}")
     _print_bad_checkpoints([verdicts[r["id"]] for r in pending], _out)
+    from ssa_bench.executors.prerun import dataset_problems
+
+    for problem in dataset_problems([r["config"] for r in pending]):     # what `run` would stop for
+        _out.print(f"[red]missing data set:[/red] {problem.one_line()}", highlight=False, soft_wrap=True)
     return 0
 
 

@@ -24,7 +24,7 @@ def check_runs(runs, *, executor: str, cluster: str | None = None) -> list[UserE
     """Every problem that would stop (or doom) these runs, before anything is queued; [] = go."""
     configs = [run.config for run in runs]
     problems: list[UserError] = []
-    problems += _dataset_problems(configs)
+    problems += dataset_problems(configs)
     problems += checkpoint_problems(configs)
     profile = None
     if executor == "slurm":
@@ -38,7 +38,8 @@ def check_runs(runs, *, executor: str, cluster: str | None = None) -> list[UserE
     return problems
 
 
-def _dataset_problems(configs) -> list[UserError]:
+def dataset_problems(configs) -> list[UserError]:
+    """One error per missing data set of these runs (``plan`` shows them too)."""
     from ssa_bench.catalog import DATASETS
     from ssa_bench.data import dataset_root, ensure_datasets
 

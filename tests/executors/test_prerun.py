@@ -176,6 +176,8 @@ def test_a_dry_run_without_the_dataset_exits_2_as_the_run_does(env, capsys):
         errors = _errors(captured.err)
         assert len(errors) == 1 and "dataset 'ade20k' not found" in errors[0], errors
         assert "would run" not in captured.out
+    assert main(["plan", str(spec), "--results-dir", env["results"]]) == 0     # plan shows what run stops for
+    assert "missing data set: dataset: dataset 'ade20k' not found" in capsys.readouterr().out
 
 
 def test_the_table1_slurm_dry_run_names_the_missing_checkpoints_and_exits_2(env, capsys, paper_data_layout):

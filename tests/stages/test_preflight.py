@@ -157,8 +157,9 @@ def test_table1_paper_at_reduced_shapes_lists_every_distinct_model(env, capsys, 
     """Every distinct model of Table 1 (9 baselines x {baseline, SSA} x 3 data sets) built, stepped and
     evaluated on the CPU at a quarter crop, with memory, step time and projected hours."""
     monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "no-data"))
-    code, result, err = _preflight(capsys, "tables/table1.yaml", "--profile", "paper", "--scale", "0.25",
-                                   "--steps", "1", "--results-dir", str(env / "r"))
+    # the CI size: 64x64 crops, one image per GPU (batch 4 over example-gpu's 4), one step
+    code, result, err = _preflight(capsys, "tables/table1.yaml", "--profile", "paper", "--scale", "0.125",
+                                   "--steps", "1", "--set", "train.batch_size=4", "--results-dir", str(env / "r"))
     assert code == 0, err
     assert len(result["runs"]) == 54
     baselines = {model["baseline"] for model in result["models"]}
@@ -167,6 +168,6 @@ def test_table1_paper_at_reduced_shapes_lists_every_distinct_model(env, capsys, 
     assert len(result["models"]) == 54                      # classes and crops differ per data set
     for model in result["models"]:
         assert model["error"] is None and model["peak_memory_mb"] > 0 and model["step_s"] > 0
+        assert model["crop_size"] == [64, 64] and model["batch_per_device"] == 1
     for run in result["runs"]:
-        assert run["projected_h"] > 0 and run["attempts"] >= 1
-    Path(tmp_path / "table1-preflight.json").write_text(json.dumps(result))
+        assert run["projected_h"] > 0 and run["attempts"] >= 1 and run["world_size"] == 4
