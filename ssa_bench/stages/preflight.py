@@ -259,7 +259,7 @@ def probe(run_config: dict, *, batch_per_device: int, scale: float = 1.0, steps:
 
         MMLogger.get_instance(f"ssa-bench-preflight-{id(config)}-{time.time_ns()}", log_level="ERROR")
         memory = _PeakMemory(device)
-        stage = "building the model"
+        stage, sync_bn = "building the model", False
         try:
             memory.start()
             # mmseg's MSCAN prints its init_cfg: to stderr, stdout may be --json
@@ -269,6 +269,7 @@ def probe(run_config: dict, *, batch_per_device: int, scale: float = 1.0, steps:
                 stage = "loading the checkpoint" if checkpoint_state == "loaded" else "initialising the model"
                 model.init_weights()
             # one process: SyncBN is plain BN, as mmengine's Runner makes it without a process group
+            sync_bn = any(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
             model = revert_sync_batchnorm(model).to(device)
             params_m = sum(p.numel() for p in model.parameters()) / 1e6
             stage = "reading one batch"
@@ -315,6 +316,12 @@ def probe(run_config: dict, *, batch_per_device: int, scale: float = 1.0, steps:
                                  "with more memory") from None
         except Exception as error:                      # noqa: BLE001 -- any failure means the run cannot start
             first = (str(error).strip().splitlines() or [""])[0][:300]
+            if sync_bn and batch_per_device == 1 and "more than 1 value per channel" in first:
+                # a pooled feature of one image: SyncBN over N GPUs sees N values, one process sees 1
+                raise ProbeError(f"{stage} cannot be probed at 1 image per device: {first} (SyncBN over several "
+                                 "GPUs has one value per GPU; one process has one)", key="train.batch_size",
+                                 fix="probe with at least 2 images per device (--set train.batch_size=...); on one "
+                                     "GPU the run itself fails the same way") from None
             if stage == "loading the checkpoint":
                 raise ProbeError(f"{stage} failed: {type(error).__name__}: {first}", file=str(checkpoint.path),
                                  key="train.pretrained", fix="the run would fail the same way: point "

@@ -157,9 +157,10 @@ def test_table1_paper_at_reduced_shapes_lists_every_distinct_model(env, capsys, 
     """Every distinct model of Table 1 (9 baselines x {baseline, SSA} x 3 data sets) built, stepped and
     evaluated on the CPU at a quarter crop, with memory, step time and projected hours."""
     monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "no-data"))
-    # the CI size: 64x64 crops, one image per GPU (batch 4 over example-gpu's 4), one step
+    # the CI size: 64x64 crops, two images per GPU (batch 8 over example-gpu's 4; one image of a
+    # pooled branch is a single value per channel for BN in one process), one step
     code, result, err = _preflight(capsys, "tables/table1.yaml", "--profile", "paper", "--scale", "0.125",
-                                   "--steps", "1", "--set", "train.batch_size=4", "--results-dir", str(env / "r"))
+                                   "--steps", "1", "--set", "train.batch_size=8", "--results-dir", str(env / "r"))
     assert code == 0, err
     assert len(result["runs"]) == 54
     baselines = {model["baseline"] for model in result["models"]}
@@ -168,6 +169,20 @@ def test_table1_paper_at_reduced_shapes_lists_every_distinct_model(env, capsys, 
     assert len(result["models"]) == 54                      # classes and crops differ per data set
     for model in result["models"]:
         assert model["error"] is None and model["peak_memory_mb"] > 0 and model["step_s"] > 0
-        assert model["crop_size"] == [64, 64] and model["batch_per_device"] == 1
+        assert model["crop_size"] == [64, 64] and model["batch_per_device"] == 2
     for run in result["runs"]:
         assert run["projected_h"] > 0 and run["attempts"] >= 1 and run["world_size"] == 4
+
+
+def test_one_image_per_gpu_with_syncbn_says_why_it_cannot_be_probed(env, capsys, tmp_path, monkeypatch):
+    """SeaFormer-B's pooled branch has one value per channel for one image: SyncBN over 4 GPUs sees 4,
+    one process sees 1; preflight says so instead of claiming the run would fail."""
+    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "no-data"))
+    spec = tmp_path / "sea.yaml"
+    spec.write_text("name: sea\nbase: {baseline: seaformer_b, dataset: ade20k}\nrows:\n  - label: Baseline\n"
+                    "    ssa: {enabled: false}\n")
+    code, result, err = _preflight(capsys, str(spec), "--scale", "0.125", "--steps", "1", "--set",
+                                   "train.batch_size=4", "--results-dir", str(env / "r"))
+    assert code == 2
+    (line,) = [line for line in err.splitlines() if line.startswith("ssa-bench: error:")]
+    assert "cannot be probed at 1 image per device" in line and "--set train.batch_size" in line
