@@ -462,6 +462,12 @@ def _run_name(run) -> str:
     return " / ".join(str(p) for p in (run.section, run.label, run.column) if p)
 
 
+def _peak_cell(model: dict) -> str:
+    """Peak memory; on the CPU with the process's resident set before the model in brackets."""
+    start = model.get("baseline_mb")
+    return f"{model['peak_memory_mb']:.0f}" + (f" ({start:.0f})" if start is not None else "")
+
+
 def _print_preflight(summary: dict) -> None:
     models = [m for m in summary["models"] if m.get("device")]
     memory = models[0]["memory_measure"] if models else ""
@@ -471,7 +477,7 @@ def _print_preflight(summary: dict) -> None:
     _out.print(f"preflight of {summary['spec']} (profile {summary['profile']}) on {summary['device']}: {shapes}; "
                f"memory = {memory}", highlight=False, soft_wrap=True)
     table = Table(title="models", title_justify="left")
-    for column in ("#", "model", "runs", "batch x crop", "data", "checkpoint", "peak MB", "step s", "eval s"):
+    for column in ("#", "model", "runs", "batch x crop", "data", "checkpoint", "peak MB (start)", "step s", "eval s"):
         table.add_column(column, overflow="fold")
     for model in summary["models"]:
         if model.get("error"):
@@ -482,7 +488,7 @@ def _print_preflight(summary: dict) -> None:
         checkpoint = {"loaded": "[green]loaded (strict)[/green]", "absent": "[yellow]absent: random init[/yellow]",
                       "none": "none (from scratch)"}[model["checkpoint"]["state"]]
         table.add_row(str(model["model"]), model["name"], str(len(model["runs"])), f"{model['batch_per_device']} x {crop}",
-                      "synthetic" if model["synthetic"] else "real", checkpoint, f"{model['peak_memory_mb']:.0f}",
+                      "synthetic" if model["synthetic"] else "real", checkpoint, _peak_cell(model),
                       f"{model['step_s']:.3f}", f"{model['eval_forward_s']:.3f}")
     _out.print(table)
     for note in dict.fromkeys(m["data_note"] for m in models if m["data_note"]):

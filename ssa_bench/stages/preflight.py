@@ -111,6 +111,7 @@ class _PeakMemory:
     def __init__(self, device: str) -> None:
         self.device = device
         self.how = ""
+        self.baseline_mb: float | None = None      # CPU: the resident set when the probe started
 
     def start(self) -> None:
         import torch
@@ -120,12 +121,33 @@ class _PeakMemory:
             torch.cuda.reset_peak_memory_stats()
             self.how = "CUDA max_memory_allocated"
             return
+        # what earlier models left behind goes back to the OS first, so the peak is this model's
+        import ctypes
+        import gc
+
+        gc.collect()
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except (OSError, AttributeError):
+            pass
         try:
             with open("/proc/self/clear_refs", "w") as handle:
                 handle.write("5")
-            self.how = "process peak RSS (VmHWM, reset before this model)"
+            self.how = "process peak RSS (VmHWM, reset before this model; includes torch itself, see baseline_mb)"
         except OSError:
             self.how = "process peak RSS since start (getrusage; an upper bound)"
+        self.baseline_mb = self._status_mb("VmRSS:")
+
+    @staticmethod
+    def _status_mb(field: str) -> float | None:
+        try:
+            with open("/proc/self/status") as handle:
+                for line in handle:
+                    if line.startswith(field):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
 
     def peak_mb(self) -> float:
         import torch
@@ -134,10 +156,9 @@ class _PeakMemory:
             torch.cuda.synchronize()
             return torch.cuda.max_memory_allocated() / 2**20
         if "VmHWM" in self.how:
-            with open("/proc/self/status") as handle:
-                for line in handle:
-                    if line.startswith("VmHWM:"):
-                        return int(line.split()[1]) / 1024
+            peak = self._status_mb("VmHWM:")
+            if peak is not None:
+                return peak
         import resource
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024      # kB on Linux
@@ -336,7 +357,9 @@ def probe(run_config: dict, *, batch_per_device: int, scale: float = 1.0, steps:
     # The first step pays for allocation and warm-up; the steps after it are the steady state.
     step_s = sorted(times[1:])[len(times[1:]) // 2] if len(times) > 1 else times[0]
     return {"device": device, "device_name": torch.cuda.get_device_name() if device == "cuda" else "cpu",
-            "memory_measure": memory.how, "peak_memory_mb": round(peak, 1), "step_s": round(step_s, 4),
+            "memory_measure": memory.how, "peak_memory_mb": round(peak, 1),
+            "baseline_mb": round(memory.baseline_mb, 1) if memory.baseline_mb is not None else None,
+            "step_s": round(step_s, 4),
             "first_step_s": round(times[0], 4), "eval_forward_s": round(eval_s, 4), "loss": round(loss, 4),
             "params_m": round(params_m, 3), "batch_per_device": batch_per_device, "crop_size": crop,
             "eval_size": list(eval_size), "scale": scale, "synthetic": synthetic, "data_note": data_note,

@@ -76,6 +76,7 @@ def test_cpu_demo_table3_reports_every_model(env, capsys, demo_data, monkeypatch
             assert field in model, field
         assert model["device"] == "cpu" and "peak RSS" in model["memory_measure"]
         assert model["peak_memory_mb"] > 50 and model["step_s"] > 0 and model["eval_forward_s"] > 0
+        assert 0 < model["baseline_mb"] <= model["peak_memory_mb"]          # the process before this model
         assert model["synthetic"] is False and model["val_images"] == 80        # the generated demo data
         assert model["checkpoint"]["state"] == "none" and model["crop_size"] == [64, 64]
     for run in result["runs"]:
@@ -155,7 +156,7 @@ def test_bad_scale_is_exit_2(env, capsys):
 @pytest.mark.slow
 def test_table1_paper_at_reduced_shapes_lists_every_distinct_model(env, capsys, tmp_path, monkeypatch):
     """Every distinct model of Table 1 (9 baselines x {baseline, SSA} x 3 data sets) built, stepped and
-    evaluated on the CPU at a quarter crop, with memory, step time and projected hours."""
+    evaluated on the CPU at an eighth of the crop, with memory, step time and projected hours."""
     monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "no-data"))
     # the CI size: 64x64 crops, two images per GPU (batch 8 over example-gpu's 4; one image of a
     # pooled branch is a single value per channel for BN in one process), one step
