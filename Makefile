@@ -27,6 +27,9 @@ system-deps:
 # thread per worker); then the SLURM tests run one at a time on the local single-node cluster,
 # alone: their requeue and preemption schedules assume the node's CPUs are theirs. Both phases
 # always run; each phase's summary is printed again after down.sh's lines, so that they stay last.
+# The test cluster keeps to itself (slurm/up.sh): everything under $SSA_SLURM_DIR, reached through
+# SLURM_CONF, so neither up.sh nor the tests touch a SLURM this machine may have.
+test: export SLURM_CONF = $(or $(SSA_SLURM_DIR),/tmp/ssa-bench-slurm)/etc/slurm.conf
 test: $(VENV)/.installed system-deps
 	bash slurm/up.sh
 	status=0; \

@@ -104,7 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-rounds", type=int, default=4)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="CI smoke run: SeaFormer-B, plain vs SSA, one round of everything (the numbers mean little)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.models, args.classifiers = ["seaformer_b"], ["plain", "ssa"]
+        args.rounds = args.iters = args.train_rounds = args.batch = args.threads = 1
     if min(args.rounds, args.iters, args.train_rounds, args.batch, args.threads) < 1:
         parser.error("--rounds, --iters, --train-rounds, --batch and --threads must be >= 1")
     classifiers = ["plain"] + [kind for kind in args.classifiers if kind != "plain"]
@@ -115,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from mmseg.utils import register_all_modules
 
+    import ssa_bench.models.backbones  # noqa: F401  (registers the ported backbones: SeaFormer, AFFormer, ...)
     import ssa_bench.models.classifiers  # noqa: F401  (registers ClassifierHead and the zoo)
     import ssa_bench.models.ssa  # noqa: F401  (registers SSAHead)
 

@@ -139,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating latency rounds (>= 1)")
     parser.add_argument("--iters", type=int, default=10, help="timed forwards per round")
     parser.add_argument("--threads", type=int, default=2, help="CPU threads for latency")
+    parser.add_argument("--quick", action="store_true",
+                        help="CI smoke run: SeaFormer-B on ADE20K, one latency round")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.baselines, args.datasets = ["seaformer_b"], ["ade20k"]
+        args.rounds = args.iters = args.threads = 1
     if args.rounds < 1 or args.iters < 1 or args.threads < 1:
         parser.error("--rounds, --iters and --threads must be at least 1")
 

@@ -16,25 +16,14 @@ import random
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from ssa_bench.matrix.run import Run  # noqa: E402
 from ssa_bench.report.gather import gather  # noqa: E402
 
 TARGET_S = 2.0
-
-
-@dataclass(frozen=True)
-class SyntheticRun:
-    id: str
-    label: str
-    group: str
-    seed: int
-    section: str | None = None
-    column: str | None = None
-    config: dict = field(default_factory=dict)
 
 
 def synthetic_record(run_id: str, seed: int, rng: random.Random) -> dict:
@@ -62,7 +51,7 @@ def synthetic_record(run_id: str, seed: int, rng: random.Random) -> dict:
     }
 
 
-def write_synthetic_store(root: Path, count: int) -> list[SyntheticRun]:
+def write_synthetic_store(root: Path, count: int) -> list[Run]:
     rng = random.Random(0)
     runs = []
     for index in range(count):
@@ -72,14 +61,21 @@ def write_synthetic_store(root: Path, count: int) -> list[SyntheticRun]:
         seed = index % 3
         (run_dir / "record.json").write_text(json.dumps(synthetic_record(run_id, seed, rng)))
         label = f"row {index // 3}"
-        runs.append(SyntheticRun(id=run_id, label=label, group=label, seed=seed))
+        # A real Run (the report reads its fields directly): a stand-in class rotted once when
+        # Run gained row_index and nothing ran this script.
+        runs.append(Run(id=run_id, label=label, group=label, section=None, column=None, seed=seed,
+                        row_index=index // 3, config={}, spec_name="benchmarks/gather_scale.py",
+                        paper_baseline="seaformer_l", paper_dataset="ade20k"))
     return runs
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: 300 records")
     args = parser.parse_args()
+    if args.quick:
+        args.runs = 300
     with tempfile.TemporaryDirectory(prefix="ssa-gather-bench-") as tmp:
         root = Path(tmp)
         runs = write_synthetic_store(root, args.runs)

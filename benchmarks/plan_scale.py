@@ -62,7 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=25)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="CI smoke run: 2 rows x 2 seeds (80 runs)")
     args = parser.parse_args()
+    if args.quick:
+        args.rows, args.seeds = 2, 2
     expected = args.rows * len(BASELINES) * 2 * args.seeds
     with tempfile.TemporaryDirectory(prefix="ssa-plan-bench-") as tmp:
         root = Path(tmp)

@@ -261,7 +261,7 @@ def resolve(settings):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", nargs="*", default=["segnext_t", "segformer_b0"])
-    parser.add_argument("--variant", default="paper", choices=["paper", "released"])
+    parser.add_argument("--variant", default="released", choices=["paper", "released"])
     parser.add_argument("--parts", nargs="*", default=["flops", "latency", "train"],
                         choices=["flops", "latency", "train"])
     parser.add_argument("--rounds", type=int, default=5, help="latency rounds")
@@ -270,7 +270,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="training rounds (one step of each model per round)")
     parser.add_argument("--batch", type=int, default=2, help="training batch")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true",
+                        help="CI smoke run: SegFormer-B0, one round of everything (the numbers mean little)")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.models = ["segformer_b0"]
+        args.rounds = args.iters = args.train_rounds = args.batch = args.threads = 1
     if min(args.rounds, args.iters, args.train_rounds, args.batch, args.threads) < 1:
         parser.error("--rounds, --iters, --train-rounds, --batch and --threads must be >= 1")
 

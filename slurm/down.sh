@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Stop the test cluster slurm/up.sh started: only the daemons whose pid files up.sh wrote, so a
-# munged or MariaDB this script did not start keeps running. Idempotent; fast when nothing runs.
-#   --purge   also delete $SSA_SLURM_DIR (job state, logs) and the accounting database, so the
-#             next up.sh starts cold
+# Stop the test cluster slurm/up.sh started: only the daemons whose pid files up.sh wrote under
+# $SSA_SLURM_DIR, so a SLURM, munged or MariaDB this script did not start keeps running.
+# Idempotent; fast when nothing runs. Touches nothing outside $SSA_SLURM_DIR.
+#   --purge   also delete $SSA_SLURM_DIR (configuration, job state, logs, munge key, the
+#             accounting database), so the next up.sh starts cold
 set -uo pipefail
 
 DIR=${SSA_SLURM_DIR:-/tmp/ssa-bench-slurm}
+# Every client below talks to this cluster, whatever the caller's SLURM_CONF says.
+export SLURM_CONF=$DIR/etc/slurm.conf
 
 stop() {  # NAME PIDFILE
   [ -s "$2" ] || return 0
@@ -21,7 +24,7 @@ stop() {  # NAME PIDFILE
 }
 
 # Jobs left behind by a test would hold CPUs (and their processes) past the daemons' end.
-if [ -s "$DIR/slurmctld.pid" ] && timeout 5 scontrol ping >/dev/null 2>&1; then
+if [ -s "$DIR/slurmctld.pid" ] && [ -f "$SLURM_CONF" ] && timeout 5 scontrol ping >/dev/null 2>&1; then
   scancel --state=PENDING,RUNNING,SUSPENDED,REQUEUED 2>/dev/null || true
   for _ in $(seq 1 40); do [ -z "$(squeue -h -t R,CG 2>/dev/null)" ] && break; sleep 0.5; done
 fi
@@ -30,13 +33,8 @@ stop slurmd "$DIR/slurmd.pid" &
 stop slurmctld "$DIR/slurmctld.pid" &
 wait
 stop slurmdbd "$DIR/slurmdbd.pid"
-if [ "${1:-}" = --purge ] && mariadb-admin ping >/dev/null 2>&1; then
-  # A purged cluster numbers its jobs from 1 again; old accounting rows with the same ids would
-  # make sacct report a new job's state from an old one.
-  mariadb -e "DROP DATABASE IF EXISTS slurm_acct_db" && echo "[slurm/down.sh] dropped slurm_acct_db"
-fi
 stop mariadb "$DIR/mariadb.pid" &
-stop munged "$DIR/munged.pid" &
+stop munged "$DIR/munge/munged.pid" &
 wait
 if [ "${1:-}" = --purge ]; then
   rm -rf "$DIR"

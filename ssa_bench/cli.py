@@ -19,17 +19,16 @@ DESCRIPTION = ("Reproduce the SSA paper's tables (arXiv 2405.06525) and run your
                "1 some runs failed, 2 bad input.")
 
 
-def _tolerance(text: str) -> float:
-    """--check-paper TOL: a finite, non-negative number of points (nan would never trip the gate)."""
-    import math
+def _tolerance(text: str) -> str:
+    """One --check-paper value ("0.5", "gflops=5%", "0.5,latency_ms=off"), checked here so that a
+    malformed one is refused by argparse (exit 2) before anything is read or written."""
+    from ssa_bench.report.paper_check import parse_tolerances
 
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of points, got '{text}'") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got '{text}'")
-    return value
+        parse_tolerances([text])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -85,8 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spec_arguments(report)
     report.add_argument("--format", action="append", choices=["latex", "markdown", "csv"], default=None)
     report.add_argument("--out", default=None, help="output directory (default <results>/reports/<spec>)")
-    report.add_argument("--check-paper", type=_tolerance, default=None, metavar="TOL",
-                        help="exit 1 when a reproduced number differs from the paper's by more than TOL points")
+    report.add_argument("--check-paper", type=_tolerance, action="append", default=None, metavar="TOL",
+                        help="compare every cell that has a paper number and exit 1 when one differs by more "
+                             "than its tolerance or has no number of ours yet. TOL: a number for every metric "
+                             "in its own unit (mIoU points, GFLOPs, ms), and/or METRIC=NUMBER, METRIC=NUMBER%% "
+                             "(of the paper's number) or METRIC=off, comma-separated or repeated; "
+                             "e.g. --check-paper 0.5,gflops=2%%")
+    report.add_argument("--allow-missing", action="store_true",
+                        help="with --check-paper: cells without a number of ours yet do not fail the check")
 
     figures = commands.add_parser("figures", help="the figures the spec's runs support")
     _add_spec_arguments(figures)
@@ -111,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     measure = commands.add_parser("measure", help="GFLOPs, params and latency of one model")
     measure.add_argument("baseline")
     measure.add_argument("--ssa", action="store_true")
-    measure.add_argument("--variant", default="paper", help="SSA preset: paper, released or cac")
+    measure.add_argument("--variant", default="released",
+                         help="SSA preset: released (the authors' head, the default) or paper")
     measure.add_argument("--dataset", default="ade20k")
     measure.add_argument("--json", action="store_true")
 

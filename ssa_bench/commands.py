@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from argparse import Namespace
 
@@ -85,6 +86,7 @@ def cmd_plan(args: Namespace) -> int:
     rows, verdicts, by_pretrained = [], {}, {}
     # The verdict alone (record, else state.json): `status` is where damage is itemised.
     states = store.states([run.id for run in runs])
+    _warn_store_damage(store, runs)
     # Each checkpoint file is hashed (or its format read) once per version, remembered on disk.
     verifier = Verifier()
     for run in runs:
@@ -232,8 +234,14 @@ def cmd_status(args: Namespace) -> int:
     infos = {}
     if any(_state_of(store, r.id).get("executor") == "slurm" for r in runs):
         from ssa_bench.executors.slurm import refresh_states
+        from ssa_bench.store import StorageError
 
-        infos = refresh_states(store, runs) or {}
+        try:
+            infos = refresh_states(store, runs) or {}
+        except StorageError as error:
+            # A full or read-only results folder: show what is on disk rather than nothing.
+            _err.print(f"[yellow]warning:[/yellow] could not bring the states up to date with SLURM: "
+                       f"{error.one_line()}", highlight=False, soft_wrap=True)
     rows = [_status_row(run, store, infos) for run in runs]
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the
@@ -275,6 +283,16 @@ _PENDING_REASONS = {
 def _status_row(run, store, infos: dict) -> dict:
     """One run's line of `status`: its state with what SLURM says about its job."""
     state = _state_of(store, run.id)
+    if state["state"] == "running" and state.get("executor") != "slurm":
+        from ssa_bench.executors.base import in_flight
+
+        if not in_flight(store, run.id, state):
+            # Its worker is gone without a word (killed, or the disk was too full to write one):
+            # 'running' would be a lie that stays forever.
+            log = os.path.basename(store.paths(run.id).worker_log)
+            state = {**state, "state": "failed", "traceback": log, "reason": state.get("reason") or
+                     f"the worker (pid {state.get('pid')}) ended without recording a result; see {log} "
+                     f"and rerun the same `ssa-bench run`"}
     progress = store.read_progress(run.id) or {}
     attempts = state.get("attempts") or []
     job_id = state.get("job_id")
@@ -289,7 +307,7 @@ def _status_row(run, store, infos: dict) -> dict:
 
         orphan = orphan_submission(store, run.id, state)
     return {"id": run.id, "label": run.label, "section": run.section, "column": run.column,
-            "seed": run.seed, "state": state["state"], "traceback": state.get("traceback"),
+            "seed": run.seed, "state": state["state"], "traceback": store.resolve(run.id, state.get("traceback")),
             "reason": orphan or state.get("reason"), "job_id": job_id,
             "slurm_state": info.state if info else None, "slurm_reason": slurm_reason,
             "attempts": len(attempts) or state.get("attempt") or None, "requeued": state.get("requeued") or 0,
@@ -354,23 +372,65 @@ def _print_report(spec, runs, store) -> None:
 
 
 def cmd_report(args: Namespace) -> int:
-    from ssa_bench.report import check_paper, write_report
+    from ssa_bench.report import paper_gate, report_table, tolerances_from, write_report
+    from ssa_bench.report.paper_check import compare_with_paper
+    from ssa_bench.report.render_terminal import terminal_renderable
 
+    tolerances = tolerances_from(args.check_paper) if args.check_paper is not None else None
+    if getattr(args, "allow_missing", False) and tolerances is None:
+        raise UserError("--allow-missing only applies to --check-paper", key="--allow-missing",
+                        fix="add --check-paper TOL, or drop --allow-missing")
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    table = report_table(spec, runs, store)
+    if tolerances is not None:
+        paper_gate(table, tolerances)       # refused before anything is written
     formats = args.format or ["latex", "markdown", "csv"]
-    _print_report(spec, runs, store)
-    paths = write_report(spec, runs, store, formats=formats, out_dir=args.out)
+    _out.print(terminal_renderable(table))
+    paths = write_report(spec, runs, store, formats=formats, out_dir=args.out, table=table)
     for fmt, path in paths.items():
         _err.print(f"wrote {fmt}: {path}")
-    if args.check_paper is not None:
-        off = check_paper(spec, runs, store, tolerance=args.check_paper)
-        for item in off:
-            _err.print(f"[red]differs[/red] {item}")
-        if off:
-            return 1
-    return 0
+    if tolerances is None:
+        return 0
+    return _paper_verdict(compare_with_paper(table, tolerances), tolerances, args.allow_missing)
+
+
+def _paper_verdict(check, tolerances, allow_missing: bool, shown: int = 10) -> int:
+    """Print what --check-paper compared and found; 1 when the gate trips."""
+    from rich.markup import escape
+
+    for item in check.differences:
+        _err.print(f"[red]differs[/red] {escape(str(item))}", soft_wrap=True)
+    label = "[yellow]missing[/yellow]" if allow_missing else "[red]missing[/red]"
+    for item in check.missing[:shown]:
+        _err.print(f"{label} {escape(str(item))}", soft_wrap=True)
+    if len(check.missing) > shown:
+        _err.print(f"{label} ... and {len(check.missing) - shown} more cells without a number of ours", soft_wrap=True)
+    _err.print(escape(check.summary(tolerances)), soft_wrap=True)
+    if check.compared == 0 and not check.missing:
+        _err.print("[red]--check-paper compared nothing[/red]: no cell of this table has both a paper number "
+                   "and a run of ours", soft_wrap=True)
+    elif check.missing and not allow_missing:
+        _err.print("[red]--check-paper fails[/red]: cells it should compare have no number of ours yet "
+                   "(finish the runs, or pass --allow-missing to check only what exists)", soft_wrap=True)
+    elif check.compared == 0:
+        _err.print("[red]--check-paper compared nothing[/red]: no cell has a number of ours yet", soft_wrap=True)
+    return 0 if check.passed(allow_missing) else 1
+
+
+def _warn_store_damage(store, runs, shown: int = 10) -> None:
+    """One warning line per damaged record.json / state.json of the spec's runs (on stderr: `plan
+    --json` keeps a clean stdout), so that neither a done run's damaged state file nor a figure
+    drawn without a damaged record passes silently."""
+    from rich.markup import escape
+
+    damaged = store.damaged_files(run.id for run in runs)
+    for item in damaged[:shown]:
+        _err.print(f"[yellow]warning:[/yellow] {escape(item.message())}", highlight=False, soft_wrap=True)
+    if len(damaged) > shown:
+        _err.print(f"[yellow]warning:[/yellow] ... and {len(damaged) - shown} more damaged files "
+                   f"(`ssa-bench status` lists them)", soft_wrap=True)
 
 
 def cmd_figures(args: Namespace) -> int:
@@ -379,6 +439,7 @@ def cmd_figures(args: Namespace) -> int:
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    _warn_store_damage(store, runs)
     paths = make_figures(spec, runs, store, out_dir=args.out)
     for path in paths:
         _err.print(f"wrote {path}")

@@ -3,6 +3,7 @@ without outputs."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -99,3 +100,29 @@ def test_notebooks_import_the_package_not_copies():
         assert "from ssa_bench" in source
         assert "def " not in source, f"{name} defines functions: put them in ssa_bench and import them"
         assert "SSA_BENCH_RESULTS" in source and "SSA_BENCH_SPEC" in source
+
+
+@pytest.mark.slow   # trains three runs (module fixture)
+def test_notebooks_work_on_a_moved_results_folder(figure_runs, monkeypatch, tmp_path):
+    # Issue 24: users move results (scratch -> project space). The copy is read while the original
+    # is renamed away, so nothing can still be found through an absolute path into it.
+    import shutil
+
+    spec_path, spec, runs, store = figure_runs
+    moved = tmp_path / "moved" / "results"
+    shutil.copytree(store.root, moved, symlinks=True)
+    away = store.root + ".away"
+    monkeypatch.setenv("SSA_BENCH_RESULTS", str(moved))
+    monkeypatch.setenv("SSA_BENCH_SPEC", str(spec_path))
+    monkeypatch.setenv("SSA_BENCH_PROFILE", "paper")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    os.rename(store.root, away)
+    try:
+        tables = outputs(execute(nbformat.read(NOTEBOOKS / "tables.ipynb", as_version=4)))
+        assert "error" not in {out["output_type"] for out in tables}
+        assert "all runs done" in json.dumps([dict(out) for out in tables])
+        figures = outputs(execute(nbformat.read(NOTEBOOKS / "prototypes.ipynb", as_version=4)))
+        assert "error" not in {out["output_type"] for out in figures}
+        assert len([out for out in figures if "image/png" in out.get("data", {})]) == 2
+    finally:
+        os.rename(away, store.root)

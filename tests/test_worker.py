@@ -43,8 +43,10 @@ def test_failure_leaves_traceback_and_state(store):
         worker.execute_run(store.root, run_id)
     state = store.read_state(run_id)
     assert state["state"] == "failed" and "\n" not in state["reason"] and "NoSuchHead" in state["reason"]
-    assert state["traceback"] == store.path(run_id, "traceback.txt")
-    assert "NoSuchHead" in Path(state["traceback"]).read_text()
+    # Relative to the run's folder (the results folder may move); resolved by the store.
+    assert state["traceback"] == "traceback.txt"
+    assert store.resolve(run_id, state["traceback"]) == store.path(run_id, "traceback.txt")
+    assert "NoSuchHead" in Path(store.resolve(run_id, state["traceback"])).read_text()
     assert store.record(run_id) is None and not store.stage_done(run_id, "train")
     # The CLI: exit code 1, the same recorded failure.
     assert worker.main(["--results-dir", store.root, run_id]) == 1

@@ -24,6 +24,10 @@ def field_names(cls) -> tuple[str, ...]:
     return tuple(f.name for f in fields(cls))
 
 
+def _field_default(cls, name: str) -> Any:
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
 def check_type(key: str, value: Any, hint: Any) -> None:
     if get_origin(hint) is Literal:
         allowed = get_args(hint)
@@ -60,8 +64,9 @@ def check_range(key: str, value: Any, rule: Any) -> None:
 def resolve_fields(cls, block: dict[str, Any] | None, presets: dict[str, dict] | None = None,
                    ranges: dict[str, Any] | None = None, preset_key: str = "variant"):
     """``cls(**values)`` from a spec block: preset (when ``presets`` and the block's
-    ``preset_key`` select one) overlaid by the explicit keys, each checked for name, type and
-    range. Floats are stored as floats so that 10 and 10.0 give one run id."""
+    ``preset_key`` select one; else the dataclass's default of ``preset_key``) overlaid by the
+    explicit keys, each checked for name, type and range. Floats are stored as floats so that 10
+    and 10.0 give one run id."""
     block = dict(block or {})
     names = field_names(cls)
     hints = {name: hint for name, hint in get_type_hints(cls).items() if name in names}
@@ -74,7 +79,10 @@ def resolve_fields(cls, block: dict[str, Any] | None, presets: dict[str, dict] |
         check_type(key, value, hints[key])
     values = dict(block)
     if presets is not None:
-        values = {**presets[block.get(preset_key, next(iter(presets)))], **block}
+        # The preset's name goes into the values too, so the settings always say which preset
+        # their values came from (and a run id hashes it).
+        chosen = block.get(preset_key, _field_default(cls, preset_key))
+        values = {**presets[chosen], preset_key: chosen, **block}
     for key, value in values.items():
         if hints[key] is float:
             values[key] = float(value)

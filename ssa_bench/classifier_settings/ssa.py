@@ -1,7 +1,8 @@
 """The switches of the SSA classifier, as plain data (no torch), so specs validate fast.
 
 A spec's ``ssa:`` block is checked against :class:`SSASettings` (unknown key -> error naming it);
-the model builder consumes the same object. ``variant`` selects a preset (``paper`` or ``released``, see :data:`PRESETS`); any field set explicitly overrides the preset's value for that
+the model builder consumes the same object. ``variant`` selects a preset (``released``, the default,
+or ``paper``, see :data:`PRESETS`); any field set explicitly overrides the preset's value for that
 field. :func:`resolve_settings` does both; its ``to_dict()`` is what a run's id hashes, so every
 detail that changes training is a field here.
 
@@ -20,12 +21,13 @@ Variant = Literal["paper", "released"]
 
 @dataclass(frozen=True)
 class SSASettings:
-    """Defaults are the ``paper`` preset (the equations of arXiv 2405.06525)."""
+    """Defaults are the ``released`` preset, the SSA head of the authors' released code (issue 22);
+    ``variant: paper`` gives the equations as arXiv 2405.06525 prints them."""
 
     LABEL: ClassVar[str] = "SSA"
 
     enabled: bool = False
-    variant: Variant = "paper"
+    variant: Variant = "released"
     # Structure (Table 3, 6, 7)
     sepa: bool = True                     # semantic prototype adaptation
     sppa: bool = True                     # spatial prototype adaptation
@@ -35,62 +37,63 @@ class SSASettings:
     # only, and only when one of w_g, w_rd, w_sd, w_pd is non-zero.
     w_g: float = 1.0
     w_rd: float = 1.0
-    w_sd: float = 1.0
-    w_pd: float = 1.0
+    w_sd: float = 10.0
+    w_pd: float = 0.4
     # L_rd design (Tables 5, 8)
     rd_entropy: bool = True               # H
     rd_boundary: bool = True              # B
     rd_category: bool = True              # E
-    edge_size: int = 4
+    edge_size: int = 3
     # ---- where the paper and the authors' released code differ (docs/ssa.md, "Presets") ----
     # Logits: "dot" = Eq. 2's inner product; "cosine" = L2-normalised features and prototypes
     # times logit_scale.
-    logits: Literal["dot", "cosine"] = "dot"
+    logits: Literal["dot", "cosine"] = "cosine"
     logit_scale: float = 15.0
-    proto_proj: bool = False              # bias-free Linear(C, C) on S_p + P_p before the logits
+    proto_proj: bool = True               # bias-free Linear(C, C) on S_p + P_p before the logits
     # phi_s / phi_p: "linear" = one 1x1 conv (Linear(2C, C)); "mlp" = Linear(2C, C/2, no bias)
     # -> ReLU -> Linear(C/2, C).
-    phi: Literal["linear", "mlp"] = "linear"
+    phi: Literal["linear", "mlp"] = "mlp"
     # Input order of the student's phi_p and of the teacher's: the released code feeds the
     # student [P, P_c] and the teacher [P_c-hat, P].
-    sppa_concat: Literal["centre_basis", "basis_centre"] = "centre_basis"
+    sppa_concat: Literal["centre_basis", "basis_centre"] = "basis_centre"
     teacher_sppa_concat: Literal["centre_basis", "basis_centre"] = "centre_basis"
     pe_residual: bool = False             # P_f = S_f + PE(S_f) instead of PE(S_f) (in no preset)
-    w_coarse: float = 0.0                 # CE on the coarse mask M_c
+    w_coarse: float = 1.0                 # CE on the coarse mask M_c
     # The CE of M_c and of O-hat: the head's own loss_decode (mmseg: mean over all pixels) or a
     # plain CE averaged over the labelled pixels only (released: nn.CrossEntropyLoss).
-    aux_ce: Literal["head_loss", "mean_non_ignored"] = "head_loss"
-    dice: Literal["vnet", "sigmoid_present", "none"] = "vnet"   # the Dice term of L_c and L_g
+    aux_ce: Literal["head_loss", "mean_non_ignored"] = "mean_non_ignored"
+    # The Dice term of L_c and L_g.
+    dice: Literal["vnet", "sigmoid_present", "none"] = "sigmoid_present"
     # Ignored pixels in the Dice sums: left out, or kept with a zero target for every class (the
     # released code builds its targets as masks of the present classes over the whole image).
-    dice_ignored: Literal["exclude", "as_background"] = "exclude"
+    dice_ignored: Literal["exclude", "as_background"] = "as_background"
     # Where the terms SSA adds to the head's CE (Dice, coarse CE, teacher CE and Dice) compare
     # with the label: at the classifier's resolution (label resized by nearest) or upsampled to
     # the label's, as the head's own CE. The main CE is always the head's, at label resolution.
-    extra_loss_resolution: Literal["feature", "label"] = "feature"
+    extra_loss_resolution: Literal["feature", "label"] = "label"
     # align_corners of every upsampling of student, coarse and teacher logits to the label size
     # before a loss: the head's own setting, or always True (released code).
-    upsample_align_corners: Literal["head", "true"] = "head"
+    upsample_align_corners: Literal["head", "true"] = "true"
     # Teacher semantic centre behind O-hat: per image, or pooled over the batch (L_sd always
     # uses the batch-pooled one, as the paper says under Eq. 15).
-    teacher_semantic_pool: Literal["image", "batch"] = "image"
+    teacher_semantic_pool: Literal["image", "batch"] = "batch"
     # L_rd: target = (1 - rd_onehot_mix) softmax(O-hat) + rd_onehot_mix onehot(GT); a region's
     # mean divides by its summed entropy weights ("weight", Eq. 11) or its pixel count ("count").
-    rd_onehot_mix: float = 0.0
+    rd_onehot_mix: float = 0.5
     rd_normalise: Literal["weight", "count"] = "weight"
     rd_resolution: Literal["feature", "label"] = "feature"
     # Boundary B: one-pixel label changes dilated symmetrically to edge_size ("label_edges"), or
     # OpenCV's Canny on the label map followed by cv2.dilate (released code).
-    boundary_operator: Literal["label_edges", "canny"] = "label_edges"
-    edge_border: int = 0                  # edges within this many pixels of the image border dropped
+    boundary_operator: Literal["label_edges", "canny"] = "canny"
+    edge_border: int = 6                  # edges within this many pixels of the image border dropped
     # L_sd relation matrices: softmax(sd_scale * a b^T) of raw ("dot") or L2-normalised ("cosine")
     # prototypes; sd_detach_key: the student's b is detached.
-    sd_relation: Literal["dot", "cosine"] = "dot"
-    sd_scale: float = 1.0
-    sd_detach_key: bool = False
+    sd_relation: Literal["dot", "cosine"] = "cosine"
+    sd_scale: float = 15.0
+    sd_detach_key: bool = True
     # L_pd: "eq16" = -sum softmax(P_p) log softmax(P_p-hat) as printed; "soft_ce" = the teacher's
     # softmax as the target of the student's log-softmax.
-    pd_form: Literal["eq16", "soft_ce"] = "eq16"
+    pd_form: Literal["eq16", "soft_ce"] = "soft_ce"
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
@@ -119,10 +122,12 @@ class SSASettings:
         return adapts and any(w > 0 for w in (self.w_g, self.w_rd, self.w_sd, self.w_pd))
 
 
-# What each variant changes from the dataclass defaults (= "paper").
+# Every field where the two presets differ, with each preset's value; a field not listed here has
+# one value in both (the dataclass default). A block that names no variant gets the dataclass's
+# default variant, ``released``, whose values are also the dataclass defaults (tested).
 PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {},
-    # The authors' code (github.com/xwmaxwma/SSA @650c30d; SF = models/decode_heads/
+    # The authors' code (github.com/xwmaxwma/SSA @650c30d, the golden fixture's source; the SF
+    # lines cited hold in xwmaxwma/SSA-Seg @e67fc2f too. SF = models/decode_heads/
     # segformer_head_ssa.py, SL = models/losses/ssa_loss.py), line by line in docs/ssa.md.
     "released": {
         "logits": "cosine", "logit_scale": 15.0, "proto_proj": True, "phi": "mlp",
@@ -136,7 +141,26 @@ PRESETS: dict[str, dict[str, Any]] = {
         "sd_relation": "cosine", "sd_scale": 15.0, "sd_detach_key": True, "w_sd": 10.0,
         "pd_form": "soft_ce", "w_pd": 0.4,
     },
+    # The equations of arXiv 2405.06525 as printed (Eqs. 2, 9-16; Sec. 4.2's weights of 1).
+    "paper": {
+        "logits": "dot", "logit_scale": 15.0, "proto_proj": False, "phi": "linear",
+        "sppa_concat": "centre_basis", "teacher_sppa_concat": "centre_basis",
+        "pe_residual": False, "w_coarse": 0.0, "aux_ce": "head_loss",
+        "dice": "vnet", "dice_ignored": "exclude",
+        "extra_loss_resolution": "feature", "upsample_align_corners": "head",
+        "teacher_semantic_pool": "image",
+        "rd_onehot_mix": 0.0, "rd_normalise": "weight", "rd_resolution": "feature",
+        "boundary_operator": "label_edges", "edge_size": 4, "edge_border": 0,
+        "sd_relation": "dot", "sd_scale": 1.0, "sd_detach_key": False, "w_sd": 1.0,
+        "pd_form": "eq16", "w_pd": 1.0,
+    },
 }
+
+# The ``ssa:`` block of every run without SSA (the spec loader puts it there, and a run's id
+# hashes it). Switched off, the other fields change nothing; they keep the values the default had
+# before ``released`` became it, so the ids of runs without SSA recorded before issue 22 still
+# find their results.
+DISABLED_BLOCK: dict[str, Any] = {"enabled": False, "variant": "paper"}
 
 
 # The SSA name of the shared error (spec loader, tests and users catch it by this name).

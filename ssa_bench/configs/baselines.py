@@ -15,7 +15,7 @@ upernet_swin_* AdamW 6e-5, wd 0.01, 1500 warm-up, poly 1; FCN aux head 0.4, 512 
                window 7 (Swin-B: ImageNet-1K, Swin-L: ImageNet-22K) -- the window and
                pre-training whose FLOPs match the paper's Table 1/2
 segformer_b5   AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
-segnext_t      AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1
+segnext_t      AdamW 6e-5, wd 0.01, head lr x10, 1500 warm-up, poly 1; SyncBN backbone
 seaformer_b/l  AdamW 2.5e-4 (SeaFormer-B on PASCAL-Context and COCO-Stuff: 2e-4), wd 0.01
                (none on ``pos_emb``), head lr x10, 1500 warm-up, poly 1; SyncBN
 afformer_b     AdamW 3e-4, wd 0.01 (no paramwise rules), 1500 warm-up, poly 1; GroupNorm(32)
@@ -98,11 +98,21 @@ class BaselineRecipe:
             node[leaf] = copy.deepcopy(value)
 
     def param_scheduler_for(self, max_iters: int) -> list[dict[str, Any]]:
-        """The schedule with its decay phase ending at ``max_iters``.
+        """The schedule with its decay ending at ``max_iters``, as mmcv 1.x ran it.
+
+        mmcv 1.x's ``PolyLrUpdaterHook`` (which the authors' mmseg 0.x used) decays over all
+        iterations from 0 and multiplies that lr by the linear warm-up factor during the warm-up
+        (``mmcv/runner/hooks/lr_updater.py``: ``get_lr`` with ``progress = runner.iter``,
+        ``max_progress = runner.max_iters``; ``get_warmup_lr``). mmengine's schedulers are
+        chainable: ``LinearLR`` over the warm-up and ``PolyLR`` over the whole run, both active
+        during the warm-up, give exactly that product when the poly decays to 0 (every warm-up
+        recipe here). An mmengine scheduler reaches its end value at step ``end - 1``
+        (``total_iters = end - begin - 1``), so ``end`` is one past mmcv's ``warmup_iters`` and
+        ``max_iters``; tests/configs/test_poly_span.py compares both at several iterations.
 
         The warm-up keeps its length (1500 iterations at 160k and at 80k, as the authors ran
         it) unless that is more than a tenth of the run -- a short CPU run -- where it is cut
-        to a tenth so that the decay phase still exists.
+        to a tenth.
         """
         if max_iters < 1:
             raise ValueError(f"max_iters must be positive, got {max_iters}")
@@ -111,11 +121,14 @@ class BaselineRecipe:
         warmup_end = max((s["end"] for s in warmups), default=0)
         if warmup_end > max_iters // 10:
             warmup_end = max_iters // 10
-            for warmup in warmups:
-                warmup["end"] = warmup_end
-            warmups = [w for w in warmups if w["end"] > w.get("begin", 0)]
-        decay["begin"] = warmup_end if warmups else 0
-        decay["end"] = max_iters
+            warmups = [w for w in warmups if warmup_end > w.get("begin", 0)]
+        if warmups and decay.get("eta_min", 0.0) != 0.0:
+            # (lr - eta_min) * poly + eta_min is not a product with the warm-up factor
+            raise ValueError("a warm-up chained with a poly decay to eta_min != 0 is not mmcv 1.x's schedule")
+        for warmup in warmups:
+            warmup["end"] = warmup_end + 1
+        decay["begin"] = 0
+        decay["end"] = max_iters + 1
         return warmups + [decay]
 
 
@@ -291,7 +304,11 @@ def _vit_adapter_l() -> BaselineRecipe:
     model["test_cfg"] = dict(mode="slide", crop_size=(512, 512), stride=(341, 341))
     optim_wrapper = _adamw(2e-5, 0.05, head_lr_mult=None)
     optim_wrapper["constructor"] = "ViTLayerDecayOptimizerConstructor"
-    optim_wrapper["paramwise_cfg"] = dict(num_layers=24, decay_rate=0.95)
+    # no_decay_names=[]: the authors' LayerDecayOptimizerConstructor means to exempt pos_embed but
+    # compares bare names with prefixed ones (ViT-Adapter @fd64a51
+    # segmentation/mmcv_custom/layer_decay_optimizer_constructor.py), so pos_embed and the 2-D
+    # level_embed are decayed there; 1-D parameters and biases are exempt in both.
+    optim_wrapper["paramwise_cfg"] = dict(num_layers=24, decay_rate=0.95, no_decay_names=[])
     # The SSA authors' PASCAL-Context and COCO-Stuff configs (xwmaxwma/SSA-Seg,
     # configs/vit-adapter/*_pc.py, *_coco10k.py) normalise with ImageNet's mean/std and decay
     # layers by 0.90; their ADE20K config uses 127.5 and 0.95 as above.
@@ -315,9 +332,18 @@ def _segformer_mini() -> BaselineRecipe:
     return recipe
 
 
+def _segnext_t() -> BaselineRecipe:
+    recipe = _from_mmseg("segnext/segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512.py")
+    # mmseg's "1xb16" config trains on one GPU with plain BN; the SSA authors' MSCAN is SyncBN
+    # (SSA-Seg configs/segnext/mscan.py:14), which is what makes 4 GPUs x 4 images equal to one
+    # process with 16 (mmengine reverts SyncBN to BN without a process group).
+    recipe.model["backbone"]["norm_cfg"] = dict(type="SyncBN", requires_grad=True)
+    return recipe
+
+
 _RECIPES: dict[str, Callable[[], BaselineRecipe]] = {
     "segformer_mini": _segformer_mini,
-    "segnext_t": lambda: _from_mmseg("segnext/segnext_mscan-t_1xb16-adamw-160k_ade20k-512x512.py"),
+    "segnext_t": lambda: _segnext_t(),
     "segformer_b5": lambda: _from_mmseg("segformer/segformer_mit-b5_8xb2-160k_ade20k-512x512.py"),
     "ocrnet_hr48": lambda: _from_mmseg("ocrnet/ocrnet_hr48_4xb4-160k_ade20k-512x512.py"),
     "fcn_r101": lambda: _from_mmseg("fcn/fcn_r101-d8_4xb4-160k_ade20k-512x512.py"),

@@ -16,6 +16,8 @@ import copy
 import os
 
 from ssa_bench.catalog import DATASETS
+from ssa_bench.configs import authors_runs
+from ssa_bench.configs.protocol import checkpoint_choice
 from ssa_bench.runtime import launcher, per_device_batch
 from ssa_bench.store.paths import run_paths_of_work_dir
 
@@ -88,7 +90,24 @@ def _datasets(run_config: dict) -> tuple[dict, dict]:
         dataset["data_root"] = root
     train["pipeline"] = _set_pipeline(train["pipeline"], crop, scale, reduce)
     val["pipeline"] = _set_pipeline(val["pipeline"], crop, scale, reduce)
+    if not definition and not DATASETS[name].generated:
+        val["pipeline"] = _authors_test_resize(val["pipeline"], run_config["baseline"], name)
     return train, val
+
+
+def _authors_test_resize(pipeline: list, baseline: str, dataset: str) -> list:
+    """The SSA authors' test resize (``configs/authors_runs.py``): their scale where it is not the
+    data set's, and ``ResizeToMultiple(32)`` after the keep-ratio resize where they round up."""
+    scale = authors_runs.test_scale(baseline, dataset)
+    divisor = authors_runs.test_size_divisor(baseline, dataset)
+    out = []
+    for step in pipeline:
+        if step["type"] == "Resize" and scale is not None:
+            step = {**step, "scale": tuple(scale)}
+        out.append(step)
+        if step["type"] == "Resize" and divisor is not None:
+            out.append(dict(type="ResizeToMultiple", size_divisor=divisor))
+    return out
 
 
 def _test_time_aug_pipeline(run_config: dict, test_pipeline: list) -> list:
@@ -146,11 +165,15 @@ def _hooks(run_config: dict, work_dir: str) -> tuple[dict, list]:
         timer=dict(type="IterTimerHook"),
         logger=dict(type="LoggerHook", interval=max(1, min(50, train["max_iters"] // 20)), log_metric_by_epoch=False),
         param_scheduler=dict(type="ParamSchedulerHook"),
-        checkpoint=dict(type="CheckpointHook", by_epoch=False, interval=train["checkpoint_interval"],
+        checkpoint=dict(type="SSABenchCheckpointHook", by_epoch=False, interval=train["checkpoint_interval"],
                         max_keep_ckpts=2, save_last=True),
         sampler_seed=dict(type="DistSamplerSeedHook"),
         visualization=dict(type="SegVisualizationHook", draw=False),
     )
+    if checkpoint_choice(run_config) == "best":
+        # mmengine keeps best_mIoU_iter_N.pth beside the regular checkpoints (mmcv 1.x's
+        # EvalHook(save_best='mIoU') in the authors' runs); the evaluate stage tests it
+        default_hooks["checkpoint"].update(save_best="mIoU", rule="greater")
     progress = run_paths_of_work_dir(work_dir).progress
     custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW"),
                     dict(type="SSABenchValidationCatchUpHook", priority="LOW")]

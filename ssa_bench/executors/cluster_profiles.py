@@ -63,6 +63,9 @@ _INT_KEYS = {"gpus_per_node", "gpus", "nodes", "cpus_per_gpu", "cpus_per_task", 
              "max_requeues", "max_parallel"}
 # Zero of these is no request at all (sbatch rejects --cpus-per-task=0; an array of 0 at once never runs).
 _POSITIVE_KEYS = {"nodes", "cpus_per_gpu", "cpus_per_task", "max_parallel"}
+# Beyond these a value is a typo (gpus: 100000000), refused here rather than as an odd sbatch error.
+_AT_MOST = {"gpus_per_node": 64, "gpus": 4096, "nodes": 1024, "cpus_per_gpu": 1024, "cpus_per_task": 4096,
+            "max_requeues": 1000, "max_parallel": 100_000}
 _MEM_KEYS = {"mem_per_gpu", "mem_per_cpu"}
 _STR_KEYS = {"description", "partition", "account", "qos", "constraint", "job_name", "python"}
 
@@ -136,6 +139,9 @@ def _read_yaml(path: Path):
     except yaml.YAMLError as error:
         raise UserError(f"not valid YAML: {_yaml_problem(error)}", file=file,
                         fix="check the indentation and quoting there") from None
+    except RecursionError:
+        raise UserError("not valid YAML: brackets nested too deeply to read", file=file,
+                        fix="write one 'key: value' per line (see slurm/clusters/example-gpu.yaml)") from None
 
 
 def _yaml_problem(error: yaml.YAMLError) -> str:
@@ -231,6 +237,9 @@ def _check_values(data: dict, file: str, *, allowed: set[str], where: str) -> di
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise UserError(f"must be a whole number >= {least}, got {value!r}", file=file, key=path,
                                 fix="write e.g. 4" + (" (or leave the key out for the default)" if least else ""))
+            if value > _AT_MOST.get(key, value):
+                raise UserError(f"{value} is more than {_AT_MOST[key]:,}", file=file, key=path,
+                                fix="write the real count, e.g. 4")
             out[key] = value
         elif key == "time":
             minutes = parse_minutes(value)

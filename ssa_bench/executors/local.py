@@ -27,6 +27,7 @@ from rich.table import Table
 from ssa_bench.executors.base import Executor, Outcome, in_flight
 from ssa_bench.plan import Run
 from ssa_bench.store import Owner, Store
+from ssa_bench.store.storage import StorageError
 
 POLL_SECONDS = 0.5
 # Another host sharing the results (NFS) judges this claim by its mtime: refresh well within
@@ -71,13 +72,38 @@ def _spawn(run: Run, store: Store, threads: int, owner: Owner,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=_worker_env(threads),
         )
     worker = Owner("local", socket.gethostname(), process.pid, None, time.time())
-    handed = store.transfer_claim(run.id, owner, worker)
-    store.set_state(run.id, "running", executor="local", pid=process.pid, job_id=None)
+    handed = False
+    try:
+        handed = store.transfer_claim(run.id, owner, worker)
+        store.set_state(run.id, "running", executor="local", pid=process.pid, job_id=None)
+    except StorageError:
+        pass        # the worker is running: it records its own state, or its failure to
     return _Active(run, process, time.time(), log_path, worker if handed else None)
 
 
 def _release(active: _Active, store: Store, owner: Owner) -> None:
-    store.release_claim(active.run.id, active.owner or owner)
+    try:
+        store.release_claim(active.run.id, active.owner or owner)
+    except StorageError:
+        pass        # a claim whose pid is gone is stale: the next `run` breaks it
+
+
+def _mark_failed(store: Store, run_id: str, reason: str, console: Console | None = None, **info) -> None:
+    """state.json := failed. When even that cannot be written (a full or read-only file system),
+    the submitter says so and goes on: `status` tells a run whose worker is gone from a running one."""
+    try:
+        store.set_state(run_id, "failed", reason=reason, **info)
+    except StorageError as error:
+        if console is not None:
+            console.print(f"[red]failed[/red] {run_id}: {reason} (not recorded: {error.one_line()})",
+                          highlight=False, soft_wrap=True)
+
+
+def _release_quietly(store: Store, run_id: str, owner: Owner) -> None:
+    try:
+        store.release_claim(run_id, owner)
+    except StorageError:
+        pass
 
 
 def _finish(active: _Active, store: Store, progress: _Progress, owner: Owner) -> None:
@@ -88,9 +114,10 @@ def _finish(active: _Active, store: Store, progress: _Progress, owner: Owner) ->
             progress.done += 1
             return
         if state.get("state") != "failed":
-            # The worker died before it could record its own failure (killed, out of memory).
-            store.set_state(active.run.id, "failed", traceback=active.log_path,
-                            reason=f"worker exited with code {code} without recording a result")
+            # The worker died before it could record its own failure (killed, out of memory, a
+            # disk too full to write it).
+            _mark_failed(store, active.run.id, f"worker exited with code {code} without recording a result",
+                         traceback=os.path.basename(active.log_path))
         progress.failed += 1
         progress.failed_ids.append(active.run.id)
     finally:
@@ -142,10 +169,19 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
     max_parallel = max(1, max_parallel or default_parallelism(runs))
     threads = max(1, (os.cpu_count() or 1) // max_parallel)
     owner = Owner.this_process("local")
-    pending, followed, elsewhere = [], [], []
+    pending, followed, elsewhere, unwritable = [], [], [], []
     for run in runs:
-        store.write_run(run)
-        (pending if store.claim(run.id, owner) else followed).append(run)
+        try:
+            store.write_run(run)
+            claimed = store.claim(run.id, owner)
+        except StorageError as error:
+            # Nothing of the run could be written (full, read-only, failing file system): it is
+            # not started, the others are.
+            console.print(f"[red]failed[/red] {run.id}: {error.one_line()}", highlight=False, soft_wrap=True)
+            _mark_failed(store, run.id, error.one_line())
+            unwritable.append(run.id)
+            continue
+        (pending if claimed else followed).append(run)
     for run in list(attach or []) + followed:
         if not _followable(store, run):
             elsewhere.append(run)
@@ -157,16 +193,31 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
         holder = store.claim_holder(run.id)
         console.print(f"{run.id} is claimed by {holder.describe() if holder else 'another process'}: not "
                       f"trained here (`ssa-bench status` follows it)", highlight=False)
-    for run in pending:
-        store.set_state(run.id, "queued", executor="local")
-    progress = _Progress(total=len(pending) + len(followed))
+    for run in list(pending):
+        try:
+            store.set_state(run.id, "queued", executor="local")
+        except StorageError as error:
+            console.print(f"[red]failed[/red] {run.id}: {error.one_line()}", highlight=False, soft_wrap=True)
+            _mark_failed(store, run.id, error.one_line())
+            _release_quietly(store, run.id, owner)
+            pending.remove(run)
+            unwritable.append(run.id)
+    progress = _Progress(total=len(pending) + len(followed) + len(unwritable), failed=len(unwritable),
+                         failed_ids=list(unwritable))
     active: list[_Active] = []
     beat = time.monotonic()
     try:
         with Live(console=console, refresh_per_second=2, transient=False) as live:
             while pending or active or followed:
                 while pending and len(active) < max_parallel:
-                    active.append(_spawn(pending.pop(0), store, threads, owner, worker_command))
+                    run = pending.pop(0)
+                    try:
+                        active.append(_spawn(run, store, threads, owner, worker_command))
+                    except StorageError as error:     # its log could not even be opened
+                        _mark_failed(store, run.id, error.one_line())
+                        _release_quietly(store, run.id, owner)
+                        progress.failed += 1
+                        progress.failed_ids.append(run.id)
                 for item in [a for a in active if a.process.poll() is not None]:
                     active.remove(item)
                     _finish(item, store, progress, owner)
@@ -190,7 +241,9 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
         raise
     for run_id in progress.failed_ids:
         state = store.read_state(run_id) or {}
-        console.print(f"[red]failed[/red] {run_id}: {state.get('traceback') or state.get('reason')}")
+        details = [state.get("reason"), store.resolve(run_id, state.get("traceback"))]
+        console.print(f"[red]failed[/red] {run_id}: {'; '.join(d for d in details if d) or 'see its worker.log'}",
+                      highlight=False, soft_wrap=True)
     return Outcome(1 if progress.failed or elsewhere else 0, failed=list(progress.failed_ids),
                    claimed_elsewhere=[run.id for run in elsewhere])
 
@@ -221,15 +274,18 @@ def _interrupt(active: list[_Active], pending: list[Run], store: Store, owner: O
             item.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             item.process.kill()
-        store.set_state(item.run.id, "failed", traceback=item.log_path,
-                        reason=f"{reason}; rerun the same command to continue")
+        _mark_failed(store, item.run.id, f"{reason}; rerun the same command to continue",
+                     traceback=os.path.basename(item.log_path))
         _release(item, store, owner)
     for run in pending:
         # Only what this submitter queued and never started goes back to pending: a finished run
         # must stay done.
-        if (store.read_state(run.id) or {}).get("state") == "queued":
-            store.set_state(run.id, "pending")
-        store.release_claim(run.id, owner)
+        try:
+            if (store.read_state(run.id) or {}).get("state") == "queued":
+                store.set_state(run.id, "pending")
+        except StorageError:
+            pass
+        _release_quietly(store, run.id, owner)
 
 
 class LocalExecutor(Executor):

@@ -93,17 +93,13 @@ def checkpoint_problems(configs) -> list[UserError]:
 
 
 def _safety_problem(path: Path) -> UserError | None:
-    """HOOK (issue 23 item 2, helper h23a): the one call site of the safe-loading check.
+    """The safe loader's check (ssa_bench/compat/safe_load.py), here so that a file whose pickle
+    names anything outside the allowlist (code it would run) is refused before any job is queued,
+    not inside a worker. It walks the pickle's opcodes; nothing in the file runs, no torch."""
+    from ssa_bench.compat.safe_load import check_checkpoint_is_safe
 
-    ``ssa_bench.weights.strict.check_checkpoint_is_safe(path)`` is to raise a one-line UserError
-    for a file whose pickle needs types outside the safe loader's allowlist. Until it exists this
-    checks nothing more than the hash and format above."""
     try:
-        from ssa_bench.weights.strict import check_checkpoint_is_safe
-    except ImportError:
-        return None
-    try:
-        check_checkpoint_is_safe(path)
+        check_checkpoint_is_safe(path, key="train.pretrained")
     except UserError as error:
         return error
     return None

@@ -15,7 +15,6 @@ Imported inside the job only (mmengine is loaded lazily, when a signal arrives).
 from __future__ import annotations
 
 import gc
-import os
 import signal
 import sys
 from typing import Any, Callable
@@ -72,19 +71,20 @@ def _training_runner():
 def _save_then(hand_over: Handler, log):
     from mmengine.hooks import Hook
 
-    from ssa_bench.store import write_text_atomic
+    from ssa_bench.stages.runner import save_checkpoint_atomic
+    from ssa_bench.store import checkpoints
 
     class SaveOnSignalHook(Hook):
         # after_train_iter runs before the loop counts the iteration: the finished one is iter + 1,
-        # the name mmengine's CheckpointHook would give it.
+        # the name mmengine's CheckpointHook would give it. Atomic like every checkpoint: SLURM's
+        # kill may come before the save ends, and the previous checkpoint must stay the newest.
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
             done = runner.iter + 1
             filename = f"iter_{done}.pth"
-            runner.save_checkpoint(runner.work_dir, filename=filename, by_epoch=False,
-                                   save_optimizer=True, save_param_scheduler=True)
+            path = save_checkpoint_atomic(runner, runner.work_dir, filename, by_epoch=False,
+                                          save_optimizer=True, save_param_scheduler=True)
             if runner.rank == 0:
-                write_text_atomic(os.path.join(runner.work_dir, "last_checkpoint"),
-                                  os.path.join(runner.work_dir, filename))
+                checkpoints.point_to(runner.work_dir, path)
                 log(f"saved {filename}; requeueing")
             hand_over()
 

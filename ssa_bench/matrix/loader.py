@@ -16,7 +16,7 @@ from ssa_bench.catalog import BASELINES, DATASETS
 from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier
-from ssa_bench.classifier_settings.ssa import SSASettingsError, resolve_settings
+from ssa_bench.classifier_settings.ssa import DISABLED_BLOCK, SSASettingsError, resolve_settings
 from ssa_bench.matrix import schema
 from ssa_bench.matrix.expand import expand, get_path, set_path
 from ssa_bench.matrix.overrides import parse_overrides
@@ -128,6 +128,28 @@ def _check_axis_value(key: str, value, file: str, where: str) -> None:
             raise SpecError(error.message, file=file, key=where, fix=error.fix) from None
 
 
+# Labels are 8-bit PNGs and mmseg ignores label 255: classes 0..254 at most.
+MAX_CLASSES = 255
+
+
+def _check_classes(classes: list, file: str, where: str) -> None:
+    if not classes or not all(isinstance(c, str) and c.strip() for c in classes):
+        raise SpecError("classes must be a non-empty list of names", file=file, key=where,
+                        fix="write classes: [road, car, ...]")
+    if len(classes) > MAX_CLASSES:
+        raise SpecError(f"{len(classes)} classes is more than {MAX_CLASSES}", file=file, key=where,
+                        fix="ADE20K-layout labels are 8-bit PNGs and label 255 means 'ignore': list at most "
+                            f"{MAX_CLASSES} classes")
+    seen: dict[str, int] = {}
+    for index, name in enumerate(classes):
+        key = name.strip().casefold()
+        if key in seen:
+            raise SpecError(f"class '{name}' is listed twice (positions {seen[key]} and {index})", file=file,
+                            key=f"{where}[{index}]",
+                            fix="each class is one label value: list every class once, in label order")
+        seen[key] = index
+
+
 def _check_datasets(block, file: str) -> dict:
     if block is None:
         return {}
@@ -142,9 +164,7 @@ def _check_datasets(block, file: str) -> dict:
             if required not in definition:
                 raise SpecError(f"inline dataset needs '{required}'", file=file, key=f"{where}.{required}",
                                 fix="give root: (a folder in ADE20K layout) and classes: [names...]")
-        if not definition["classes"] or not all(isinstance(c, str) for c in definition["classes"]):
-            raise SpecError("classes must be a non-empty list of names", file=file, key=f"{where}.classes",
-                            fix="write classes: [road, car, ...]")
+        _check_classes(definition["classes"], file, f"{where}.classes")
         if "crop_size" in definition:
             schema.check_size(definition["crop_size"], file, f"{where}.crop_size")
         if "scale" in definition:
@@ -158,6 +178,15 @@ def _check_datasets(block, file: str) -> dict:
     return block
 
 
+def _check_name(name: str, file: str) -> None:
+    """The spec's name becomes file and folder names (reports/<name>/<name>.tex): one plain path part."""
+    if not name.strip() or name.strip() in (".", "..") or any(c in name for c in "/\\") \
+            or any(ord(c) < 32 for c in name):
+        raise SpecError(f"name {name!r} cannot be a file name", file=file, key="name",
+                        fix="use letters, digits, '-' and '_' (e.g. name: table3_rerun), or drop name: "
+                            "to use the file's name")
+
+
 def _check_top(doc: dict, file: str) -> None:
     schema.check_keys(doc, schema.TOP_KEYS, file, "")
     for key in ("name", "title", "description", "columns", "sections"):
@@ -169,6 +198,11 @@ def _check_top(doc: dict, file: str) -> None:
     for key in ("rows", "include", "exclude"):
         if key in doc:
             schema.check_type(doc[key], list, file, key)
+    if doc.get("rows") == []:
+        raise SpecError("rows: is an empty list", file=file, key="rows",
+                        fix="list the table's rows ({label: ...} each), or drop rows: for one row made of base:")
+    if "name" in doc:
+        _check_name(doc["name"], file)
     for index, row in enumerate(doc.get("rows") or []):
         _check_row_block(row, file, f"rows[{index}]", need_label=True)
     for index, row in enumerate(doc.get("include") or []):
@@ -184,28 +218,53 @@ def _check_top(doc: dict, file: str) -> None:
                 or not all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
             raise SpecError(f"seeds must be a non-empty list of integers, got {seeds!r}", file=file,
                             key="seeds", fix="write e.g. seeds: [0, 1, 2]")
+        for index, seed in enumerate(seeds):
+            check_value("seed", seed, file, f"seeds[{index}]")      # [0, 2**32 - 1], as a row's seed
         if len(set(seeds)) != len(seeds):
             raise SpecError(f"seeds repeat a value: {seeds}", file=file, key="seeds", fix="list each seed once")
     if "report" in doc:
         schema.check_block(doc["report"], schema.REPORT_KEYS, file, "report")
 
 
-def _validate_values(values: dict, file: str, where: str, datasets: dict) -> None:
+def _check_baseline_and_dataset(values: dict, file: str, where: str, datasets: dict, required: bool) -> None:
     baseline, dataset = values.get("baseline"), values.get("dataset")
-    if baseline is None:
+    if baseline is None and required:
         raise SpecError("no baseline given", file=file, key=f"{where}.baseline",
                         fix=f"set base.baseline to one of: {', '.join(BASELINES)}")
-    if baseline not in BASELINES:
+    if baseline is not None and baseline not in BASELINES:
         raise SpecError(f"unknown baseline '{baseline}'", file=file, key=f"{where}.baseline",
                         fix=f"{schema.closest(str(baseline), BASELINES)}use one of: {', '.join(BASELINES)}")
-    if dataset is None:
+    if dataset is None and required:
         raise SpecError("no dataset given", file=file, key=f"{where}.dataset",
                         fix=f"set base.dataset to one of: {', '.join(DATASETS)}")
-    if dataset not in DATASETS and dataset not in datasets:
+    if dataset is not None and dataset not in DATASETS and dataset not in datasets:
         known = list(DATASETS) + list(datasets)
         raise SpecError(f"unknown dataset '{dataset}'", file=file, key=f"{where}.dataset",
                         fix=f"{schema.closest(str(dataset), known)}use one of: {', '.join(known)}, "
                             "or define it under datasets:")
+
+
+def _check_ssa_block(values: dict, file: str, where: str) -> None:
+    try:
+        _resolved_ssa(values.get("ssa") or {})
+    except SSASettingsError as error:
+        from ssa_bench.classifier_settings.ssa import SSASettings
+
+        hint = schema.closest(str(error.key), SSASettings.field_names()) if "unknown" in error.message else ""
+        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=hint + error.fix) from None
+
+
+def _validate_paper_only(values: dict, file: str, where: str, datasets: dict) -> None:
+    """A paper-only row trains nothing, but what it names must exist: a typo in its baseline or
+    ssa: block would otherwise pass unseen (and mislead whoever copies the row into a run)."""
+    _check_baseline_and_dataset(values, file, where, datasets, required=False)
+    _check_classifier(values, file, where)
+    _check_ssa_block(values, file, where)
+
+
+def _validate_values(values: dict, file: str, where: str, datasets: dict) -> None:
+    _check_baseline_and_dataset(values, file, where, datasets, required=True)
+    baseline = values["baseline"]
     train = values.get("train") or {}
     for key in ("crop_size",):
         if key in train:
@@ -224,13 +283,7 @@ def _validate_values(values: dict, file: str, where: str, datasets: dict) -> Non
         _check_test_mode(values["evaluate"], file, f"{where}.evaluate")
     check_pretrained(train.get("pretrained"), baseline, file, f"{where}.train.pretrained")
     _check_classifier(values, file, where)
-    try:
-        _resolved_ssa(values.get("ssa") or {})
-    except SSASettingsError as error:
-        from ssa_bench.classifier_settings.ssa import SSASettings
-
-        hint = schema.closest(str(error.key), SSASettings.field_names()) if "unknown" in error.message else ""
-        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=hint + error.fix) from None
+    _check_ssa_block(values, file, where)
 
 
 def _check_classifier(values: dict, file: str, where: str) -> None:
@@ -324,8 +377,9 @@ def _resolved_ssa(block: dict) -> dict:
 def _ssa_block(block: dict) -> dict:
     settings = _resolved_ssa(block)
     if not settings["enabled"]:
-        # Switched off, the other switches change nothing: one baseline run for every table.
-        settings = _resolved_ssa({})
+        # Switched off, the other switches change nothing: one baseline run for every table, its
+        # block fixed (DISABLED_BLOCK), not the default's, so baseline ids outlive a new default.
+        settings = _resolved_ssa(DISABLED_BLOCK)
     return dict(settings)
 
 
@@ -340,7 +394,10 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
                        "seg_map_suffix": definition.get("seg_map_suffix", ".png")}
         if definition.get("scale"):         # only when set: ids of runs without it do not change
             dataset_def["scale"] = list(definition["scale"])
-    train = {**train_defaults(dataset, datasets.get(dataset)), **(values.get("train") or {})}
+    ssa_on = (bool((values.get("ssa") or {}).get("enabled"))
+              or (values.get("classifier") or {}).get("type") == "ssa")
+    train = {**train_defaults(dataset, datasets.get(dataset), values["baseline"], ssa_on),
+             **(values.get("train") or {})}
     # a catalog reference (the checkpoint's identity, not this machine's cache path), a path or None
     train["pretrained"] = _pretrained_ref(values["baseline"], train["pretrained"])
     if train["lr"] is not None:
@@ -357,6 +414,22 @@ def _resolve_config(values: dict, datasets: dict) -> dict:
         "cfg": dict(values.get("cfg") or {}),
         "seed": int(values.get("seed", 0)),
     }
+
+
+# More runs than this is a typo in an axis (or a hostile file), not a table: refused before expansion,
+# which would otherwise take minutes and gigabytes before saying anything.
+MAX_RUNS = 100_000
+
+
+def _check_matrix_size(doc: dict, axes: dict, zipped: dict, file: str) -> None:
+    count = max(len(doc.get("rows") or []), 1) + len(doc.get("include") or [])
+    for values in axes.values():
+        count *= len(values)
+    count *= max((len(v) for v in zipped.values()), default=1)
+    count *= len(doc.get("seeds") or [0])
+    if count > MAX_RUNS:
+        raise SpecError(f"the matrix would expand to about {count:,} runs, more than {MAX_RUNS:,}", file=file,
+                        key="axes", fix="check the axes: and seeds: lists; split a study this large into several specs")
 
 
 def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
@@ -376,6 +449,7 @@ def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
     datasets = _check_datasets(doc.get("datasets"), file)
     axes = _check_axes(doc.get("axes"), file, "axes")
     zipped = _check_axes(doc.get("zip"), file, "zip")
+    _check_matrix_size(doc, axes, zipped, file)
     expanded = expand(doc.get("base") or {}, doc.get("rows") or [], axes, zipped,
                       doc.get("include") or [], doc.get("exclude") or [], file)
     rows_for_report: list[SpecRow] = []
@@ -387,6 +461,7 @@ def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
         label = str(row.values.get("label") or doc.get("name") or file_path.stem)
         section = _section_name(sections_key, row.values, row.axis_values) or row.values.get("section")
         if row.values.get("paper_only"):
+            _validate_paper_only(row.values, file, row.origin, datasets)
             rows_for_report.append(SpecRow(label, section, True))
             continue
         _validate_values(row.values, file, row.origin, datasets)

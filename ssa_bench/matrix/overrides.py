@@ -62,6 +62,9 @@ def parse_overrides(items) -> list[Override]:
         except yaml.YAMLError as error:
             raise SpecError(f"--set {key}: value '{raw}' is not valid YAML ({error.problem})", key="--set",
                             fix="quote strings with special characters") from None
+        except RecursionError:
+            raise SpecError(f"--set {key}: the value nests too deeply to read", key="--set",
+                            fix="give a plain value, list or mapping") from None
         if head in _ROW_LEVEL:
             check_value(key, value, None, f"--set {key}")
         if head == "ssa" and "." in key:

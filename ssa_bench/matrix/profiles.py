@@ -8,6 +8,7 @@ of the spec is kept, so the demo table has the paper's rows.
 from __future__ import annotations
 
 from ssa_bench.catalog import DATASETS
+from ssa_bench.configs.authors_runs import intervals
 
 PAPER_BATCH_SIZE = 16          # 4 GPUs x 4 images in the authors' configs
 
@@ -25,8 +26,12 @@ CPU_DEMO = {
 PROFILES = ("paper", "cpu-demo")
 
 
-def train_defaults(dataset: str, dataset_def: dict | None) -> dict:
-    """The paper-scale schedule of a dataset (inline datasets: 512 crops, 80k iterations)."""
+def train_defaults(dataset: str, dataset_def: dict | None, baseline: str | None = None,
+                   ssa: bool = False) -> dict:
+    """The paper-scale schedule of a dataset (inline datasets: 512 crops, 80k iterations).
+
+    Evaluation and checkpoint intervals are the SSA authors' for the baseline on that data set
+    (``configs/authors_runs.py``), else a tenth of the run."""
     if dataset_def is None:
         info = DATASETS[dataset]
         crop, max_iters = list(info.crop_size), info.max_iters
@@ -34,8 +39,10 @@ def train_defaults(dataset: str, dataset_def: dict | None) -> dict:
         crop = list(dataset_def.get("crop_size") or [512, 512])
         max_iters = int(dataset_def.get("max_iters") or 80_000)
     interval = max(1, max_iters // 10)
+    authors = intervals(baseline, dataset, ssa) if baseline and dataset_def is None else None
+    val_interval, checkpoint_interval = authors or (interval, interval)
     return {"max_iters": max_iters, "batch_size": PAPER_BATCH_SIZE, "crop_size": crop,
-            "val_interval": interval, "checkpoint_interval": interval, "lr": None,
+            "val_interval": val_interval, "checkpoint_interval": checkpoint_interval, "lr": None,
             "num_workers": 4, "device": "auto", "pretrained": None}
 
 

@@ -3,17 +3,14 @@
 Every name the report would look up later -- a metric in ``columns``/``decimals``/``rank_by``,
 the ``baseline_row``, the paper's table and its paper-only rows, the keys ``columns:`` and
 ``sections:`` pivot on -- is resolved here, so ``plan`` and ``run`` refuse a table that
-``report`` could not draw. The metric names are defined here (the report imports them), once.
+``report`` could not draw. The metric names come from ``ssa_bench.vocabulary.metrics``.
 """
 from __future__ import annotations
 
 from ssa_bench.errors import SpecError
 from ssa_bench.matrix.schema import closest
+from ssa_bench.vocabulary.metrics import METRICS
 
-# Metric columns, named as a spec's `report.columns` names them.
-METRICS = ("gflops", "gflops_full", "params_m", "latency_ms", "mIoU", "mAcc", "aAcc")
-# Metrics where higher is better and the gain over the baseline row is the paper's green arrow.
-ACCURACY_METRICS = ("mIoU", "mAcc", "aAcc")
 MAX_DECIMALS = 6
 
 
@@ -96,4 +93,4 @@ def _paper_has_row(table, label: str) -> bool:
     return any(section.row(label) is not None for section in table.sections)
 
 
-__all__ = ["ACCURACY_METRICS", "METRICS", "check_pivot_key", "check_report"]
+__all__ = ["check_pivot_key", "check_report"]

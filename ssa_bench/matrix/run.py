@@ -21,14 +21,23 @@ ID_LENGTH = 12
 # Keys added after the first records, at the value that reproduces the behaviour before them.
 ID_NEUTRAL_DEFAULTS: dict[str, object] = {
     # single-scale, whole image except ViT-Adapter-L: what every run did before the switches
-    "evaluate": {"aug_test": False, "test_mode": "authors"},
+    # ... and the checkpoint the authors keep (evaluate.checkpoint), added later still
+    "evaluate": {"aug_test": False, "test_mode": "authors", "checkpoint": "authors"},
 }
+
+
+def _neutral(key: str, value) -> bool:
+    neutral = ID_NEUTRAL_DEFAULTS[key]
+    if isinstance(neutral, dict) and isinstance(value, dict):
+        # a config written before a later key of the block existed has it at its neutral value
+        return {**neutral, **value} == neutral and set(value) <= set(neutral)
+    return value == neutral
 
 
 def hashed_view(config: dict) -> dict:
     """The config as its id sees it: neutral defaults of later keys left out."""
     return {key: value for key, value in config.items()
-            if not (key in ID_NEUTRAL_DEFAULTS and value == ID_NEUTRAL_DEFAULTS[key])}
+            if not (key in ID_NEUTRAL_DEFAULTS and _neutral(key, value))}
 
 
 def run_id(config: dict) -> str:

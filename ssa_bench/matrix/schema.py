@@ -48,8 +48,11 @@ TRAIN_KEYS = {
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 # aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
 # scale, as the paper tests (Sec. 4.2). ssa_bench/configs/protocol.py
-EVALUATE_KEYS = {"aug_test": bool, "test_mode": str}
+# checkpoint: the checkpoint the evaluate stage tests -- authors (default: the SSA authors' choice
+# for the baseline, ssa_bench/configs/authors_runs.py), last, or best (highest validation mIoU)
+EVALUATE_KEYS = {"aug_test": bool, "test_mode": str, "checkpoint": str}
 EVALUATE_TEST_MODES = ("authors", "slide", "whole")
+EVALUATE_CHECKPOINTS = ("authors", "last", "best")
 MEASURE_KEYS = {"input_size": list, "latency_warmup": (int, type(None)),
                 "latency_iters": (int, type(None)), "threads": int}
 SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str, "time": str,
@@ -100,8 +103,15 @@ def check_type(value: Any, expected, file: str, key: str) -> None:
     if not type_ok(value, expected):
         names = " or ".join(TYPE_NAMES.get(t, t.__name__)
                             for t in (expected if isinstance(expected, tuple) else (expected,)))
-        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", file=file, key=key,
-                        fix=f"write {names} here")
+        fix = f"write {names} here"
+        if isinstance(value, str) and float in (expected if isinstance(expected, tuple) else (expected,)):
+            try:
+                number = float(value)
+            except ValueError:
+                pass
+            else:   # YAML 1.1 reads 1e-4 (no dot in the mantissa) as text
+                fix = f"YAML reads {value} as text: write it with a dot, e.g. {number:.1e}"
+        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", file=file, key=key, fix=fix)
 
 
 def check_block(block: Any, keys: dict, file: str, where: str) -> None:
@@ -111,8 +121,16 @@ def check_block(block: Any, keys: dict, file: str, where: str) -> None:
         check_type(value, keys[key], file, f"{where}.{key}")
 
 
+# The largest side of a crop, an input or a resize scale: 16k pixels (a 1e6-pixel side is a typo that
+# would only surface as an out-of-memory error inside a queued job).
+MAX_SIDE = 16384
+
+
 def check_size(value: Any, file: str, key: str) -> None:
     if not (isinstance(value, list) and len(value) == 2
             and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
         raise SpecError(f"expected [height, width] of two positive integers, got {value!r}", file=file,
                         key=key, fix="write e.g. [512, 512]")
+    if max(value) > MAX_SIDE:
+        raise SpecError(f"a side of {max(value)} pixels is more than {MAX_SIDE}", file=file, key=key,
+                        fix="write the size in pixels, e.g. [512, 512]")

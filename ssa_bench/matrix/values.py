@@ -18,6 +18,7 @@ from ssa_bench.matrix import schema
 NESTED = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS,
           "evaluate": schema.EVALUATE_KEYS}
 MAX_SEED = 2**32 - 1           # numpy's and torch's seed range
+MAX_LABEL = 200                # characters of a row label or section name (table cells)
 
 # dotted key -> (lowest allowed, what to write): integer counts and sizes.
 _AT_LEAST = {
@@ -34,6 +35,14 @@ _AT_LEAST = {
     "slurm.cpus_per_gpu": (1, "at least 1 CPU per GPU"),
 }
 _SIZES = ("train.crop_size", "measure.input_size")
+# dotted key -> highest allowed: a count this large is a typo (1e15 iterations, a batch of 1e8)
+# that would only show inside a queued job, as a time limit or an out-of-memory error.
+_AT_MOST = {
+    "train.max_iters": 10_000_000, "train.val_interval": 10_000_000, "train.checkpoint_interval": 10_000_000,
+    "train.batch_size": 4096, "train.num_workers": 256,
+    "measure.latency_warmup": 100_000, "measure.latency_iters": 100_000, "measure.threads": 1024,
+    "slurm.gpus": 4096, "slurm.nodes": 1024, "slurm.cpus_per_gpu": 1024,
+}
 
 
 def _fail(message: str, file: str | None, where: str, fix: str) -> SpecError:
@@ -76,6 +85,9 @@ def check_value(key: str, value: Any, file: str | None, where: str) -> None:
         raise _fail(f"seed must be in [0, {MAX_SEED}], got {value}", file, where, "give a non-negative seed")
     if head in ("label", "baseline", "dataset") and not value.strip():
         raise _fail(f"empty {head}", file, where, f"write a {head} name")
+    if head in ("label", "section") and len(value) > MAX_LABEL:
+        raise _fail(f"a {head} of {len(value):,} characters (more than {MAX_LABEL})", file, where,
+                    f"a {head} is a table's row name: write a short one, e.g. + SEPA")
 
 
 def _check_range(key: str, value: Any, file, where: str) -> None:
@@ -87,6 +99,8 @@ def _check_range(key: str, value: Any, file, where: str) -> None:
         low, what = _AT_LEAST[key]
         if value < low:
             raise _fail(f"{key.split('.')[-1]} must be at least {low}, got {value}", file, where, f"give {what}")
+        if key in _AT_MOST and value > _AT_MOST[key]:
+            raise _fail(f"{key.split('.')[-1]} of {value} is more than {_AT_MOST[key]:,}", file, where, f"give {what}")
     elif key == "train.lr" and not (math.isfinite(value) and value > 0):
         raise _fail(f"lr must be a positive finite number, got {value}", file, where,
                     "give e.g. 6e-5, or null for the baseline's own learning rate")
@@ -95,6 +109,9 @@ def _check_range(key: str, value: Any, file, where: str) -> None:
     elif key == "evaluate.test_mode" and value not in schema.EVALUATE_TEST_MODES:
         raise _fail(f"unknown test mode '{value}'", file, where,
                     f"use one of: {', '.join(schema.EVALUATE_TEST_MODES)}")
+    elif key == "evaluate.checkpoint" and value not in schema.EVALUATE_CHECKPOINTS:
+        raise _fail(f"unknown checkpoint choice '{value}'", file, where,
+                    f"use one of: {', '.join(schema.EVALUATE_CHECKPOINTS)}")
 
 
 def _check_cfg(parts: list[str], value: Any, file, where: str) -> None:

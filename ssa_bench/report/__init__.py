@@ -4,16 +4,18 @@ paper's transcribed numbers. No torch here; figures live in `ssa_bench.report.fi
 `gather` is not re-exported here: `ssa_bench.report.gather` stays the module (docs/ARCHITECTURE.md
 names `ssa_bench.report.gather.gather`)."""
 from ssa_bench.report.api import (
-    PaperDifference,
     check_paper,
-    paper_differences,
+    paper_gate,
+    tolerances_from,
     report_table,
     report_text,
     terminal_table,
     write_report,
 )
 from ssa_bench.report.paper import load_paper_numbers
+from ssa_bench.report.paper_check import PaperCheck, PaperDifference, parse_tolerances
 from ssa_bench.report.table_model import build_table
 
-__all__ = ["PaperDifference", "build_table", "check_paper", "load_paper_numbers",
-           "paper_differences", "report_table", "report_text", "terminal_table", "write_report"]
+__all__ = ["PaperCheck", "PaperDifference", "build_table", "check_paper", "load_paper_numbers",
+           "paper_gate", "parse_tolerances", "report_table",
+           "tolerances_from", "report_text", "terminal_table", "write_report"]

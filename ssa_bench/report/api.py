@@ -2,17 +2,16 @@
 
     write_report(spec, runs, store, formats, out_dir) -> {format: path}
     terminal_table(spec, runs, store) -> rich renderable
-    check_paper(spec, runs, store, tolerance) -> [PaperDifference(row, column, paper, ours, diff), ...]
+    check_paper(spec, runs, store, tolerance) -> PaperCheck (compared, differences, missing; paper_check.py)
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
-
 from ssa_bench.errors import UserError
 from ssa_bench.store import write_text_atomic
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS
 from ssa_bench.report.gather import gather, results_root
+from ssa_bench.report.paper_check import (EXAMPLE, PaperCheck, Tolerances, compare_with_paper, parse_tolerances,
+                                          uncovered_metrics)
 from ssa_bench.report.render_csv import render_csv
 from ssa_bench.report.render_latex import render_latex
 from ssa_bench.report.render_markdown import render_markdown
@@ -26,8 +25,10 @@ def report_table(spec, runs, store) -> ReportTable:
     """Gather the spec's runs from the store and build its table model."""
     from ssa_bench.report.caption import from_scratch_baselines
 
-    table = build_table(spec, gather(store, runs))
+    frame = gather(store, runs)
+    table = build_table(spec, frame)
     table.from_scratch = from_scratch_baselines(runs)
+    table.batch_notes = sorted({note for note in frame["train_batch_note"] if isinstance(note, str) and note})
     return table
 
 
@@ -63,35 +64,36 @@ def report_text(spec, runs, store, width: int = 160) -> str:
     return terminal_text(report_table(spec, runs, store), width=width)
 
 
-class PaperDifference(NamedTuple):
-    row: str        # "section / label"
-    column: str     # "group metric"
-    paper: float
-    ours: float
-    diff: float     # |ours - paper|
-
-    def __str__(self) -> str:
-        return (f"{self.row} | {self.column}: paper {self.paper:g}, ours {self.ours:.2f}, "
-                f"|diff| {self.diff:.2f}")
-
-
-def paper_differences(table: ReportTable, tolerance: float, metrics=ACCURACY_METRICS) -> list[PaperDifference]:
-    """Cells where ours differs from the paper by more than `tolerance` points (accuracy metrics by
-    default: GFLOPs and latency differ by counter and device, not by reproduction quality).
-    Missing cells are not differences; the report flags them."""
-    if tolerance < 0:
-        raise UserError(f"--check-paper tolerance must be >= 0, got {tolerance:g}", key="--check-paper",
-                        fix="pass the allowed difference in points, e.g. --check-paper 0.5")
-    found = []
-    for row in table.rows:
-        name = " / ".join(str(p) for p in (row.section, row.label) if p is not None)
-        for column, cell in zip(table.columns, row.cells):
-            if column.metric in metrics and cell.delta is not None and abs(cell.delta) > tolerance:
-                where = f"{column.group_title} {column.metric}" if column.group_title else column.metric
-                found.append(PaperDifference(name, where, cell.paper, cell.ours, abs(cell.delta)))
-    return found
+def paper_gate(table: ReportTable, tolerances: Tolerances) -> None:
+    """Refuse (UserError, exit 2) a --check-paper that could not check what it is asked to: a spec
+    without a paper table, or a metric with paper numbers and no tolerance. Called before writing."""
+    if table.paper is None:
+        raise UserError("--check-paper: the spec names no paper table, so there is nothing to compare",
+                        file=table.spec_path, key="paper_table",
+                        fix="set paper_table (e.g. paper_table: 3) or drop --check-paper")
+    uncovered = uncovered_metrics(table, tolerances)
+    if uncovered:
+        raise UserError(f"no tolerance for {', '.join(uncovered)}, which the table "
+                        "has paper numbers for", key="--check-paper",
+                        fix=f"add a default (--check-paper 0.5) or {uncovered[0]}=TOL or {uncovered[0]}=off")
 
 
-def check_paper(spec, runs, store, tolerance: float, metrics=ACCURACY_METRICS) -> list[PaperDifference]:
-    """The CLI's --check-paper TOL: exit 1 when this list is not empty."""
-    return paper_differences(report_table(spec, runs, store), tolerance, metrics)
+def tolerances_from(values) -> Tolerances:
+    """--check-paper's values (or one number for every metric) -> Tolerances; UserError when malformed."""
+    if isinstance(values, Tolerances):
+        return values
+    if isinstance(values, (int, float)):
+        values = [repr(float(values))]
+    try:
+        return parse_tolerances(values)
+    except ValueError as error:
+        raise UserError(str(error), key="--check-paper", fix=EXAMPLE) from None
+
+
+def check_paper(spec, runs, store, tolerance, table: ReportTable | None = None) -> PaperCheck:
+    """Every cell with a paper number against its metric's tolerance (``tolerance``: Tolerances, one
+    number for every metric in its own unit, or the option's values such as ["0.5,gflops=5%"])."""
+    tolerances = tolerances_from(tolerance)
+    table = table or report_table(spec, runs, store)
+    paper_gate(table, tolerances)
+    return compare_with_paper(table, tolerances)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ssa_bench.catalog import DATASETS
 from ssa_bench.report.table_model import ReportTable
-from ssa_bench.report.text import METRIC_TITLES
+from ssa_bench.vocabulary.metrics import HEADINGS
 
 
 def _paper_sentence(table: ReportTable) -> str:
@@ -60,6 +60,12 @@ def _pretrained_sentence(table: ReportTable) -> str | None:
     names = ", ".join(title(b) for b in table.from_scratch)
     return (f"Trained from scratch, without the ImageNet-pretrained backbone the paper starts from "
             f"(train.pretrained: none): {names}.")
+
+
+def _batch_sentence(table: ReportTable) -> str | None:
+    if not table.batch_notes:
+        return None
+    return "Split of the batch of 16 not the authors' where it changes BN statistics: " + "; ".join(table.batch_notes) + "."
 
 
 def _evaluation_sentence(table: ReportTable) -> str | None:
@@ -147,15 +153,15 @@ def caption_sentences(table: ReportTable) -> list[str]:
     if heading and heading[-1] not in ".!?":
         heading += "."
     sentences = [heading, _paper_sentence(table), _profile_sentence(table), _pretrained_sentence(table),
-                 _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
+                 _batch_sentence(table), _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
     shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
     for column in shared:
-        title = METRIC_TITLES.get(column.metric, column.metric)
+        title = HEADINGS.get(column.metric, column.metric)
         sentences.append(f"{title} is shown once per row, measured on the {column.group_title} model as in the paper.")
     if any(row.paper_only for row in table.rows):
         sentences.append("Rows marked 'paper only' are not run here: the paper's numbers only.")
     if table.rank_by:
-        title = METRIC_TITLES.get(table.rank_by, table.rank_by)
+        title = HEADINGS.get(table.rank_by, table.rank_by)
         where = " within each block" if table.has_sections else ""
         sentences.append(f"Rows are ranked by mean {title}{where}, best first (rank in the # column).")
     return [s for s in sentences if s]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.table_model import Cell, Column, ReportTable, Row
 from ssa_bench.report.text import MISSING, format_number
 

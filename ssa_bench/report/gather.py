@@ -13,13 +13,14 @@ from pathlib import Path
 import pandas as pd
 
 from ssa_bench.configs.protocol import eval_mode, slide_window
-from ssa_bench.matrix.report_settings import METRICS
+from ssa_bench.vocabulary.metrics import METRICS
 from ssa_bench.store import Store
 
 RUN_COLUMNS = ("id", "label", "group", "section", "column", "seed", "state", "row_index",
                "paper_baseline", "paper_dataset", "baseline", "dataset", "eval_mode", "eval_window")
 DETAIL_COLUMNS = ("latency_device", "latency_device_name", "latency_threads", "latency_input_size",
-                  "train_wall_time_s", "train_iters", "train_device", "finished_at", "git_commit")
+                  "train_wall_time_s", "train_iters", "train_device", "train_batch_note", "finished_at",
+                  "git_commit")
 COLUMNS = RUN_COLUMNS + METRICS + DETAIL_COLUMNS
 
 
@@ -58,6 +59,7 @@ def flatten_record(record: dict) -> dict:
         "train_wall_time_s": _number(train.get("wall_time_s")),
         "train_iters": train.get("iters"),
         "train_device": train.get("device"),
+        "train_batch_note": (train.get("batch_split") or {}).get("note"),
         "finished_at": record.get("finished_at"),
         "git_commit": (record.get("env") or {}).get("git_commit"),
     }

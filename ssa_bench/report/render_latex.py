@@ -12,7 +12,8 @@ from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.cells import (CellText, Mark, Notation, delta_text, ours_text, paper_text,
                                     rank_text, section_titles, seeds_text)
 from ssa_bench.report.table_model import Column, ReportTable
-from ssa_bench.report.text import METRIC_TITLES, latex_escape, latex_label
+from ssa_bench.report.text import latex_escape, latex_label
+from ssa_bench.vocabulary.metrics import HEADINGS
 
 UP_COLOUR = "green!60!black"
 DOWN_COLOUR = "red!70!black"
@@ -67,7 +68,7 @@ def _header(table: ReportTable, label_titles: list[str]) -> list[str]:
     metric_cells = []
     rules, start = [], lead + 1
     for column in table.columns:
-        title = latex_escape(METRIC_TITLES.get(column.metric, column.metric))
+        title = latex_escape(HEADINGS.get(column.metric, column.metric))
         metric_cells.append(rf"\multicolumn{{{width}}}{{c}}{{{title}}}" if width > 1 else title)
         if width > 1:
             rules.append(rf"\cmidrule(lr){{{start}-{start + width - 1}}}")

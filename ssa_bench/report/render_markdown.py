@@ -5,7 +5,7 @@ from __future__ import annotations
 from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.cells import delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
 from ssa_bench.report.table_model import Column, ReportTable
-from ssa_bench.report.text import METRIC_TITLES
+from ssa_bench.vocabulary.metrics import HEADINGS
 
 
 def _escape(text: str) -> str:
@@ -14,7 +14,7 @@ def _escape(text: str) -> str:
 
 def column_titles(table: ReportTable, column: Column) -> list[str]:
     """Header names of one metric column: with its group, and split into paper/ours/Δ when the paper has it."""
-    metric = METRIC_TITLES.get(column.metric, column.metric)
+    metric = HEADINGS.get(column.metric, column.metric)
     prefix = f"{column.group_title} " if column.group_title and not column.shared else ""
     name = f"{prefix}{metric}"
     if table.has_paper:

@@ -11,7 +11,8 @@ from rich.text import Text
 from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.cells import CellText, delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
 from ssa_bench.report.table_model import ReportTable, Row
-from ssa_bench.report.text import METRIC_TITLES, MISSING
+from ssa_bench.report.text import MISSING
+from ssa_bench.vocabulary.metrics import HEADINGS
 
 _STYLES = {"up": "green", "down": "red", "noise": "dim"}
 
@@ -41,7 +42,7 @@ def terminal_renderable(table: ReportTable) -> Group:
     if table.max_seeds > 1:
         grid.add_column("n", justify="right")
     for column in table.columns:
-        head = METRIC_TITLES.get(column.metric, column.metric)
+        head = HEADINGS.get(column.metric, column.metric)
         if column.group_title and not column.shared:
             head = f"{column.group_title}\n{head}"
         if table.has_paper:

@@ -15,9 +15,8 @@ import pandas as pd
 from ssa_bench.catalog import DATASETS
 from ssa_bench.errors import UserError
 from ssa_bench.report.aggregate import SeedStats, aggregate_seeds, cell_key
-from ssa_bench.matrix.report_settings import ACCURACY_METRICS, METRICS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, DEFAULT_DECIMALS, LOWER_IS_BETTER, METRICS
 from ssa_bench.report.paper import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
-from ssa_bench.report.text import DEFAULT_DECIMALS
 
 DEFAULT_COLUMNS = ("mIoU",)
 
@@ -97,6 +96,8 @@ class ReportTable:
     paper_eval_source: str = ""                                    # where the paper states its protocol
     # baselines whose runs trained the backbone from scratch (train.pretrained none): the caption says so
     from_scratch: list[str] = field(default_factory=list)
+    # runs whose per-GPU batch changes what they compute (BN statistics) against the authors' split
+    batch_notes: list[str] = field(default_factory=list)
     rank_by: str | None = None         # the metric rows are ranked by within a section (report.rank_by)
 
     @property
@@ -332,8 +333,10 @@ def _ranked(section_rows: list, columns, metric: str | None) -> list:
     return with_value + without
 
 
-# Metrics where a smaller value ranks first.
-LOWER_IS_BETTER = ("gflops", "params_m", "latency_ms")
+def _decimals(paper: PaperTable | None, report: dict) -> dict[str, int]:
+    """The paper's own decimals, then the spec's ``report.decimals`` over them (the user's word
+    last); metrics named by neither print with their vocabulary default."""
+    return {**(dict(paper.decimals) if paper else {}), **dict(report.get("decimals") or {})}
 
 
 def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = None) -> ReportTable:
@@ -370,7 +373,7 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
         caption=report.get("caption"), profile=str(spec.profile), columns=build.columns,
         rows=rows, paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
         baseline_rows=baseline_rows, rank_by=report.get("rank_by"),
-        decimals=dict(paper.decimals) if paper else {}, latency=build.latency,
+        decimals=_decimals(paper, report), latency=build.latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
         spec_path=str(spec.path or "") or None,

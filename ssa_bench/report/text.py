@@ -1,4 +1,4 @@
-"""Number formatting, metric titles, and plain text -> LaTeX (escaping and the paper's math labels).
+"""Number formatting and plain text -> LaTeX (escaping and the paper's math labels).
 
 Spec labels and captions are plain text ("+ SEPA + Lg + Lsd", "mean ± std"); only the LaTeX
 renderer turns them into the paper's notation ("+ SEPA + $\\mathcal{L}_{g}$ + $\\mathcal{L}_{sd}$").
@@ -8,12 +8,6 @@ from __future__ import annotations
 import math
 import re
 
-METRIC_TITLES = {
-    "mIoU": "mIoU", "mAcc": "mAcc", "aAcc": "aAcc", "gflops": "GFLOPs", "gflops_full": "GFLOPs (full)",
-    "params_m": "Params (M)", "latency_ms": "Lat. (ms)",
-}
-DEFAULT_DECIMALS = {"mIoU": 2, "mAcc": 2, "aAcc": 2, "gflops": 1, "gflops_full": 1, "params_m": 2,
-                    "latency_ms": 1}
 MISSING = "—"
 
 

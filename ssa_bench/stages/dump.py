@@ -71,4 +71,4 @@ def dump_stage(run_config: dict, run_dir: str) -> dict:
             files.append(os.path.join(dump_dir, "classifier_analysis.npz"))
             _save_npz(files[-1], names=names, **arrays)
     return {"files": [os.path.relpath(f, run_dir) for f in files], "n_images": len(order),
-            "checkpoint": checkpoint}
+            "checkpoint": os.path.relpath(checkpoint, run_dir)}

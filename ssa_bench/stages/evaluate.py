@@ -4,13 +4,35 @@ dataset's or the baseline's mmseg configs, e.g. PASCAL-Context), or multi-scale 
 says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``)."""
 from __future__ import annotations
 
+import os
 
+
+import glob
+import os
+
+from ssa_bench.configs.protocol import checkpoint_choice
 from ssa_bench.stages.runner import latest_checkpoint, make_runner
 from ssa_bench.store.paths import run_paths_at
 
 
+def best_checkpoint(work_dir: str) -> str | None:
+    """The best validation checkpoint mmengine's CheckpointHook(save_best='mIoU') kept (it
+    removes the previous best when it saves a new one), or None."""
+    candidates = glob.glob(os.path.join(work_dir, "best_mIoU_iter_*.pth"))
+    return max(candidates, key=os.path.getmtime) if candidates else None
+
+
 def evaluate_stage(run_config: dict, run_dir: str) -> dict:
-    checkpoint = latest_checkpoint(run_paths_at(run_dir).work_dir)
+    work_dir = run_paths_at(run_dir).work_dir
+    if checkpoint_choice(run_config) == "best":
+        # evaluate.checkpoint: best (the authors' choice for ViT-Adapter-L); without a validation
+        # during training there is no best checkpoint, and the last one is not substituted
+        checkpoint = best_checkpoint(work_dir)
+        if checkpoint is None:
+            raise FileNotFoundError(f"no best_mIoU_iter_*.pth in {work_dir} (evaluate.checkpoint: best): "
+                                    "no validation ran during training")
+    else:
+        checkpoint = latest_checkpoint(work_dir)
     if checkpoint is None:
         raise FileNotFoundError(f"no checkpoint in {run_dir}/work_dir: the train stage did not finish")
     runner = make_runner(run_config, run_dir, "evaluate", load_from=checkpoint, resume=False)
@@ -19,5 +41,5 @@ def evaluate_stage(run_config: dict, run_dir: str) -> dict:
     return {
         "mIoU": float(metrics["mIoU"]), "mAcc": float(metrics["mAcc"]), "aAcc": float(metrics["aAcc"]),
         "per_class_iou": metric.per_class_iou or {},
-        "checkpoint": checkpoint,
+        "checkpoint": os.path.relpath(checkpoint, run_dir),
     }

@@ -6,6 +6,10 @@
   validation at the resumed iteration was lost: a job killed after its checkpoint at iteration N
   but before the validation at N resumes at N, and mmengine validates only after an iteration it
   trains, so the curve would miss N for good (at ``max_iters``: its last point).
+* ``SSABenchCheckpointHook`` is mmengine's ``CheckpointHook`` writing each checkpoint atomically
+  (temp file, fsync, rename, a size/sha256 note; ``stages.runner.save_checkpoint_atomic``), naming
+  it in ``last_checkpoint`` relative to the work_dir, and deleting a checkpoint past
+  ``max_keep_ckpts`` only once the new one is safe.
 * ``SSABenchIoUMetric`` is mmseg's ``IoUMetric`` that also keeps the per-class IoU, which the
   record stores and mmseg only prints.
 """
@@ -14,13 +18,13 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from mmengine.dist import broadcast_object_list
-from mmengine.hooks import Hook
+from mmengine.dist import broadcast_object_list, is_main_process
+from mmengine.hooks import CheckpointHook, Hook
 from mmseg.evaluation.metrics import IoUMetric
 from mmseg.registry import HOOKS, METRICS
 
-from ssa_bench.stages.runner import read_curve
-from ssa_bench.store import write_json_atomic
+from ssa_bench.stages.runner import read_curve, save_checkpoint_atomic
+from ssa_bench.store import checkpoints, write_json_atomic
 
 
 @HOOKS.register_module(force=True)
@@ -64,6 +68,31 @@ class SSABenchValidationCatchUpHook(Hook):
         broadcast_object_list(lost, src=0)
         if lost[0]:
             runner.val_loop.run()
+
+
+@HOOKS.register_module(force=True)
+class SSABenchCheckpointHook(CheckpointHook):
+    def _save_checkpoint_with_step(self, runner, step, meta) -> None:
+        # The bookkeeping is mmengine's (the kept ids travel in the checkpoint's message hub, so
+        # they are updated before saving); the file past max_keep_ckpts is deleted only after the
+        # new checkpoint is committed, so a kill or a full disk mid-save never leaves fewer.
+        dropped = None
+        if self.max_keep_ckpts > 0 and not (self.keep_ckpt_ids and self.keep_ckpt_ids[-1] == step):
+            if len(self.keep_ckpt_ids) == self.max_keep_ckpts:
+                dropped = self.keep_ckpt_ids.popleft()
+            self.keep_ckpt_ids.append(step)
+            runner.message_hub.update_info("keep_ckpt_ids", list(self.keep_ckpt_ids))
+        filename = self.filename_tmpl.format(step)
+        self.last_ckpt = self.file_backend.join_path(self.out_dir, filename)
+        runner.message_hub.update_info("last_ckpt", filename)
+        path = save_checkpoint_atomic(runner, self.out_dir, filename, save_optimizer=self.save_optimizer,
+                                      save_param_scheduler=self.save_param_scheduler, meta=meta,
+                                      by_epoch=self.by_epoch, **self.args)
+        if not is_main_process():
+            return
+        checkpoints.point_to(runner.work_dir, path)
+        if dropped is not None and dropped != step:
+            checkpoints.remove(self.file_backend.join_path(self.out_dir, self.filename_tmpl.format(dropped)))
 
 
 @METRICS.register_module(force=True)

@@ -87,7 +87,7 @@ def resolved_ssa_settings(variant: str) -> dict[str, Any]:
 
 
 def measure_model(baseline: str, ssa: bool = False, dataset: str = "ade20k",
-                  variant: str = "paper", *, warmup: int | None = None,
+                  variant: str = "released", *, warmup: int | None = None,
                   iters: int | None = None, threads: int | None = None,
                   device: str = "auto") -> dict:
     """GFLOPs, params and latency of one model with random weights at ``dataset``'s paper input

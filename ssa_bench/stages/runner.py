@@ -9,8 +9,10 @@ import time
 import uuid
 import warnings
 
-
+from ssa_bench.store import checkpoints
 from ssa_bench.store.paths import run_paths_at
+from ssa_bench.store.storage import guard
+
 
 def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes):
     """An mmengine Runner for the run (``changes`` override top-level config keys)."""
@@ -78,6 +80,27 @@ def latest_checkpoint(work_dir: str) -> str | None:
             return path
     candidates = glob.glob(os.path.join(work_dir, "*.pth"))
     return max(candidates, key=os.path.getmtime) if candidates else None
+
+
+def save_checkpoint_atomic(runner, out_dir: str, filename: str, **options) -> str:
+    """``runner.save_checkpoint`` made atomic: mmengine writes the file in place (``torch.save``
+    to the final path), so a job killed mid-write leaves a torn ``iter_<n>.pth`` that
+    ``last_checkpoint`` already names or soon will. Here it writes a temp name in ``out_dir``,
+    which :func:`ssa_bench.store.checkpoints.commit` fsyncs, renames and notes. Rank 0 writes
+    (``save_checkpoint`` is master-only); ``last_checkpoint`` is left to the caller. Returns the
+    checkpoint's path."""
+    final = os.path.join(out_dir, filename)
+    temp = os.path.join(out_dir, checkpoints.temp_name(filename))
+    try:
+        with guard(final):      # torch.save's write() names no file: the error names the checkpoint
+            runner.save_checkpoint(out_dir, os.path.basename(temp), **options)
+    except BaseException:
+        if runner.rank == 0 and os.path.exists(temp):
+            os.unlink(temp)             # a full disk gets the partial file's space back
+        raise
+    if runner.rank == 0:
+        checkpoints.commit(temp, final)
+    return final
 
 
 def _scalar_entries(work_dir: str):

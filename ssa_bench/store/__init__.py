@@ -23,9 +23,11 @@ from ssa_bench.store.atomic import write_bytes_atomic, write_json_atomic, write_
 from ssa_bench.store.claims import Owner, register_liveness
 from ssa_bench.store.paths import STAGES, RunPaths, run_paths, runs_dir
 from ssa_bench.store.records import STATES, Damaged, load_json
+from ssa_bench.store.storage import StorageError, guard
 
-__all__ = ["STAGES", "STATES", "Damaged", "Owner", "RunPaths", "RunView", "Store", "default_root",
-           "read_json", "register_liveness", "write_bytes_atomic", "write_json_atomic", "write_text_atomic"]
+__all__ = ["STAGES", "STATES", "Damaged", "Owner", "RunPaths", "RunView", "StorageError", "Store",
+           "default_root", "read_json", "register_liveness", "write_bytes_atomic", "write_json_atomic",
+           "write_text_atomic"]
 
 # A state that is not a failure carries no stale traceback or failure reason from an earlier attempt.
 _FAILURE_KEYS = ("traceback", "reason")
@@ -80,6 +82,13 @@ class Store:
     def path(self, run_id: str, name: str) -> str:
         """A file in the run's directory by name, for files outside :class:`RunPaths` (tests)."""
         return os.path.join(self.paths(run_id).run_dir, name)
+
+    def resolve(self, run_id: str, path: str | None) -> str | None:
+        """A path state.json names (traceback, log): relative ones are relative to the run's folder,
+        so a moved results folder still finds them; absolute ones (a SLURM log) as they are."""
+        if not path or os.path.isabs(path):
+            return path
+        return os.path.join(self.paths(run_id).run_dir, path)
 
     def stage_path(self, run_id: str, stage: str) -> str:
         return self.paths(run_id).stage(stage)
@@ -144,14 +153,16 @@ class Store:
         write_json_atomic(self.paths(run_id).record, record)
 
     def write_traceback(self, run_id: str, text: str) -> str:
+        """traceback.txt; returns its name relative to the run's folder (what state.json keeps)."""
         path = self.paths(run_id).traceback
         write_text_atomic(path, text)
-        return path
+        return os.path.basename(path)
 
     def set_aside(self, path: str) -> str:
         """Move a damaged file (or directory) out of the way, keeping it: ``<name>.damaged-<time>``."""
         aside = f"{path}.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
-        os.rename(path, aside)
+        with guard(path):
+            os.rename(path, aside)
         return aside
 
     def set_aside_damage(self, run_id: str) -> list[str]:
@@ -253,6 +264,30 @@ class Store:
         except (FileNotFoundError, PermissionError):
             present = set()
         return {run_id: self.verdict(run_id)[0] if run_id in present else "pending" for run_id in run_ids}
+
+    def damaged_files(self, run_ids) -> list[Damaged]:
+        """The damaged record.json and state.json files of these runs, the layout's damage first:
+        what `plan` and `figures` must mention, since the verdict alone hides a damaged state.json
+        beside a valid record (the run is done) and a figure drawn from the other runs would hide
+        a damaged record."""
+        layout = self.layout_damage()
+        if layout is not None:
+            return [layout]
+        try:
+            present = set(os.listdir(runs_dir(self.root)))
+        except (FileNotFoundError, NotADirectoryError, PermissionError):
+            return []
+        found = []
+        for run_id in dict.fromkeys(run_ids):
+            if run_id not in present:
+                continue
+            paths = self.paths(run_id)
+            if not os.path.isdir(paths.run_dir):
+                found.append(Damaged(paths.run_dir, "is a file where the run's directory should be",
+                                     "delete it (or move it aside) to rerun the run"))
+                continue
+            found += [v for v in (self.read_record(run_id), self.read_state(run_id)) if isinstance(v, Damaged)]
+        return found
 
     def view(self, run_id: str) -> RunView:
         """The run as `status` and `run` see it, with every damaged file listed."""

@@ -12,6 +12,8 @@ import json
 import os
 import uuid
 
+from ssa_bench.store.storage import guard
+
 
 def fsync_dir(directory: str) -> None:
     """Make a rename/link/unlink in ``directory`` durable (best effort: not every FS allows it)."""
@@ -28,7 +30,14 @@ def fsync_dir(directory: str) -> None:
 
 
 def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """A full disk, a quota, a read-only or failing file system: a StorageError naming ``path``
+    (the temp file removed, the old file untouched)."""
     path = os.fspath(path)
+    with guard(path):
+        _write(path, data)
+
+
+def _write(path: str, data: bytes) -> None:
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from ssa_bench.store.atomic import fsync_dir
+from ssa_bench.store.storage import guard
 
 KINDS = ("submitter", "local", "slurm")
 # An owner on another host that has not refreshed its claim for this long is taken for dead.
@@ -167,10 +168,14 @@ def _write_temp(directory: str, stem: str, data: dict) -> str:
     tmp = os.path.join(directory, f".{stem}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        os.write(fd, (json.dumps(data, sort_keys=True) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        try:
+            os.write(fd, (json.dumps(data, sort_keys=True) + "\n").encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        _unlink_quiet(tmp)          # a full disk: no half-written temp left behind
+        raise
     return tmp
 
 
@@ -262,6 +267,11 @@ class _Lock:
 
 def claim(path: str, owner: Owner) -> bool:
     """Claim for ``owner``: True if it now holds the claim (newly, or already held it)."""
+    with guard(path):   # a full or read-only file system: one line naming the claim
+        return _claim(path, owner)
+
+
+def _claim(path: str, owner: Owner) -> bool:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     for _ in range(3):
         if try_create(path, owner):
@@ -288,6 +298,11 @@ def claim(path: str, owner: Owner) -> bool:
 
 def transfer(path: str, old: Owner, new: Owner) -> bool:
     """Hand the claim from ``old`` to ``new``; False (nothing changed) unless ``old`` holds it."""
+    with guard(path):   # a full or read-only file system: one line naming the claim
+        return _transfer(path, old, new)
+
+
+def _transfer(path: str, old: Owner, new: Owner) -> bool:
     if not os.path.exists(path):
         return False
     with _Lock(path):
@@ -301,6 +316,11 @@ def transfer(path: str, old: Owner, new: Owner) -> bool:
 
 def release(path: str, owner: Owner) -> bool:
     """Remove the claim if ``owner`` holds it; False (nothing changed) otherwise."""
+    with guard(path):   # a full or read-only file system: one line naming the claim
+        return _release(path, owner)
+
+
+def _release(path: str, owner: Owner) -> bool:
     if not os.path.exists(path):
         return False
     with _Lock(path):

@@ -91,8 +91,8 @@ def _read_blocks(path: str) -> dict[str, dict]:
     """The raw ``weights:`` blocks of one catalog file, each checked to be a mapping of known keys."""
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise UserError(f"cannot read the weights catalog: {error}".splitlines()[0], file=path,
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
+        raise UserError(f"cannot read the weights catalog: {error or 'nested too deeply'}".splitlines()[0], file=path,
                         fix=f"fix the file, or unset {CATALOG_ENV} to use the shipped catalog") from None
     entries = (document or {}).get("weights") if isinstance(document, dict) else None
     if not isinstance(entries, dict):

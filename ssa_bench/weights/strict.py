@@ -17,7 +17,6 @@ marks the backbone initialised so the segmentor does not initialise it again.
 """
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,22 +30,16 @@ from ssa_bench.errors import DataError
 from ssa_bench.weights.catalog import WEIGHTS_ENV, entry_for
 from ssa_bench.weights.mapping import (UNTRACKED_SUFFIXES, KeyMapping, LoadReport, compare,
                                        mismatch_error, shape_of)
+from ssa_bench.compat.safe_load import load_checkpoint_file
 
 INITIALISER = "StrictPretrained"
 
 
 def read_checkpoint(path: str | Path) -> Mapping:
-    """A checkpoint file as a mapping, on the CPU.
-
-    Tensors-only first (torch's safe loader). Training checkpoints of timm and mmengine also hold
-    Python objects (argparse namespaces, numpy scalars in ``meta``) that only the full unpickler
-    reads; these files come from the weights catalog (hash-checked where a hash is published) or
-    from a path the user named.
-    """
-    try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        return torch.load(str(path), map_location="cpu", weights_only=False)
+    """A checkpoint file as a mapping, on the CPU, read by the one safe loader
+    (:mod:`ssa_bench.compat.safe_load`: torch's restricted unpickler and an explicit allowlist; a
+    file needing anything else is refused in one line unless the user trusts it by name)."""
+    return load_checkpoint_file(path, map_location="cpu", key="train.pretrained")
 
 
 def match_checkpoint(module: nn.Module, checkpoint: str | Path, mapping: KeyMapping,

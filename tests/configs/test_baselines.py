@@ -94,14 +94,16 @@ def test_seaformer_b_lr_per_dataset():
 
 def test_schedule_stretches_to_the_run():
     recipe = baseline_recipe("seaformer_b", 150)
+    # the poly decays over the whole run, from 0, as mmcv 1.x; an mmengine scheduler reaches its
+    # end value at step end - 1 (tests/configs/test_poly_span.py)
     warmup, decay = recipe.param_scheduler_for(80_000)
-    assert (warmup["end"], decay["begin"], decay["end"]) == (1500, 1500, 80_000)
+    assert (warmup["end"], decay["begin"], decay["end"]) == (1501, 0, 80_001)
     warmup, decay = recipe.param_scheduler_for(400)               # a short CPU run
-    assert (warmup["end"], decay["begin"], decay["end"]) == (40, 40, 400)
+    assert (warmup["end"], decay["begin"], decay["end"]) == (41, 0, 401)
     (decay,) = recipe.param_scheduler_for(5)
-    assert (decay["begin"], decay["end"]) == (0, 5)
+    assert (decay["begin"], decay["end"]) == (0, 6)
     (poly,) = baseline_recipe("fcn_r101", 150).param_scheduler_for(80_000)
-    assert (poly["begin"], poly["end"], poly["power"]) == (0, 80_000, 0.9)
+    assert (poly["begin"], poly["end"], poly["power"]) == (0, 80_001, 0.9)
 
 
 def test_ports_declare_their_imports():
@@ -137,10 +139,35 @@ def test_vit_adapter_l_settings():
     assert (wrapper["optimizer"]["type"], wrapper["optimizer"]["lr"],
             wrapper["optimizer"]["weight_decay"]) == ("AdamW", 2e-5, 0.05)
     assert wrapper["constructor"] == "ViTLayerDecayOptimizerConstructor"
-    assert wrapper["paramwise_cfg"] == {"num_layers": 24, "decay_rate": 0.95}
+    assert wrapper["paramwise_cfg"] == {"num_layers": 24, "decay_rate": 0.95, "no_decay_names": []}
     assert recipe.model["test_cfg"]["mode"] == "slide"
     assert recipe.model["auxiliary_head"]["loss_decode"]["loss_weight"] == pytest.approx(0.4)
     assert recipe.model["decode_head"]["channels"] == 512
+
+
+def test_vit_adapter_l_decays_pos_embed_and_level_embed_as_the_authors():
+    # their constructor's pos_embed exemption never matched (bare vs prefixed names); 1-D
+    # parameters and biases are exempt in both
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import DefaultScope
+    from torch import nn
+
+    import ssa_bench.models.backbones.layer_decay  # noqa: F401  (registers the constructor)
+
+    wrapper = baseline_recipe("vit_adapter_l", 150).optim_wrapper_for("ade20k")
+    assert wrapper["paramwise_cfg"]["no_decay_names"] == []
+    model = nn.Module()
+    model.backbone = nn.Module()
+    model.backbone.pos_embed = nn.Parameter(torch.zeros(1, 4, 4))
+    model.backbone.level_embed = nn.Parameter(torch.zeros(3, 4))
+    model.backbone.blocks = nn.ModuleList([nn.Linear(4, 4)])
+    with DefaultScope.overwrite_default_scope("mmseg"):
+        groups = build_optim_wrapper(model, wrapper).optimizer.param_groups
+    decay = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    b = model.backbone
+    assert decay[id(b.pos_embed)] == decay[id(b.level_embed)] == decay[id(b.blocks[0].weight)] == 0.05
+    assert decay[id(b.blocks[0].bias)] == 0.0
 
 
 def test_vit_adapter_l_follows_the_authors_config_of_each_dataset(tmp_path, monkeypatch):

@@ -51,7 +51,7 @@ def test_demo_config(tmp_path):
     assert tuple(cfg.model.data_preprocessor.size) == (64, 64)
     assert cfg.model.decode_head.num_classes == 8
     assert cfg.train_cfg == dict(type="IterBasedTrainLoop", max_iters=300, val_interval=100)
-    assert cfg.param_scheduler[-1].end == 300
+    assert cfg.param_scheduler[-1].end == 301       # mmengine: the end value at step end - 1 (test_poly_span.py)
     assert cfg.val_evaluator.iou_metrics == ["mIoU"]
     assert cfg.randomness.seed == 3 and cfg.launcher == "none"
     checkpoint = cfg.default_hooks.checkpoint
@@ -87,7 +87,7 @@ def test_paper_baselines(tmp_path, baseline, dataset, crop, scale, classes):
     assert tuple(steps(train.pipeline, "RandomCrop")[0].crop_size) == crop
     assert tuple(steps(train.pipeline, "RandomResize")[0].scale) == scale
     assert cfg.train_dataloader.batch_size == 16
-    assert cfg.param_scheduler[-1].end == 160_000
+    assert cfg.param_scheduler[-1].end == 160_001   # mmengine: the end value at step end - 1 (test_poly_span.py)
     heads = cfg.model.decode_head
     last = heads[-1] if isinstance(heads, list) else heads
     assert last.type == "SSAHead" and last.head.num_classes == classes

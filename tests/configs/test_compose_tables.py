@@ -24,7 +24,7 @@ def test_paper_scale_seaformer_on_ade20k(tmp_path):
     assert _step(pipeline, "RandomCrop")["crop_size"] == (512, 512)
     assert _step(pipeline, "RandomResize")["scale"] == (2048, 512)
     assert _step(pipeline, "RandomResize")["ratio_range"] == (0.5, 2.0)
-    assert cfg.train_cfg.max_iters == 160_000 and cfg.param_scheduler[-1]["end"] == 160_000
+    assert cfg.train_cfg.max_iters == 160_000 and cfg.param_scheduler[-1]["end"] == 160_001
     assert cfg.optim_wrapper.optimizer.lr == pytest.approx(2.5e-4)
     assert cfg.model.decode_head.type == "SSAHead"
     assert "ssa_bench.models.ssa" in cfg.custom_imports.imports

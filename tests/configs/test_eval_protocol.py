@@ -218,8 +218,8 @@ def test_spec_evaluate_block_enters_the_run_id(tmp_path):
     runs = plan(load_spec(spec_file(tmp_path)))
     single, multi = runs
     # every default is filled in
-    assert single.config["evaluate"] == {"aug_test": False, "test_mode": "authors"}
-    assert multi.config["evaluate"] == {"aug_test": True, "test_mode": "authors"}
+    assert single.config["evaluate"] == {"aug_test": False, "test_mode": "authors", "checkpoint": "authors"}
+    assert multi.config["evaluate"] == {"aug_test": True, "test_mode": "authors", "checkpoint": "authors"}
     assert single.id != multi.id
     # at the defaults, the id is the one the run had before the evaluate block existed
     from ssa_bench.plan import run_id
@@ -351,3 +351,56 @@ def test_caption_without_exceptions(tmp_path):
     text = "paper_table: table3\nbase: {baseline: seaformer_l, dataset: ade20k}\nrows: [{label: Baseline}]\n"
     (sentence,), _ = _caption(text, tmp_path, profile="cpu-demo")
     assert sentence == "Evaluation: ours single-scale; the paper's numbers single-scale (Sec. 4.2)."
+
+
+def test_evaluate_checkpoint_is_the_authors_choice_by_default(tmp_path):
+    from ssa_bench.configs import build_mmseg_config
+    from ssa_bench.configs.protocol import checkpoint_choice
+    from ssa_bench.errors import SpecError
+    from ssa_bench.matrix import load_spec
+    from ssa_bench.plan import plan, run_id
+
+    text = "base: {dataset: ade20k}\nrows: [{label: X}]\naxes: {baseline: [vit_adapter_l, segnext_t]}\n"
+    vit, segnext = plan(load_spec(spec_file(tmp_path, text)))
+    # save_best='mIoU' in the ViT-Adapter-L configs only (tests/fixtures/authors_configs)
+    assert checkpoint_choice(vit.config) == "best" and checkpoint_choice(segnext.config) == "last"
+    hook = build_mmseg_config(vit.config, str(tmp_path / "a")).default_hooks.checkpoint
+    assert hook.save_best == "mIoU" and hook.rule == "greater"
+    assert "save_best" not in build_mmseg_config(segnext.config, str(tmp_path / "b")).default_hooks.checkpoint
+    # a run config written before the key existed keeps its id
+    old = {**segnext.config, "evaluate": {"aug_test": False, "test_mode": "authors"}}
+    assert run_id(old) == segnext.id
+    last = plan(load_spec(spec_file(tmp_path, text), overrides=["evaluate.checkpoint=last"]))[0]
+    assert checkpoint_choice(last.config) == "last" and last.id != vit.id
+    with pytest.raises(SpecError, match="unknown checkpoint choice 'newest'"):
+        load_spec(spec_file(tmp_path, text), overrides=["evaluate.checkpoint=newest"])
+
+
+def test_evaluate_stage_tests_the_best_checkpoint(tmp_path, monkeypatch):
+    import os
+    import time
+
+    from ssa_bench.stages import evaluate
+    from ssa_bench.store.paths import run_paths_at
+
+    work_dir = run_paths_at(str(tmp_path)).work_dir
+    os.makedirs(work_dir)
+    for name in ("iter_8000.pth", "best_mIoU_iter_4000.pth", "iter_12000.pth"):
+        open(os.path.join(work_dir, name), "w").close()
+        time.sleep(0.01)
+    loaded = []
+
+    class Runner:
+        test_evaluator = type("E", (), {"metrics": [type("M", (), {"per_class_iou": {}})()]})()
+
+        def test(self):
+            return {"mIoU": 1.0, "mAcc": 1.0, "aAcc": 1.0}
+
+    monkeypatch.setattr(evaluate, "make_runner", lambda config, run_dir, stage, load_from, resume: loaded.append(load_from) or Runner())
+    config = {"baseline": "vit_adapter_l", "evaluate": {"checkpoint": "authors"}}
+    assert evaluate.evaluate_stage(config, str(tmp_path))["checkpoint"].endswith("best_mIoU_iter_4000.pth")
+    config = {"baseline": "vit_adapter_l", "evaluate": {"checkpoint": "last"}}
+    assert evaluate.evaluate_stage(config, str(tmp_path))["checkpoint"].endswith("iter_12000.pth")
+    os.remove(os.path.join(work_dir, "best_mIoU_iter_4000.pth"))
+    with pytest.raises(FileNotFoundError, match="evaluate.checkpoint: best"):
+        evaluate.evaluate_stage({"baseline": "vit_adapter_l"}, str(tmp_path))

@@ -1,8 +1,10 @@
 """SLURM fixtures: the local single-node cluster (slurm/up.sh) and a results root jobs can reach.
 
-Tests marked ``slurm`` use :func:`slurm_cluster`. It uses a running cluster, or starts one with
+Tests marked ``slurm`` use :func:`slurm_cluster`. It uses a running test cluster, or starts one with
 slurm/up.sh (and stops it again at the end); only when that cannot work (not root, no apt, the
-daemons refuse) are the tests skipped, with up.sh's own last words as the reason.
+daemons refuse, another SLURM on this machine) are the tests skipped, with up.sh's own last words
+as the reason. The tests reach the test cluster only, through SLURM_CONF (set here for the whole
+process and so for every client and job it starts), whatever SLURM_CONF the caller had.
 """
 from __future__ import annotations
 
@@ -13,12 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from slurm_helpers import CLUSTER_CONF
+
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 
+os.environ["SLURM_CONF"] = str(CLUSTER_CONF)
+
 
 def _cluster_answers() -> bool:
-    if not shutil.which("sinfo"):
+    if not shutil.which("sinfo") or not CLUSTER_CONF.is_file():
         return False
     try:
         done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=10)

@@ -17,6 +17,12 @@ from pathlib import Path
 from ssa_bench.matrix.run import Run
 from ssa_bench.store import Store
 
+# The local test cluster (slurm/up.sh) keeps everything in a folder of its own; clients reach it
+# through SLURM_CONF, which conftest.py sets for the whole test process and so for every sbatch,
+# squeue, sacct and job it starts -- never a SLURM this machine may have under /etc.
+CLUSTER_DIR = Path(os.environ.get("SSA_SLURM_DIR", "/tmp/ssa-bench-slurm"))
+CLUSTER_CONF = CLUSTER_DIR / "etc" / "slurm.conf"
+
 
 def make_store(root) -> Store:
     return Store(root)

@@ -210,3 +210,31 @@ def test_cuda_runs_are_refused_where_there_is_no_gpu(env, capsys, monkeypatch):
     assert main(["run", str(spec), "--results-dir", env["results"], "--dry-run"]) == 2
     errors = _errors(capsys.readouterr().err)
     assert len(errors) == 1 and "train.device: cuda" in errors[0] and "no GPU" in errors[0]
+
+
+class _Payload:
+    """What a hostile checkpoint holds: unpickling it calls os.system."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_checkpoint_whose_pickle_runs_code_is_refused_before_anything_runs(env, capsys, dry_run):
+    import torch
+
+    marker = env["tmp"] / "payload-ran"
+    hostile = _torch_file(env["tmp"] / "hostile.pth")
+    torch.save({"state_dict": {"w": torch.zeros(2)}, "meta": _Payload(marker)}, hostile)
+    spec = Path(env["spec"])
+    spec.write_text(SPEC.replace("device: cpu}", f"device: cpu, pretrained: '{hostile}'}}"))
+    argv = ["run", str(spec), "--results-dir", env["results"]] + (["--dry-run"] if dry_run else [])
+    assert main(argv) == 2
+    errors = _errors(capsys.readouterr().err)
+    # one file, named once, with the type it refers to and how to trust it
+    assert len(errors) == 1 and str(hostile) in errors[0] and "system" in errors[0], errors
+    assert "SSA_BENCH_TRUST_CHECKPOINTS" in errors[0]
+    assert not marker.exists() and not list(Path(env["results"]).glob("runs/*"))

@@ -16,11 +16,11 @@ from ssa_bench.classifier_settings.ssa import resolve_settings
 B, D, K, H, W = 2, 8, 3, 4, 5
 
 
-def _classifier(**block):
+def _classifier(channels: int = D, **block):
     torch.manual_seed(0)
     settings = resolve_settings({"enabled": True, **block})
-    conv_seg = nn.Conv2d(D, K, 1)
-    return SSAClassifier(D, K, settings), conv_seg
+    conv_seg = nn.Conv2d(channels, K, 1)
+    return SSAClassifier(channels, K, settings), conv_seg
 
 
 def _label(batch=B, height=H, width=W):
@@ -237,11 +237,15 @@ def test_teacher_falls_back_to_the_detached_prototype_and_basis_for_absent_class
     assert torch.allclose(teacher["spatial"][0, 1], expected_spatial, atol=1e-6)
 
 
+@pytest.mark.parametrize("variant", ["paper", "released"])
 @pytest.mark.parametrize("pe", ["cpvt", "learnable"])
-def test_gradients_reach_phi_basis_and_position_encoding(pe):
-    classifier, conv_seg = _classifier(pe=pe)
+def test_gradients_reach_phi_basis_and_position_encoding(pe, variant):
+    # 32 channels: the released phi is an MLP whose bias-free first layer has C/2 ReLU units; at
+    # D = 8 (4 units, 3 classes, P_c ~ 0 under a learnable PE) all of them can start dead, as
+    # they did at seed 0, and then no gradient reaches phi_p by construction, not by a bug.
+    classifier, conv_seg = _classifier(channels=32, variant=variant, pe=pe)
     record: dict = {}
-    logits = classifier(torch.randn(B, D, H, W), conv_seg, record)
+    logits = classifier(torch.randn(B, 32, H, W), conv_seg, record)
     teacher = classifier.teacher(record, _label())
     (logits.square().mean() + teacher["logits"].square().mean()).backward()
     for name, param in classifier.named_parameters():

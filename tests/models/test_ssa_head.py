@@ -92,6 +92,7 @@ def test_the_inner_head_is_unchanged_and_its_keys_are_nested():
     head = model.decode_head
     assert isinstance(head, SSAHead) and type(head.head).__name__ == "SegformerHead"
     assert head.num_classes == 4 and head.align_corners is False and head.loss_decode is not None
+    assert head.settings.variant == "released"      # an empty block: the authors' head (issue 22)
     keys = set(model.state_dict())
     assert "decode_head.head.conv_seg.weight" in keys
     assert any(key.startswith("decode_head.classifier.teacher_phi_s.") for key in keys)

@@ -7,13 +7,55 @@ import sys
 
 import pytest
 
-from ssa_bench.classifier_settings.ssa import (PRESETS, SSASettings, SSASettingsError,
-                                           resolve_settings)
+from ssa_bench.classifier_settings.ssa import (DISABLED_BLOCK, PRESETS, SSASettings,
+                                           SSASettingsError, resolve_settings)
+
+# Every setting of the equations as printed (arXiv 2405.06525): the values an `ssa:` block without
+# a variant resolved to before issue 22 made `released` the default. Written out here, not read
+# from the code under test.
+PAPER_EQUATIONS = {
+    "variant": "paper", "sepa": True, "sppa": True, "pe": "cpvt", "centre_softmax": "hw",
+    "w_g": 1.0, "w_rd": 1.0, "w_sd": 1.0, "w_pd": 1.0, "rd_entropy": True, "rd_boundary": True,
+    "rd_category": True, "edge_size": 4, "logits": "dot", "logit_scale": 15.0,
+    "proto_proj": False, "phi": "linear", "sppa_concat": "centre_basis",
+    "teacher_sppa_concat": "centre_basis", "pe_residual": False, "w_coarse": 0.0,
+    "aux_ce": "head_loss", "dice": "vnet", "dice_ignored": "exclude",
+    "extra_loss_resolution": "feature", "upsample_align_corners": "head",
+    "teacher_semantic_pool": "image", "rd_onehot_mix": 0.0, "rd_normalise": "weight",
+    "rd_resolution": "feature", "boundary_operator": "label_edges", "edge_border": 0,
+    "sd_relation": "dot", "sd_scale": 1.0, "sd_detach_key": False, "pd_form": "eq16",
+}
 
 
-def test_paper_preset_is_the_dataclass_defaults():
-    assert resolve_settings({}) == SSASettings()
-    assert resolve_settings({"variant": "paper"}).to_dict() == SSASettings().to_dict()
+def test_the_default_is_the_released_preset():
+    """Issue 22: a block that names no variant trains the authors' released head."""
+    default = resolve_settings({"enabled": True})
+    assert default.variant == "released"
+    assert default == resolve_settings({"enabled": True, "variant": "released"})
+    assert resolve_settings({}) == SSASettings()       # the dataclass defaults are that preset
+
+
+def test_the_paper_preset_is_the_equations_as_printed():
+    paper = resolve_settings({"enabled": True, "variant": "paper"}).to_dict()
+    assert paper == {"enabled": True, **PAPER_EQUATIONS}
+
+
+def test_both_presets_set_every_field_where_they_differ():
+    assert set(PRESETS) == {"paper", "released"}
+    assert set(PRESETS["paper"]) == set(PRESETS["released"])
+    paper = resolve_settings({"variant": "paper"}).to_dict()
+    released = resolve_settings({"variant": "released"}).to_dict()
+    differ = {key for key in paper if paper[key] != released[key]} - {"variant"}
+    assert differ <= set(PRESETS["released"])
+    # 11 of the 13 SSA-head items of issue 22's audit, as fields
+    assert {"logits", "w_coarse", "rd_onehot_mix", "sd_relation", "w_sd", "pd_form", "w_pd",
+            "boundary_operator", "dice", "phi", "proto_proj"} <= differ
+
+
+def test_runs_without_ssa_keep_the_block_they_had_before_the_default_changed():
+    """A run without SSA hashes DISABLED_BLOCK; it must resolve to what `{}` resolved to before
+    issue 22 (the paper equations, switched off), or every baseline result would be orphaned."""
+    assert resolve_settings(DISABLED_BLOCK).to_dict() == {"enabled": False, **PAPER_EQUATIONS}
 
 
 def test_released_preset_values_unless_set_explicitly():

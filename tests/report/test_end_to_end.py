@@ -120,7 +120,8 @@ def test_check_paper_gate_through_the_cli(tmp_path, capsys):
     spec, runs = _planned("table3.yaml", "paper")
     paper = [42.36, 42.88, 42.76, 43.27, 44.26, 44.48, 45.36]
     _fill(tmp_path, runs, miou=lambda index: paper[index] + (1.5 if index == 2 else 0.1))
-    assert [(d.row, round(d.diff, 2)) for d in check_paper(spec, runs, tmp_path, tolerance=1.0)] == [("+ SPPA", 1.5)]
+    check = check_paper(spec, runs, tmp_path, tolerance=1.0)
+    assert [(d.row, round(d.diff, 2)) for d in check.differences] == [("+ SPPA", 1.5)]
     common = ["report", "tables/table3.yaml", "--results-dir", str(tmp_path), "--out", str(tmp_path / "out")]
     assert main(common + ["--check-paper", "1.0"]) == 1
     assert "+ SPPA" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import yaml
 
 from ssa_bench.errors import DataError
 from ssa_bench.report.paper import load_paper_numbers, normalize, table_key
-from ssa_bench.report.text import DEFAULT_DECIMALS
+from ssa_bench.vocabulary.metrics import DEFAULT_DECIMALS
 
 PAPER_TEXT = Path("/work/shared/paper/ssa_paper.txt")
 

@@ -5,7 +5,9 @@ import pytest
 from tests.report.report_fixtures import planned_run, FakeSpec, write_record, write_state
 
 from ssa_bench.errors import UserError
-from ssa_bench.report import paper_differences, report_table
+from ssa_bench.report import report_table
+from ssa_bench.report.api import tolerances_from
+from ssa_bench.report.paper_check import compare_with_paper
 from ssa_bench.report.caption import caption_sentences
 
 TABLE3 = ["Baseline", "+ SEPA", "+ SPPA", "+ SEPA + SPPA", "+ SEPA + Lg + Lsd", "+ SPPA + Lg + Lpd", "SSA (Ours)"]
@@ -216,14 +218,16 @@ def test_a_table_without_paper_numbers_shows_ours_only(tmp_path):
 def test_paper_differences_beyond_tolerance(tmp_path):
     spec, runs = _table3(tmp_path, [42.36, 42.88, 41.0, 43.27, 44.26, 44.48, None])
     table = report_table(spec, runs, tmp_path)
-    found = paper_differences(table, 0.5)
+    check = compare_with_paper(table, tolerances_from(0.5))
+    found = check.differences
     assert [(d.row, d.column) for d in found] == [("+ SPPA", "mIoU")]
+    assert [m.row for m in check.missing] == ["SSA (Ours)"] * 2      # failed: its mIoU and GFLOPs
     assert found[0].paper == pytest.approx(42.76) and found[0].ours == pytest.approx(41.0)
     assert found[0].diff == pytest.approx(1.76)
     assert "+ SPPA" in str(found[0]) and "1.76" in str(found[0])
-    assert len(paper_differences(table, 2.0)) == 0
+    assert len(compare_with_paper(table, tolerances_from(2.0)).differences) == 0
     with pytest.raises(UserError):
-        paper_differences(table, -1)
+        tolerances_from(-1)
 
 
 def test_rank_by_orders_rows_best_first_and_leaves_missing_ones_last(tmp_path):
@@ -241,3 +245,45 @@ def test_rank_by_orders_rows_best_first_and_leaves_missing_ones_last(tmp_path):
     # cost metrics rank the smallest first
     spec, runs = _table3(tmp_path / "cost", [42.0] * 7, report={"rank_by": "gflops"})
     assert report_table(spec, runs, tmp_path / "cost").rows[0].rank == 1
+
+
+@pytest.mark.parametrize("metric", ["gflops", "gflops_full"])
+def test_rank_by_a_cost_metric_puts_the_cheapest_row_first(tmp_path, metric):
+    # gflops_full was missing from the report's own copy of the cost metrics, so rank_by:
+    # gflops_full put the most expensive row first.
+    runs = []
+    for i, label in enumerate(TABLE3):
+        runs.append(planned_run(f"r{i}", label))
+        write_record(tmp_path, f"r{i}", miou=42.0, gflops=10.0 - i)    # the last row is the cheapest
+    spec = FakeSpec("table3", title="Table 3", paper_table=3, report={"columns": [metric, "mIoU"], "rank_by": metric})
+    table = report_table(spec, runs, tmp_path)
+    assert [r.label for r in table.rows][0] == TABLE3[-1]
+    assert [r.rank for r in table.rows] == list(range(1, 8))
+
+
+def test_report_decimals_of_the_spec_are_applied_over_the_papers(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0, 42.5, 42.6, 43.0, 44.0, 44.1, 45.0],
+                         report={"decimals": {"mIoU": 1, "gflops": 3}})
+    table = report_table(spec, runs, tmp_path)
+    assert table.decimals_for("mIoU") == 1 and table.decimals_for("gflops") == 3
+    from ssa_bench.report.render_markdown import render_markdown
+
+    text = render_markdown(table)
+    assert "45.0" in text and "45.00" not in text      # ours, one decimal
+    assert "6.400" in text                              # the paper's 6.4 GFLOPs, three decimals
+
+
+def test_caption_names_runs_whose_batch_split_changes_bn_statistics(tmp_path):
+    import json
+
+    from ssa_bench.configs.authors_runs import batch_split_record
+
+    spec, runs = _table3(tmp_path, [42.0] * 7)
+    assert not any("BN statistics" in s for s in caption_sentences(report_table(spec, runs, tmp_path)))
+    config = {"baseline": "afformer_b", "dataset": "ade20k", "ssa": {"enabled": False}, "train": {"batch_size": 16}}
+    path = tmp_path / "runs" / "t3r0s0" / "record.json"
+    record = json.loads(path.read_text())
+    record["train"]["batch_split"] = batch_split_record(config, world_size=1)
+    path.write_text(json.dumps(record))
+    sentences = caption_sentences(report_table(spec, runs, tmp_path))
+    assert any("afformer_b: BN statistics over 16 images per GPU x 1 (the authors: 4 x 4)" in s for s in sentences)

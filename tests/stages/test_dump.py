@@ -43,7 +43,7 @@ def test_dump(tmp_path, monkeypatch, demo_data, ssa):
     cfg = build_mmseg_config(config, str(tmp_path / "work_dir"))
     cfg.test_pipeline = [step for step in cfg.test_dataloader.dataset.pipeline
                          if step["type"] != "LoadAnnotations"]
-    model = init_model(cfg, result["checkpoint"], device="cpu")
+    model = init_model(cfg, str(tmp_path / result["checkpoint"]), device="cpu")  # relative to the run
     for index, name in enumerate(expected):
         got = inference_model(model, str(root / "images" / "validation" / name))
         assert (got.pred_sem_seg.data[0].numpy() == predictions["pred"][index]).all(), name

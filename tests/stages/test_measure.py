@@ -139,6 +139,8 @@ def test_ssa_adds_little_and_no_teacher_at_inference():
     assert 0 < extra < 0.5                       # the paper: about +0.1 G
     assert with_ssa["gflops"]["full"] > base["gflops"]["full"]
     assert with_ssa["params_m"] > base["params_m"]
+    # The default is the head every profile trains: the released preset (issue 22).
+    assert with_ssa["variant"] == "released"
 
 
 def test_measure_stage_measures_the_model_the_run_trains(tmp_path):

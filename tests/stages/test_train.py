@@ -80,3 +80,58 @@ def test_train_then_resume(tmp_path, monkeypatch, demo_data):
     starts = sorted(work.glob("*/vis_data/scalars.json"))
     assert [json.loads(line)["step"] for line in starts[-1].read_text().splitlines()
             if '"mIoU"' in line] == [20]      # only the lost validation ran again
+
+
+@pytest.mark.slow
+def test_a_torn_checkpoint_is_skipped_and_training_goes_on_from_the_previous_one(tmp_path, monkeypatch, demo_data,
+                                                                                capfd):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
+    from ssa_bench.data import ensure_datasets
+    from ssa_bench.stages.train import train_stage
+    from ssa_bench.store import checkpoints
+
+    config = run_config()
+    ensure_datasets([config])
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    first = train_stage(config, str(run_dir))
+    work = run_dir / "work_dir"
+    # Every checkpoint committed whole: a note beside it, no temp file, the pointer relative.
+    assert first["checkpoint"] == os.path.join("work_dir", "iter_20.pth") and first["skipped_checkpoints"] == []
+    assert (work / "last_checkpoint").read_text() == "iter_20.pth"
+    assert all(checkpoints.problem(str(work / name)) is None for name in ("iter_10.pth", "iter_20.pth"))
+    assert not [name for name in os.listdir(work) if name.startswith(".")]
+
+    # Killed while iter_20 was being written in place (today's mmengine): a third of it is there.
+    os.truncate(work / "iter_20.pth", os.path.getsize(work / "iter_20.pth") // 3)
+    capfd.readouterr()
+    again = train_stage(config, str(run_dir))
+    log = capfd.readouterr().err
+    assert again["resumed_from_iter"] == 10 and again["iters"] == 20
+    assert [item["name"] for item in again["skipped_checkpoints"]] == ["iter_20.pth"]
+    assert "iter_20.pth" in log and "resuming from iter_10.pth" in log
+    assert (work / "damaged" / "iter_20.pth").exists()
+    assert checkpoints.problem(str(work / "iter_20.pth")) is None        # trained and written again
+
+    # Nothing intact at all: training starts over, and says so.
+    for name in ("iter_10.pth", "iter_20.pth"):
+        os.truncate(work / name, 10)
+    capfd.readouterr()
+    over = train_stage(config, str(run_dir))
+    assert over["resumed_from_iter"] is None and over["iters"] == 20
+    assert "starts over from iteration 0" in capfd.readouterr().err
+    assert [item["name"] for item in over["skipped_checkpoints"]] == ["iter_20.pth", "iter_20.pth", "iter_10.pth"]
+
+
+@pytest.mark.slow
+def test_checkpoints_past_max_keep_go_with_their_notes(tmp_path, monkeypatch, demo_data):
+    monkeypatch.setenv("SSA_BENCH_DATA", demo_data)
+    from ssa_bench.data import ensure_datasets
+    from ssa_bench.stages.train import train_stage
+
+    config = run_config(max_iters=30, val_interval=30)
+    ensure_datasets([config])
+    train_stage(config, str(tmp_path))
+    work = tmp_path / "work_dir"
+    assert sorted(name for name in os.listdir(work) if name.startswith(("iter_", ".iter_"))) == [
+        "iter_20.pth", "iter_20.pth.json", "iter_30.pth", "iter_30.pth.json"]

@@ -6,7 +6,10 @@ the full ``lr``. 1-D parameters, biases and the position/level embeddings get no
 mmseg's ``LearningRateDecayOptimizerConstructor`` only recognises BEiT/MAE/ConvNeXt class names,
 hence this one.
 
-``paramwise_cfg``: ``num_layers`` (ViT depth) and ``decay_rate``.
+``paramwise_cfg``: ``num_layers`` (ViT depth), ``decay_rate`` and ``no_decay_names`` (parameter
+names kept out of weight decay besides 1-D parameters and biases; default ``pos_embed`` and
+``level_embed``). The ViT-Adapter-L recipe sets ``no_decay_names=[]``: the authors' constructor
+means to exempt ``pos_embed`` but compares bare names with prefixed ones, so it decays both.
 """
 from __future__ import annotations
 
@@ -35,12 +38,13 @@ class ViTLayerDecayOptimizerConstructor(DefaultOptimWrapperConstructor):
     def add_params(self, params: list[dict], module, **kwargs) -> None:
         num_layers = int(self.paramwise_cfg["num_layers"])
         rate = float(self.paramwise_cfg["decay_rate"])
+        exempt = tuple(self.paramwise_cfg.get("no_decay_names", _NO_DECAY_NAMES))
         groups: dict[str, dict] = {}
         for name, param in module.named_parameters():
             if not param.requires_grad:
                 continue
             no_decay = (param.ndim == 1 or name.endswith(".bias")
-                        or name.rsplit(".", 1)[-1] in _NO_DECAY_NAMES)
+                        or name.rsplit(".", 1)[-1] in exempt)
             depth = layer_id(name, num_layers)
             key = f"layer_{depth}_{'no_decay' if no_decay else 'decay'}"
             if key not in groups:

@@ -3,7 +3,7 @@
 Use it from a config::
 
     model = dict(..., decode_head=dict(type='SSAHead', head=<any mmseg decode head>,
-                                       ssa=dict(enabled=True, variant='paper')))
+                                       ssa=dict(enabled=True)))   # variant='released', the default
     custom_imports = dict(imports=['ssa_bench.models.ssa'], allow_failed_imports=False)
 
 or turn a baseline into its SSA variant with :func:`ssa_bench.configs.classifier.apply_ssa`. Importing this package registers

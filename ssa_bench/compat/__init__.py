@@ -57,11 +57,22 @@ def _install_mmcv_ext_stand_in() -> None:
     sys.modules["mmcv._ext"] = module
 
 
-def _allow_trusted_checkpoint_loading() -> None:
-    # torch >= 2.6 loads with weights_only=True by default; mmengine checkpoints pickle
-    # HistoryBuffer and numpy objects, so Runner(resume=True) fails. ssa-bench only ever loads
-    # checkpoints it wrote itself into its own results store, so full unpickling is safe here.
-    os.environ.setdefault("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+def _route_checkpoint_loading() -> None:
+    # mmengine's local-file loader calls torch.load without weights_only. Every local checkpoint
+    # mmengine reads -- Runner.resume and load_from, init_cfg Pretrained, load_checkpoint,
+    # _load_checkpoint, CheckpointLoader (mmseg's Swin/ViT/BEiT init) -- goes through the loader
+    # registered for the empty prefix, so replacing that one loader makes them all use ssa-bench's
+    # safe loader (torch's restricted unpickler + an explicit allowlist; a file outside it is
+    # refused in one line). The remote schemes (http, open-mmlab://...) are left alone: nothing is
+    # downloaded at run time, and they fall under torch's own default, weights_only=True.
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from ssa_bench.compat.safe_load import load_checkpoint_file
+
+    def load_from_local(filename, map_location):
+        return load_checkpoint_file(os.path.expanduser(filename), map_location=map_location)
+
+    CheckpointLoader.register_scheme(prefixes="", loader=load_from_local, force=True)
 
 
 def patch_openmmlab() -> None:
@@ -69,9 +80,9 @@ def patch_openmmlab() -> None:
     global _PATCHED
     if _PATCHED:
         return
-    _allow_trusted_checkpoint_loading()
     if not _compiled_mmcv_ops_available():
         _install_mmcv_ext_stand_in()
+    _route_checkpoint_loading()
     _PATCHED = True
 
 
