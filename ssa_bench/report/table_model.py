@@ -99,6 +99,7 @@ class ReportTable:
     # runs whose per-GPU batch changes what they compute (BN statistics) against the authors' split
     batch_notes: list[str] = field(default_factory=list)
     rank_by: str | None = None         # the metric rows are ranked by within a section (report.rank_by)
+    overrides: list[str] = field(default_factory=list)   # --set KEY=VALUE the runs were planned with, if recorded
 
     @property
     def latency_comparable(self) -> bool:
