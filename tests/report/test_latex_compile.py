@@ -28,7 +28,6 @@ DOCUMENT = r"""\documentclass{article}
 \usepackage[T1]{fontenc}
 \usepackage{booktabs}
 \usepackage{xcolor}
-\usepackage{graphicx}
 \begin{document}
 \input{table.tex}
 \end{document}
