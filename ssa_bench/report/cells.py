@@ -99,10 +99,19 @@ def ours_text(table: ReportTable, row: Row, column: Column, cell: Cell) -> CellT
                     interval=interval)
 
 
+def delta_shown(table: ReportTable, column: Column) -> bool:
+    """Whether a Δ (ours − paper) may be printed for this column: never under a profile the caption
+    calls not comparable with the paper (cpu-demo), never for a latency measured on another device."""
+    if not table.has_paper or table.profile == "cpu-demo":
+        return False
+    return column.metric != "latency_ms" or table.latency_comparable
+
+
 def delta_text(table: ReportTable, column: Column, cell: Cell) -> str:
-    if cell.delta is None:
+    if cell.delta is None or not delta_shown(table, column):
         return ""
-    return format_number(cell.delta, table.decimals_for(column.metric), signed=True)
+    # round off float noise (6.4 − 6.4 = 9e-16 would print as +0.0000)
+    return format_number(round(cell.delta, 9), table.decimals_for(column.metric), signed=True)
 
 
 def rank_text(row: Row) -> str:

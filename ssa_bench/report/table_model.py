@@ -111,6 +111,7 @@ class ReportTable:
     rank_by: str | None = None         # the metric rows are ranked by within a section (report.rank_by)
     intervals: str = "off"             # report.intervals: how renderers show ci_low/ci_high (off, ci, pm)
     interval_facts: dict = field(default_factory=dict)   # level, method, resamples, images (intervals.py)
+    overrides: list[str] = field(default_factory=list)   # --set KEY=VALUE the runs were planned with, if recorded
 
     @property
     def latency_comparable(self) -> bool:

@@ -126,4 +126,4 @@ def test_check_paper_gate_through_the_cli(tmp_path, capsys):
     assert main(common + ["--check-paper", "1.0"]) == 1
     assert "+ SPPA" in capsys.readouterr().err
     assert main(common + ["--check-paper", "2.0"]) == 0
-    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{spec.name}{s}" for s in (".csv", ".md", ".tex"))
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{spec.name}{s}" for s in (".csv", ".md", ".tex", ".provenance.json"))
