@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import nothing_written, run_cli
+from tests.validation.conftest import nothing_written, run_cli
 
 BASE = "base: {baseline: seaformer_l, dataset: ade20k}\n"
 GOOD = BASE + "rows: [{label: a}]\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from tests.validation.conftest import run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = "base: {baseline: seaformer_l, dataset: ade20k}\n"

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from conftest import run_cli
+from tests.validation.conftest import run_cli
 
 INLINE = ("datasets:\n  mine: {{root: /tmp/mine, classes: [a, b]{extra}}}\n"
           "base: {{baseline: segnext_t, dataset: mine, train: {{pretrained: none}}}}\nrows: [{{label: a}}]\n")

@@ -79,7 +79,7 @@ def test_inline_dataset_with_empty_root(refuse):
 
 def _run_refused(tmp_path, capsys, spec_text: str, *expected: str) -> None:
     """`run` refuses before any run starts (its summary line may precede the error line)."""
-    from conftest import nothing_written, run_cli
+    from tests.validation.conftest import nothing_written, run_cli
 
     spec = tmp_path / "s.yaml"
     spec.write_text(spec_text)

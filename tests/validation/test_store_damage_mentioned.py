@@ -10,7 +10,7 @@ import textwrap
 import pytest
 from tests.report.report_fixtures import write_record
 
-from conftest import run_cli
+from tests.validation.conftest import run_cli
 
 SPEC = textwrap.dedent("""\
     name: damage
