@@ -96,7 +96,8 @@ def cmd_plan(args: Namespace) -> int:
         checkpoints[run.id], checkpoint_json = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
                      "seed": run.seed, "state": states[run.id],
-                     "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoint_json,
+                     "estimate_s": estimate_seconds(run.config), "estimate_basis": _estimate_basis(run.config),
+                     "checkpoint": checkpoint_json,
                      "config": run.config})
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the
@@ -104,7 +105,7 @@ def cmd_plan(args: Namespace) -> int:
         sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
         return 0
     table = Table(title=f"{spec.title or spec.name} -- profile {spec.profile}", title_justify="left")
-    for column in ("id", "row", "seed", "state", "estimate", "checkpoint"):
+    for column in ("id", "row", "seed", "state", "estimate (wall)", "checkpoint"):
         table.add_column(column)
     for row in rows:
         name = " / ".join(str(p) for p in (row["section"], row["label"], row["column"]) if p)
@@ -113,10 +114,21 @@ def cmd_plan(args: Namespace) -> int:
     _out.print(table)
     unique = {r["id"]: r for r in rows}
     pending = [r for r in unique.values() if r["state"] != "done"]
+    bases = sorted({r["estimate_basis"] for r in pending})
     _out.print(f"{len(rows)} rows, {len(unique)} distinct runs, {len(pending)} not done; estimated "
-               f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))}")
+               f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))} wall-clock, one run after "
+               f"another{' on ' + ' / '.join(bases) if bases else ''} (a rough guide)", highlight=False)
     _print_missing_checkpoints([checkpoints[r["id"]] for r in pending], _out)
     return 0
+
+
+def _estimate_basis(config: dict) -> str:
+    """The device class plan's estimate assumes (ssa_bench.plan.estimate_seconds's two cases)."""
+    from ssa_bench.plan import is_cpu_estimate
+
+    if is_cpu_estimate(config):
+        return "a CPU core (one thread per run)"
+    return "4 V100-class GPUs (batch 16 over 4)"
 
 
 def _checkpoint_cell(checkpoint) -> str:
