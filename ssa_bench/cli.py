@@ -124,6 +124,9 @@ def _add_spec_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the OpenMMLab tools' flag: KEY=VALUE means --set cfg.KEY=VALUE")
     parser.add_argument("--results-dir", default=None,
                         help="results root (default $SSA_BENCH_RESULTS or ./results)")
+    parser.add_argument("--use-recorded-overrides", action="store_true",
+                        help="take the --profile and --set overrides this spec's stored runs were run with "
+                             "(the set with most finished runs); your own --set apply after them")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "in its own unit (mIoU points, GFLOPs, ms), and/or METRIC=NUMBER, METRIC=NUMBER%% "
                              "(of the paper's number) or METRIC=off, comma-separated or repeated; "
                              "e.g. --check-paper 0.5,gflops=2%%")
+    report.add_argument("--overwrite-empty", action="store_true",
+                        help="write the report even when it has no result yet and the one it replaces has")
     report.add_argument("--allow-missing", action="store_true",
                         help="with --check-paper: cells without a number of ours yet do not fail the check")
 

@@ -22,10 +22,45 @@ def _load(args: Namespace):
     from ssa_bench.store import Store
 
     spec = load_spec(args.spec, profile=args.profile, overrides=args.overrides)
-    runs = plan(spec)
     store = Store(args.results_dir)
     check_directory(store.root, "--results-dir", writable=args.command in _WRITING_COMMANDS)
+    if getattr(args, "use_recorded_overrides", False):
+        spec = _with_recorded_overrides(args, spec, store)
+    runs = plan(spec)
     return spec, runs, store
+
+
+def _with_recorded_overrides(args: Namespace, spec, store):
+    """--use-recorded-overrides: the spec planned again with the profile and --set overrides its
+    stored runs were recorded with (the one with most finished runs; the user's own --set after)."""
+    from ssa_bench.matrix import load_spec
+    from ssa_bench.store.plans import recorded_plans
+
+    plans = recorded_plans(store, spec.name)
+    if not plans:
+        raise UserError(f"no run of spec '{spec.name}' is recorded in {store.root}", key="--use-recorded-overrides",
+                        fix="run the spec first, or drop --use-recorded-overrides")
+    chosen = plans[0]
+    args.profile, args.overrides = chosen.profile, [*chosen.overrides, *args.overrides]
+    others = f" ({len(plans) - 1} other recorded set(s) of overrides: `ssa-bench status SPEC` names them)" \
+        if len(plans) > 1 else ""
+    _err.print(f"using the overrides recorded with {len(chosen.run_ids)} run(s) of {spec.name}: "
+               f"{chosen.flags()}{others}", highlight=False, soft_wrap=True, markup=False)
+    return load_spec(args.spec, profile=args.profile, overrides=args.overrides)
+
+
+def _record_plans(args: Namespace, spec, runs, store) -> None:
+    """run.json of each run this `run` starts or finds: the spec, profile and --set it was planned
+    with, so that status/report/figures without those --set can point at them."""
+    from ssa_bench.store import StorageError
+    from ssa_bench.store.plans import plan_entry, record_plan
+
+    entry = plan_entry(spec.name, spec.path, spec.profile, args.overrides)
+    for run in runs:
+        try:
+            record_plan(store, run, entry)
+        except StorageError:
+            return      # a full or read-only results folder: the executor says so, run by run
 
 
 # Commands that create files under the results root; plan and status only read it.
@@ -170,6 +205,8 @@ def cmd_run(args: Namespace) -> int:
         _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
     unique = _unique(runs)
     to_run, skipped = executor.select(unique, rerun_failed=args.rerun_failed, force=args.force)
+    if not args.dry_run:
+        _record_plans(args, spec, unique, store)
     if to_run and not args.dry_run:
         from ssa_bench.data import ensure_datasets
         from ssa_bench.weights import ensure_weights
@@ -207,9 +244,7 @@ def _print_dry_run_checkpoints(to_run, executor: str) -> None:
 
 def cmd_status(args: Namespace) -> int:
     spec, runs, store = _load(args)
-    hint = planned_elsewhere_hint(args, spec, runs, store)
-    if hint:
-        _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
+    _print_hint(args, spec, runs, store)
     infos = {}
     if any(_state_of(store, r.id).get("executor") == "slurm" for r in runs):
         from ssa_bench.executors.slurm import refresh_states
@@ -319,6 +354,9 @@ def planned_elsewhere_hint(args: Namespace, spec, runs, store) -> str | None:
     present = set(store.run_ids())
     if not present or any(run.id in present for run in runs):
         return None
+    recorded = _recorded_hint(spec, store)
+    if recorded:
+        return recorded
     from ssa_bench.matrix import load_spec
     from ssa_bench.matrix.profiles import PROFILES
     from ssa_bench.plan import plan
@@ -344,6 +382,34 @@ def planned_elsewhere_hint(args: Namespace, spec, runs, store) -> str | None:
     return None
 
 
+def _print_hint(args: Namespace, spec, runs, store) -> None:
+    hint = planned_elsewhere_hint(args, spec, runs, store)
+    if hint:
+        _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
+
+
+def default_report_dir(spec, store):
+    from ssa_bench.report.api import default_out_dir
+
+    return default_out_dir(spec, store)
+
+
+def _recorded_hint(spec, store) -> str | None:
+    """"7 runs of this spec were recorded with --set train.max_iters=20; ..." from run.json."""
+    from ssa_bench.store.plans import recorded_plans
+
+    plans = [p for p in recorded_plans(store, spec.name) if p.run_ids]
+    if not plans:
+        return None
+    words = []
+    for item in plans[:3]:
+        flags = item.flags(with_profile=item.profile != spec.profile) or "no --set"
+        words.append(f"{len(item.run_ids)} run(s) of this spec ({item.done} done) were recorded with {flags}")
+    more = f" (and {len(plans) - 3} more sets of overrides)" if len(plans) > 3 else ""
+    return ("; ".join(words) + more + "; add those overrides (or --use-recorded-overrides, which takes the "
+            "first) to see them")
+
+
 def _print_report(spec, runs, store) -> None:
     from ssa_bench.report import terminal_table
 
@@ -362,12 +428,25 @@ def cmd_report(args: Namespace) -> int:
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    _print_hint(args, spec, runs, store)
     table = report_table(spec, runs, store)
     if tolerances is not None:
         paper_gate(table, tolerances)       # refused before anything is written
     formats = args.format or ["latex", "markdown", "csv"]
     _out.print(terminal_renderable(table))
+    from ssa_bench.report.kept import count_results, describe, kept_results, write_summary
+
+    results = count_results(table)
+    directory = args.out or default_report_dir(spec, store)
+    kept = kept_results(directory, table.name, formats)
+    if results == 0 and kept and not getattr(args, "overwrite_empty", False):
+        # A report with numbers is not replaced by an all-pending one without a word (the runs
+        # are usually there, planned with other --set overrides: the hint above names them).
+        _err.print(f"[red]not written:[/red] this report has no result yet, and {describe(kept)} in {directory} "
+                   f"has; pass --overwrite-empty to replace it anyway", highlight=False, soft_wrap=True)
+        return 1
     paths = write_report(spec, runs, store, formats=formats, out_dir=args.out, table=table)
+    write_summary(directory, table.name, results=results, profile=spec.profile, overrides=args.overrides)
     for fmt, path in paths.items():
         _err.print(f"wrote {fmt}: {path}")
     if tolerances is None:
@@ -419,7 +498,8 @@ def cmd_figures(args: Namespace) -> int:
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
     _warn_store_damage(store, runs)
-    paths = make_figures(spec, runs, store, out_dir=args.out)
+    _print_hint(args, spec, runs, store)
+    paths = make_figures(spec, runs, store, out_dir=args.out, overrides=args.overrides)
     for path in paths:
         _err.print(f"wrote {path}")
     return 0

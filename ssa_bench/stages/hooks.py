@@ -52,7 +52,8 @@ class SSABenchProgressHook(Hook):
         loss = (outputs or {}).get("loss") if isinstance(outputs, dict) else None
         if loss is not None:
             try:
-                self._latest["loss"] = round(float(loss), 6)
+                value = loss.detach() if hasattr(loss, "detach") else loss    # no autograd warning
+                self._latest["loss"] = round(float(value), 6)
             except (TypeError, ValueError):
                 pass
         self._write(runner, "train")
