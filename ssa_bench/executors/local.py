@@ -275,8 +275,8 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
     except BaseException:
         _interrupt(active, pending, store, owner, reason="the submitter crashed")
         raise
-    if lines is None:
-        console.print(f"runs: {progress.done} done, {progress.failed} failed of {progress.total}", highlight=False)
+    # What stays after the live table (transient) is gone; in a log, its last line.
+    console.print(f"runs: {progress.done} done, {progress.failed} failed of {progress.total}", highlight=False)
     for run_id in progress.failed_ids:
         state = store.read_state(run_id) or {}
         details = [state.get("reason"), store.resolve(run_id, state.get("traceback"))]

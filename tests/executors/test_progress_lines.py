@@ -50,6 +50,7 @@ def test_without_a_terminal_each_run_gets_timestamped_event_lines_before_it_is_d
     assert _execute(tmp_path, Console(file=stream, force_terminal=False)) == 0
     text = stream.getvalue()
     assert "┃" not in text and "━" not in text            # no table drawn into a log file
+    assert text.endswith("runs: 2 done, 0 failed of 2\n")
     for run_id in ("r1", "r2"):
         events = [line for line in text.splitlines() if f" {run_id} row {run_id}: " in line]
         assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d ", line) for line in events), events
