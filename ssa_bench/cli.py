@@ -138,7 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="expand and validate a spec, list its runs")
     _add_spec_arguments(plan)
-    plan.add_argument("--json", action="store_true", help="print a JSON list of the runs (id, label, state, estimate_s in seconds, ...) instead of the table")
+    plan.add_argument("--json", action="store_true",
+                      help="print a JSON list of the runs (id, label, state, estimate_s in seconds with its "
+                           "estimate_basis, ...) instead of the table")
 
     run = commands.add_parser("run", help="execute the runs that are not done yet")
     _add_spec_arguments(run)
@@ -178,12 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
     figures.add_argument("--out", default=None, help="output directory (default <results>/figures/<spec>)")
 
     measure = commands.add_parser("measure", help="GFLOPs, params and latency of one model")
-    measure.add_argument("baseline", metavar="BASELINE", help="a baseline name, e.g. segformer_b5 (see `ssa-bench weights list`)")
+    measure.add_argument("baseline", metavar="BASELINE",
+                         help="a baseline name, e.g. segformer_b5 (see `ssa-bench weights list`)")
     measure.add_argument("--ssa", action="store_true", help="with the SSA classifier in place of the baseline's head")
     measure.add_argument("--variant", default="released",
                          help="SSA preset: released (the authors' head, the default) or paper")
     measure.add_argument("--dataset", default="ade20k", help="the data set whose class count and crop size are used")
-    measure.add_argument("--json", action="store_true", help="print a JSON object (gflops, params_m, latency_ms, device)")
+    measure.add_argument("--json", action="store_true",
+                         help="print a JSON object (gflops, params_m, latency_ms, device)")
 
     data = commands.add_parser("data", help="datasets: check, prepare from the downloaded archives, make the demo")
     data_commands = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND", parser_class=_ArgumentParser)
@@ -196,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the folder holding the downloaded archives (or what they unpack to)")
     prepare.add_argument("--check-only", action="store_true",
                          help="convert nothing: check the prepared dataset where the runs look for it")
-    prepare.add_argument("--jobs", type=int, default=None, help="parallel conversion processes (COCO-Stuff; default: the CPU count)")
+    prepare.add_argument("--jobs", type=int, default=None,
+                         help="parallel conversion processes (COCO-Stuff; default: the CPU count, at most 8)")
     prepare.add_argument("--keep-unpacked", action="store_true",
                          help="keep the unpacked raw archive next to the converted data (COCO-Stuff)")
 
