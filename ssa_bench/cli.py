@@ -230,6 +230,8 @@ _INTERRUPTED = {
 
 
 def _interrupted_message(args: argparse.Namespace) -> str:
+    if args.command == "run" and getattr(args, "executor", None) == "slurm":
+        return "interrupted; the submitted SLURM jobs keep running, the same command re-attaches to them"
     sub = getattr(args, f"{args.command}_command", None)
     return _INTERRUPTED.get((args.command, sub)) or _INTERRUPTED.get(args.command) or "interrupted"
 
