@@ -292,3 +292,15 @@ def test_a_damaged_archive_is_one_line_without_escaped_newlines(tmp_path):
     line = raised.value.one_line()
     assert "\\n" not in line and "\n" not in line, line
     assert "download it again" in line
+
+
+def test_ctrl_c_in_a_slurm_run_says_the_jobs_keep_running(monkeypatch, tmp_path, capsys):
+    from ssa_bench import commands
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "cmd_run", interrupted)
+    assert main(["run", "tables/table3.yaml", "--executor", "slurm", "--results-dir", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "keep running" in err[0] and "finished runs" not in err[0]
