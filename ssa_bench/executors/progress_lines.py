@@ -55,8 +55,11 @@ class ProgressLines:
         self.line(run, "queued")
 
     def started(self, run, pid: int) -> None:
+        self.started_as(run, f"worker pid {pid}")
+
+    def started_as(self, run, where: str) -> None:
         self._seen[run.id] = _Seen(at=self.clock())
-        self.line(run, f"started (worker pid {pid})")
+        self.line(run, "started" + (f" ({where})" if where else ""))
 
     def followed(self, run, holder: str) -> None:
         self.line(run, f"followed: trained by {holder}")

@@ -139,3 +139,36 @@ def test_a_piped_run_of_the_demo_model_prints_progress_for_each_run_before_it_fi
         words = [line.split(": ", 1)[1] for line in err.splitlines() if f" {label}: " in line]
         done = words.index(next(w for w in words if w.startswith("done")))
         assert any(w.startswith("iteration ") for w in words[:done]), err
+
+
+def test_a_slurm_submitter_writing_to_a_log_prints_each_runs_state_changes_and_progress(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from ssa_bench.executors import slurm
+    from ssa_bench.store import write_json_atomic
+
+    monkeypatch.setattr(slurm, "refresh_states", lambda store, runs: None)   # no SLURM here
+    monkeypatch.setattr(slurm, "POLL_DISK_S", 0.05)
+    store, run = Store(tmp_path), _run("r1")
+    store.write_run(run)
+    store.set_state(run.id, "queued", executor="slurm", job_id="77_0", slurm_reason="Resources")
+
+    def job():
+        time.sleep(0.3)
+        store.set_state(run.id, "running", slurm_reason=None)
+        for step in (0, 5, 10):
+            write_json_atomic(store.paths(run.id).progress, {"stage": "train", "iter": step, "max_iters": 10})
+            time.sleep(0.3)
+        store.write_record(run.id, {"id": run.id, "metrics": {"mIoU": 1.0}})
+        store.set_state(run.id, "done")
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    stream = io.StringIO()
+    assert slurm.wait_for([run], store, Console(file=stream, force_terminal=False), poll_slurm_s=3600) == 0
+    worker.join()
+    words = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines() if " r1 row r1: " in line]
+    assert words[0] == "queued (job 77_0, pending: Resources)", words
+    assert words[1].startswith("started (job 77_0") and "iteration 5/10 (50%)" in words and words[-1] == "done", words
+    assert "┃" not in stream.getvalue()
