@@ -144,9 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute the runs that are not done yet")
     _add_spec_arguments(run)
-    run.add_argument("--executor", choices=["local", "slurm"], default="local",
-                     help="local: worker processes on this machine; slurm: one job array per submission")
-    run.add_argument("--cluster", default=None, help="SLURM cluster profile name (slurm/clusters/NAME.yaml)")
+    run.add_argument("--executor", choices=["local", "slurm"], default=None,
+                     help="local (default) or slurm; --cluster implies slurm")
+    run.add_argument("--cluster", default=None,
+                     help="SLURM cluster profile name (slurm/clusters/NAME.yaml); implies --executor slurm")
     run.add_argument("--dry-run", action="store_true", help="show what would run; run nothing")
     run.add_argument("--max-parallel", type=_positive_int, default=None, metavar="N",
                      help="at most N runs at once (default: local, one per CPU core up to 4 for CPU runs, else 1; "
@@ -178,6 +179,22 @@ def build_parser() -> argparse.ArgumentParser:
     figures = commands.add_parser("figures", help="the figures the spec's runs support")
     _add_spec_arguments(figures)
     figures.add_argument("--out", default=None, help="output directory (default <results>/figures/<spec>)")
+
+    preflight = commands.add_parser(
+        "preflight", help="one training step and one evaluation forward of each distinct model on this device: "
+        "peak memory, step time, projected time per run and table against the SLURM time limit")
+    _add_spec_arguments(preflight)
+    preflight.add_argument("--json", action="store_true", help="print a JSON object instead of the table")
+    preflight.add_argument("--cluster", default=None,
+                           help="SLURM cluster profile whose time limit and GPUs per run the projection uses "
+                                "(default $SSA_BENCH_CLUSTER, else example-gpu; runs on device cpu are local)")
+    preflight.add_argument("--executor", choices=["local", "slurm"], default=None,
+                           help="project every run as local (one process, no time limit) or as SLURM jobs")
+    preflight.add_argument("--scale", type=float, default=1.0,
+                           help="probe at this fraction of each run's crop (e.g. 0.25 in CI; default 1.0: the "
+                                "real shapes)")
+    preflight.add_argument("--steps", type=_positive_int, default=2,
+                           help="training steps per model; the first warms up, the rest are timed (default 2)")
 
     measure = commands.add_parser("measure", help="GFLOPs, params and latency of one model")
     measure.add_argument("baseline", metavar="BASELINE",
@@ -230,7 +247,7 @@ _INTERRUPTED = {
 
 
 def _interrupted_message(args: argparse.Namespace) -> str:
-    if args.command == "run" and getattr(args, "executor", None) == "slurm":
+    if args.command == "run" and (getattr(args, "executor", None) == "slurm" or getattr(args, "cluster", None)):
         return "interrupted; the submitted SLURM jobs keep running, the same command re-attaches to them"
     sub = getattr(args, f"{args.command}_command", None)
     return _INTERRUPTED.get((args.command, sub)) or _INTERRUPTED.get(args.command) or "interrupted"

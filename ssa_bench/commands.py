@@ -26,6 +26,8 @@ def _load(args: Namespace):
     check_directory(store.root, "--results-dir", writable=args.command in _WRITING_COMMANDS)
     if getattr(args, "use_recorded_overrides", False):
         spec = _with_recorded_overrides(args, spec, store)
+    # the --set this table is planned with, for the report's caption notes and provenance JSON
+    spec.overrides = list(args.overrides)
     runs = plan(spec)
     return spec, runs, store
 
@@ -115,37 +117,40 @@ def _state_of(store, run_id: str) -> dict:
 def cmd_plan(args: Namespace) -> int:
     from ssa_bench.plan import estimate_seconds
     from ssa_bench.weights import checkpoint_of
+    from ssa_bench.weights.verify import Verifier
 
     spec, runs, store = _load(args)
-    rows, checkpoints, by_pretrained = [], {}, {}
+    rows, verdicts, by_pretrained = [], {}, {}
     # The verdict alone (record, else state.json): `status` is where damage is itemised.
     states = store.states([run.id for run in runs])
     _warn_store_damage(store, runs)
+    # Each checkpoint file is hashed (or its format read) once per version, remembered on disk.
+    verifier = Verifier()
     for run in runs:
-        # checkpoint_of depends on train.pretrained alone (a stat of its file): once per distinct
-        # value, with its JSON form
+        # the verdict depends on train.pretrained alone: once per distinct value, with its JSON form
         pretrained = run.config["train"].get("pretrained")
         if pretrained not in by_pretrained:
-            checkpoint = checkpoint_of(run.config)
-            by_pretrained[pretrained] = (checkpoint, checkpoint.to_json())
-        checkpoints[run.id], checkpoint_json = by_pretrained[pretrained]
+            verdict = verifier.verify(checkpoint_of(run.config))
+            by_pretrained[pretrained] = (verdict, {**verdict.checkpoint.to_json(), "verdict": verdict.state})
+        verdicts[run.id], checkpoint_json = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
                      "seed": run.seed, "state": states[run.id],
                      "estimate_s": estimate_seconds(run.config), "estimate_basis": _estimate_basis(run.config),
                      "checkpoint": checkpoint_json,
                      "config": run.config})
+    verifier.save()
     if args.json:
         # One run per line: still one JSON array, written by the C encoder (indent= would use the
         # pure-Python one, ~6 s for 10,000 runs).
         sys.stdout.write("[\n" + ",\n".join(json.dumps(row) for row in rows) + "\n]\n")
         return 0
     table = Table(title=f"{spec.title or spec.name} -- profile {spec.profile}", title_justify="left")
-    for column in ("id", "row", "seed", "state", "estimate (wall)", "checkpoint"):
+    for column in ("id", "row", "seed", "state", "estimate", "checkpoint"):
         table.add_column(column)
     for row in rows:
         name = " / ".join(str(p) for p in (row["section"], row["label"], row["column"]) if p)
         table.add_row(row["id"], name, str(row["seed"]), row["state"], _duration(row["estimate_s"]),
-                      _checkpoint_cell(checkpoints[row["id"]]))
+                      _checkpoint_cell(verdicts[row["id"]]))
     _out.print(table)
     unique = {r["id"]: r for r in rows}
     pending = [r for r in unique.values() if r["state"] != "done"]
@@ -153,7 +158,11 @@ def cmd_plan(args: Namespace) -> int:
     _out.print(f"{len(rows)} rows, {len(unique)} distinct runs, {len(pending)} not done; estimated "
                f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))} wall-clock, one run after "
                f"another{' on ' + ' / '.join(bases) if bases else ''} (a rough guide)", highlight=False)
-    _print_missing_checkpoints([checkpoints[r["id"]] for r in pending], _out)
+    _print_bad_checkpoints([verdicts[r["id"]] for r in pending], _out)
+    from ssa_bench.executors.prerun import dataset_problems
+
+    for problem in dataset_problems([r["config"] for r in pending]):     # what `run` would stop for
+        _out.print(f"[red]missing data set:[/red] {problem.one_line()}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -166,23 +175,30 @@ def _estimate_basis(config: dict) -> str:
     return "4 V100-class GPUs (batch 16 over 4)"
 
 
-def _checkpoint_cell(checkpoint) -> str:
-    if checkpoint.source == "none":
+def _checkpoint_cell(verdict) -> str:
+    if verdict.state == "none":
         return "[yellow]none (from scratch)[/yellow]"
-    colour = "green" if checkpoint.present else "red"
-    return f"[{colour}]{checkpoint.label}[/{colour}]"
+    colour = "green" if verdict.good else "red"
+    return f"[{colour}]{verdict.label}[/{colour}]"
 
 
-def _print_missing_checkpoints(checkpoints, console) -> None:
-    """One line on what `run` would refuse for: the missing checkpoints and the command that fetches them."""
-    missing = {c.entry.name: c for c in checkpoints if c.source == "catalog" and not c.present}
-    paths = sorted({str(c.path) for c in checkpoints if c.source == "path" and not c.present})
+def _print_bad_checkpoints(verdicts, console) -> None:
+    """What `run` would refuse for: the missing checkpoints with the command that fetches them, and
+    each wrong file with its fix (the lines `run` prints)."""
+    from ssa_bench.weights.verify import MISSING
+
+    missing = {v.checkpoint.entry.name: v.checkpoint for v in verdicts
+               if v.state == MISSING and v.checkpoint.source == "catalog"}
+    paths = sorted({str(v.checkpoint.path) for v in verdicts if v.state == MISSING and v.checkpoint.source == "path"})
     if missing:
         folder = next(iter(missing.values())).path.parent
         console.print(f"[red]{len(missing)} pretrained checkpoint(s) missing[/red] from {folder}: "
                       f"`ssa-bench weights fetch {' '.join(missing)}` before `run`", highlight=False, soft_wrap=True)
     if paths:
         console.print(f"[red]checkpoint file(s) not found:[/red] {', '.join(paths)}", highlight=False, soft_wrap=True)
+    wrong = {str(v.checkpoint.path): v for v in verdicts if not v.good and v.state != MISSING}
+    for verdict in wrong.values():
+        console.print(f"[red]bad checkpoint:[/red] {verdict.error().one_line()}", highlight=False, soft_wrap=True)
 
 
 def _duration(seconds: float) -> str:
@@ -193,32 +209,49 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _executor_name(args: Namespace) -> str:
+    """--executor, where --cluster NAME (a SLURM cluster profile) implies slurm; with an explicit
+    --executor local it is a contradiction, refused rather than silently run here."""
+    if args.cluster is not None and args.executor == "local":
+        raise UserError(f"--cluster {args.cluster} names a SLURM cluster profile, but --executor local runs "
+                        "on this machine", key="--cluster",
+                        fix="drop --cluster to run here, or use --executor slurm (--cluster alone implies it)")
+    if args.executor is None:
+        return "slurm" if args.cluster is not None else "local"
+    return args.executor
+
+
 def cmd_run(args: Namespace) -> int:
     from ssa_bench.executors import get_executor
+    from ssa_bench.executors.prerun import check_runs
 
     spec, runs, store = _load(args)
+    name = _executor_name(args)
     # The executor checks its options (--max-parallel, the cluster profile) before anything is printed.
-    options = {"cluster": args.cluster} if args.executor == "slurm" else {}
-    executor = get_executor(args.executor, store, max_parallel=args.max_parallel, console=_err, **options)
+    options = {"cluster": args.cluster} if name == "slurm" else {}
+    executor = get_executor(name, store, max_parallel=args.max_parallel, console=_err, **options)
     hint = planned_elsewhere_hint(args, spec, runs, store)
     if hint:
         _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
     unique = _unique(runs)
     to_run, skipped = executor.select(unique, rerun_failed=args.rerun_failed, force=args.force)
+    # One check before anything is queued or printed, the same for the dry run: data sets,
+    # checkpoints (present, hash and format), cluster profile, device. Each problem is one line.
+    problems = check_runs(to_run, executor=name, cluster=args.cluster) if to_run else []
+    if problems:
+        for problem in problems:
+            _err.print(f"ssa-bench: error: {problem.one_line()}", highlight=False, markup=False, soft_wrap=True)
+        return 2
     if not args.dry_run:
         _record_plans(args, spec, unique, store)
     if to_run and not args.dry_run:
         from ssa_bench.data import ensure_datasets
-        from ssa_bench.weights import ensure_weights
 
-        # Before anything is queued or printed: a missing checkpoint of a paper-profile run
-        # (train.pretrained: none opts out) or a missing data set is one line, not N failed jobs.
-        ensure_weights([run.config for run in to_run])
-        ensure_datasets([run.config for run in to_run])
+        ensure_datasets([run.config for run in to_run])       # generates the demo data where needed
     _err.print(f"{spec.name}: {len(unique)} runs, {len(skipped)} already done or in flight, "
-               f"{len(to_run)} to run ({args.executor})")
+               f"{len(to_run)} to run ({name})")
     if args.dry_run:
-        _print_dry_run_checkpoints(to_run, args.executor)
+        _print_dry_run_checkpoints(to_run, name)
     # Runs still queued or running from an earlier (interrupted) `run` are followed, not resubmitted.
     code = executor.run(to_run, attach=executor.attachable(skipped), dry_run=args.dry_run).code
     if args.dry_run:
@@ -230,16 +263,18 @@ def cmd_run(args: Namespace) -> int:
 
 
 def _print_dry_run_checkpoints(to_run, executor: str) -> None:
-    """Each run the dry run would start, with its checkpoint and whether it is on this machine."""
+    """Each run the dry run would start, with its (already verified) checkpoint."""
     from ssa_bench.weights import checkpoint_of
+    from ssa_bench.weights.verify import verify_all
 
     console = _out if executor == "local" else _err
     checkpoints = [checkpoint_of(run.config) for run in to_run]
+    verdicts = verify_all(checkpoints)          # remembered by the pre-run check: no file is read again
     for run, checkpoint in zip(to_run, checkpoints):
         prefix = "would run" if executor == "local" else "run"
-        console.print(f"{prefix} {run.id}  {run.label}  checkpoint: {_checkpoint_cell(checkpoint)}", highlight=False,
+        verdict = verdicts[str(checkpoint.path) if checkpoint.path else "none"]
+        console.print(f"{prefix} {run.id}  {run.label}  checkpoint: {_checkpoint_cell(verdict)}", highlight=False,
                       soft_wrap=True)
-    _print_missing_checkpoints(checkpoints, console)
 
 
 def cmd_status(args: Namespace) -> int:
@@ -434,7 +469,7 @@ def cmd_report(args: Namespace) -> int:
         paper_gate(table, tolerances)       # refused before anything is written
     formats = args.format or ["latex", "markdown", "csv"]
     _out.print(terminal_renderable(table))
-    from ssa_bench.report.kept import count_results, describe, kept_results, write_summary
+    from ssa_bench.report.kept import count_results, describe, kept_results
 
     results = count_results(table)
     directory = args.out or default_report_dir(spec, store)
@@ -446,7 +481,6 @@ def cmd_report(args: Namespace) -> int:
                    f"has; pass --overwrite-empty to replace it anyway", highlight=False, soft_wrap=True)
         return 1
     paths = write_report(spec, runs, store, formats=formats, out_dir=args.out, table=table)
-    write_summary(directory, table.name, results=results, profile=spec.profile, overrides=args.overrides)
     for fmt, path in paths.items():
         _err.print(f"wrote {fmt}: {path}")
     if tolerances is None:
@@ -503,6 +537,142 @@ def cmd_figures(args: Namespace) -> int:
     for path in paths:
         _err.print(f"wrote {path}")
     return 0
+
+
+def cmd_preflight(args: Namespace) -> int:
+    """One training step and one evaluation forward of each distinct model of the spec on this
+    device: peak memory, step time, projected time per run and for the table against the SLURM
+    time limit. Exit 2 when a run could not start. Writes nothing."""
+    from ssa_bench.executors.cluster_profiles import job_resources, load_profile
+    from ssa_bench.runtime import per_device_batch
+    from ssa_bench.stages.preflight import ProbeError, model_key, probe, project
+
+    if not 0 < args.scale <= 1:
+        raise UserError(f"--scale must be in (0, 1], got {args.scale}", key="--scale",
+                        fix="e.g. --scale 0.25 probes at a quarter of each run's crop (CI), 1 = the real shapes")
+    spec, runs, _store = _load(args)
+    unique = _unique(runs)
+    profile = load_profile(args.cluster) if args.executor != "local" else None
+    groups: dict[str, dict] = {}
+    placed = []
+    for run in unique:
+        # a run the spec trains on the CPU runs here; a GPU run is a SLURM job of the profile
+        on_slurm = profile is not None and (args.executor == "slurm" or args.cluster is not None
+                                            or run.config["train"].get("device") != "cpu")
+        resources = job_resources(profile, run.slurm, row_where=f"{run.label or run.id}: slurm",
+                                  row_file=run.spec_name) if on_slurm else None
+        world = resources.world_size if resources else 1
+        batch = per_device_batch(int(run.config["train"]["batch_size"]), world)
+        key = model_key(run.config, batch)
+        groups.setdefault(key, {"runs": [], "batch": batch, "config": run.config})["runs"].append(run)
+        limit = (resources.params["time"] * 60 - resources.params["signal_delay_s"]) if resources else None
+        placed.append((run, key, world, limit))
+    problems, models = [], []
+    for number, (key, group) in enumerate(groups.items(), 1):
+        first = group["runs"][0]
+        name = _run_name(first)
+        _err.print(f"[{number}/{len(groups)}] {name}: batch {group['batch']} per device ...", highlight=False)
+        try:
+            result = probe(group["config"], batch_per_device=group["batch"], scale=args.scale, steps=args.steps)
+            error = None
+        except ProbeError as failure:
+            result, error = None, failure
+            for run in group["runs"]:
+                problems.append(f"run {run.id} ({_run_name(run)}): {failure.one_line()}")
+        group["result"] = result
+        models.append({"model": number, "name": name, "baseline": first.config["baseline"],
+                       "dataset": first.config["dataset"], "runs": [run.id for run in group["runs"]],
+                       **(result or {}), "error": error.one_line() if error else None})
+    rows = []
+    for run, key, world, limit in placed:
+        result = groups[key]["result"]
+        row = {"id": run.id, "label": run.label, "name": _run_name(run), "model": list(groups).index(key) + 1,
+               "max_iters": run.config["train"]["max_iters"], "world_size": world,
+               "time_limit_s": limit, "executor": "slurm" if limit else "local"}
+        if result:
+            row.update(project(run.config, result["step_s"], result["eval_forward_s"], result["val_images"], world,
+                               limit, profile.max_requeues if limit and profile else None).to_json())
+        rows.append(row)
+    projected = [row for row in rows if "projected_s" in row]
+    table = {"runs": len(rows), "projected_h": round(sum(r["projected_s"] for r in projected) / 3600, 3),
+             "needing_requeues": [r["id"] for r in projected if r["requeues"]],
+             "not_fitting": [r["id"] for r in projected if not r["fits"]], "could_not_start": len(problems)}
+    device = next((m["device"] for m in models if m.get("device")), None)
+    summary = {"spec": spec.name, "profile": spec.profile, "device": device, "scale": args.scale,
+               "cluster": ({"name": profile.name, "time_min": profile.time, "signal_delay_s": profile.signal_delay_s,
+                            "max_requeues": profile.max_requeues}
+                           if any(row["executor"] == "slurm" for row in rows) else None),
+               "models": models, "runs": rows, "table": table, "problems": problems}
+    if args.json:
+        print(json.dumps(summary, indent=1))
+    else:
+        _print_preflight(summary)
+    for line in problems:
+        _err.print(f"ssa-bench: error: {line}", highlight=False, markup=False, soft_wrap=True)
+    return 2 if problems else 0
+
+
+def _run_name(run) -> str:
+    return " / ".join(str(p) for p in (run.section, run.label, run.column) if p)
+
+
+def _peak_cell(model: dict) -> str:
+    """Peak memory; on the CPU with the process's resident set before the model in brackets."""
+    start = model.get("baseline_mb")
+    return f"{model['peak_memory_mb']:.0f}" + (f" ({start:.0f})" if start is not None else "")
+
+
+def _print_preflight(summary: dict) -> None:
+    models = [m for m in summary["models"] if m.get("device")]
+    memory = models[0]["memory_measure"] if models else ""
+    scale = summary["scale"]
+    shapes = "the runs' own batch and crop" if scale == 1 else \
+        f"crops scaled by {scale:g} (NOT the runs' real shapes: memory and times are for the smaller crop)"
+    _out.print(f"preflight of {summary['spec']} (profile {summary['profile']}) on {summary['device']}: {shapes}; "
+               f"memory = {memory}", highlight=False, soft_wrap=True)
+    table = Table(title="models", title_justify="left")
+    for column in ("#", "model", "runs", "batch x crop", "data", "checkpoint", "peak MB (start)", "step s", "eval s"):
+        table.add_column(column, overflow="fold")
+    for model in summary["models"]:
+        if model.get("error"):
+            table.add_row(str(model["model"]), model["name"], str(len(model["runs"])), "", "",
+                          f"[red]{model['error']}[/red]", "", "", "")
+            continue
+        crop = "x".join(str(c) for c in model["crop_size"])
+        checkpoint = {"loaded": "[green]loaded (strict)[/green]", "absent": "[yellow]absent: random init[/yellow]",
+                      "none": "none (from scratch)"}[model["checkpoint"]["state"]]
+        table.add_row(str(model["model"]), model["name"], str(len(model["runs"])), f"{model['batch_per_device']} x {crop}",
+                      "synthetic" if model["synthetic"] else "real", checkpoint, _peak_cell(model),
+                      f"{model['step_s']:.3f}", f"{model['eval_forward_s']:.3f}")
+    _out.print(table)
+    for note in dict.fromkeys(m["data_note"] for m in models if m["data_note"]):
+        _out.print(f"data: {note}", highlight=False, soft_wrap=True)
+    runs = Table(title="runs (projected on this device)", title_justify="left")
+    for column in ("id", "run", "model", "iters", "GPUs", "projected", "jobs"):
+        runs.add_column(column, overflow="fold")
+    for row in summary["runs"]:
+        if "projected_s" not in row:
+            runs.add_row(row["id"], row["name"], str(row["model"]), str(row["max_iters"]), str(row["world_size"]),
+                         "[red]could not start[/red]", "")
+            continue
+        jobs = "local" if row["attempts"] is None else (
+            f"{row['attempts']}" + ("" if row["fits"] else " [red](over max_requeues)[/red]"))
+        runs.add_row(row["id"], row["name"], str(row["model"]), str(row["max_iters"]), str(row["world_size"]),
+                     f"{row['projected_h']:.2f} h", jobs)
+    _out.print(runs)
+    table_facts = summary["table"]
+    cluster = summary["cluster"]
+    _out.print(f"table: {table_facts['runs']} runs, {len(summary['models'])} distinct models, projected "
+               f"{table_facts['projected_h']:.1f} h on this device, one run after another", highlight=False)
+    if cluster and any(row["executor"] == "slurm" for row in summary["runs"]):
+        limit = f"cluster profile '{cluster['name']}': {cluster['time_min']} min per job, {cluster['max_requeues']} requeues allowed"
+        needing = table_facts["needing_requeues"]
+        _out.print(f"{limit}; {len(needing)} run(s) need requeues" + (f": {', '.join(needing)}" if needing else ""),
+                   highlight=False, soft_wrap=True)
+        if table_facts["not_fitting"]:
+            _out.print(f"[red]{len(table_facts['not_fitting'])} run(s) would not finish within the allowed requeues:"
+                       f"[/red] {', '.join(table_facts['not_fitting'])} -- raise max_requeues or time in the profile, "
+                       "or give those rows more GPUs (slurm: {gpus: N})", highlight=False, soft_wrap=True)
 
 
 def cmd_measure(args: Namespace) -> int:

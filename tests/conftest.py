@@ -49,3 +49,23 @@ def pytest_configure(config):
         import torch
 
         torch.set_num_threads(1)
+
+
+@pytest.fixture
+def paper_data_layout(tmp_path, monkeypatch) -> Path:
+    """A $SSA_BENCH_DATA holding the folders every paper data set must have, empty: what the pre-run
+    check of `run` and `run --dry-run` looks at, for tests of planning and submission (nothing
+    trains on it)."""
+    from ssa_bench.data import REQUIRED, dataset_root
+
+    home = tmp_path / "paper-data"
+    monkeypatch.setenv("SSA_BENCH_DATA", str(home))
+    for name in ("ade20k", "coco_stuff10k", "pascal_context59"):
+        for part in REQUIRED[name]:
+            target = dataset_root(name) / part
+            if target.suffix == ".txt":
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("x\n")
+            else:
+                target.mkdir(parents=True, exist_ok=True)
+    return home

@@ -12,12 +12,25 @@ from ssa_bench.matrix.schema import closest
 from ssa_bench.vocabulary.metrics import METRICS
 
 MAX_DECIMALS = 6
+# How Markdown, the terminal and LaTeX show a cell's bootstrap interval over test images
+# (docs/statistics.md): not at all, as [low, high], or as ± its half-width. CSV always carries it.
+INTERVAL_MODES = ("off", "ci", "pm")
 
 
 def _metric(name, file: str, key: str) -> None:
     if name not in METRICS:
         raise SpecError(f"unknown metric '{name}'", file=file, key=key,
                         fix=f"{closest(str(name), METRICS)}use one of: {', '.join(METRICS)}")
+
+
+def interval_mode(report: dict, file: str | None = None) -> str:
+    """``report.intervals`` as one of INTERVAL_MODES ("off" when absent; YAML's bare ``off`` is false)."""
+    value = report.get("intervals", "off")
+    value = "off" if value is False else value
+    if value not in INTERVAL_MODES:
+        raise SpecError(f"unknown intervals mode {value!r}", file=file, key="report.intervals",
+                        fix=f"{closest(str(value), INTERVAL_MODES)}use one of: {', '.join(INTERVAL_MODES)}")
+    return value
 
 
 def check_pivot_key(doc: dict, file: str) -> None:
@@ -53,6 +66,7 @@ def check_report(doc: dict, report: dict, labels: set[str], paper_only_rows: lis
         if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
             raise SpecError(f"decimals must be a whole number from 0 to {MAX_DECIMALS}, got {places!r}", file=file,
                             key=f"report.decimals.{metric}", fix="write e.g. mIoU: 1")
+    interval_mode(report, file)
     baseline_row = report.get("baseline_row")
     if baseline_row is not None and baseline_row not in labels:
         raise SpecError(f"baseline_row '{baseline_row}' names no row", file=file, key="report.baseline_row",
@@ -93,4 +107,4 @@ def _paper_has_row(table, label: str) -> bool:
     return any(section.row(label) is not None for section in table.sections)
 
 
-__all__ = ["check_pivot_key", "check_report"]
+__all__ = ["INTERVAL_MODES", "interval_mode", "check_pivot_key", "check_report"]

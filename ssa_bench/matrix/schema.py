@@ -67,7 +67,8 @@ DATASET_KEYS = {"root": str, "classes": list, "reduce_zero_label": bool, "img_su
                 # the resize scale of the train/test pipelines (ADE20K's is [2048, 512])
                 "scale": list}
 REPORT_KEYS = {"columns": list, "paper_table": (str, int), "caption": str, "baseline_row": str,
-               "paper_only_rows": list, "decimals": dict, "rank_by": str}
+               "paper_only_rows": list, "decimals": dict, "rank_by": str,
+               "intervals": (str, bool)}      # YAML reads a bare `off` as false
 
 TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
               dict: "a mapping", list: "a list", type(None): "null"}

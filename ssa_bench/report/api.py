@@ -6,9 +6,11 @@
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from ssa_bench.errors import UserError
 from ssa_bench.store import write_text_atomic
+from ssa_bench.report.caption import provenance
 from ssa_bench.report.gather import gather, results_root
 from ssa_bench.report.paper_check import (EXAMPLE, PaperCheck, Tolerances, compare_with_paper, parse_tolerances,
                                           uncovered_metrics)
@@ -24,12 +26,27 @@ RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md
 def report_table(spec, runs, store) -> ReportTable:
     """Gather the spec's runs from the store and build its table model."""
     from ssa_bench.report.caption import from_scratch_baselines
+    from ssa_bench.report.intervals import attach_intervals
+    from ssa_bench.store import Store
 
     frame = gather(store, runs)
     table = build_table(spec, frame)
     table.from_scratch = from_scratch_baselines(runs)
     table.batch_notes = sorted({note for note in frame["train_batch_note"] if isinstance(note, str) and note})
+    attach_intervals(table, frame, Store(results_root(store)))
+    table.overrides = recorded_overrides(spec, runs)
     return table
+
+
+def recorded_overrides(spec, runs) -> list[str]:
+    """The --set KEY=VALUE the runs were planned with, where the spec or the runs carry them
+    (``overrides``); empty for runs recorded before overrides were stored."""
+    found: list[str] = []
+    for source in [spec, *runs]:
+        for item in getattr(source, "overrides", None) or ():
+            if str(item) not in found:
+                found.append(str(item))
+    return found
 
 
 def default_out_dir(spec, store) -> Path:
@@ -51,6 +68,14 @@ def write_report(spec, runs, store, formats=("latex", "markdown", "csv"), out_di
         path = directory / f"{table.name}{suffix}"
         write_text_atomic(path, render(table))     # readable by others as the umask allows
         paths[fmt] = path
+    # the caption's details and the runs behind the table, for a paper's supplementary material;
+    # "results" (cells with a number of ours) lets a later `report` see what it would replace (kept.py)
+    from ssa_bench.report.kept import count_results
+
+    path = directory / f"{table.name}.provenance.json"
+    record = {**provenance(table), "results": count_results(table)}
+    write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    paths["provenance"] = path
     return paths
 
 

@@ -6,9 +6,11 @@ our latency and the paper's, and which cells are still missing.
 """
 from __future__ import annotations
 
+import re
+
 from ssa_bench.catalog import DATASETS
 from ssa_bench.report.table_model import ReportTable
-from ssa_bench.vocabulary.metrics import HEADINGS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, HEADINGS
 
 
 def _paper_sentence(table: ReportTable) -> str:
@@ -27,8 +29,8 @@ def _profile_sentence(table: ReportTable) -> str:
         data = "synthetic data" if generated else "the spec's own data"
         return (f"Ours: CPU demo on {data}{setting}, profile cpu-demo -- not the paper's setting, "
                 "so ours is not comparable with the paper's numbers.")
-    suffix = f" ({setting})" if setting else ""
-    return f"Ours: profile {table.profile}{suffix}."
+    # the baselines and data sets are the table's rows; their keys are in the provenance JSON
+    return f"Ours: profile {table.profile}, the paper's setting."
 
 
 def from_scratch_baselines(runs) -> list[str]:
@@ -97,20 +99,52 @@ def _evaluation_sentence(table: ReportTable) -> str | None:
         parts.append(paper)
         mismatched = [c for row in table.rows for c in row.cells if c.delta is not None and c.paper_eval
                       and table.ours_eval_modes and c.paper_eval not in table.ours_eval_modes]
-        if mismatched:
+        if mismatched and table.profile != "cpu-demo":   # cpu-demo prints no Δ at all
             count = len(mismatched)
             parts.append(f"{count} Δ {'value compares' if count == 1 else 'values compare'} numbers tested "
                          "differently")
     return "Evaluation: " + "; ".join(parts) + "."
 
 
-def _gain_sentence(table: ReportTable) -> str:
-    baselines = sorted({label for label in table.baseline_rows.values()})
-    against = baselines[0] if len(baselines) == 1 else "each section's first row"
+def _seed_rule(table: ReportTable, against: str) -> str:
     if table.max_seeds > 1:
         return (f"Ours: mean ± std over up to {table.max_seeds} seeds (n); ↑ gain over {against}, drawn only "
                 "when it exceeds the seed spread √(std_row² + std_baseline²).")
     return f"Single seed: ↑ gain over {against}, drawn for any gain, not tested against seed noise."
+
+
+def _gain_sentence(table: ReportTable) -> str:
+    baselines = sorted({label for label in table.baseline_rows.values()})
+    against = baselines[0] if len(baselines) == 1 else "each section's first row"
+    gains = [(row, cell) for row in table.rows for cell, column in zip(row.cells, table.columns)
+             if cell.gain is not None and column.metric in ACCURACY_METRICS]
+    if not any(cell.gain_rule == "interval" for _, cell in gains):
+        return _seed_rule(table, against)
+    facts = table.interval_facts
+    images = "/".join(str(n) for n in facts.get("images", []))
+    over = f"the {images} test images" + (" and the seeds" if table.max_seeds > 1 else "")
+    sentence = (f"↑/↓ gain over {against}, drawn only when its {facts['level']:.0%} paired bootstrap interval "
+                f"over {over} excludes 0 ({'BCa' if facts['method'] == 'bca' else facts['method']}, "
+                f"{facts['resamples']} resamples; interval and p-value in the CSV); "
+                + ("it covers the test images' sampling, not training randomness (one seed)."
+                   if table.max_seeds <= 1 else "seeds resampled with the images."))
+    others = list(dict.fromkeys(row.label for row, cell in gains if cell.gain_rule != "interval"))
+    if others:
+        rule = _seed_rule(table, against)
+        sentence += (f" Rows without per-image evidence ({', '.join(others)}: older records) follow the seed rule "
+                     f"instead -- {rule[0].lower()}{rule[1:]}")
+    return sentence
+
+
+def _interval_sentence(table: ReportTable) -> str | None:
+    shown = [cell for row in table.rows for cell in row.cells if cell.ci_low is not None]
+    if table.intervals == "off" or not shown:
+        return None
+    level = f"{table.interval_facts.get('level', 0.95):.0%}"
+    if table.intervals == "ci":
+        return f"[low, high]: the {level} bootstrap interval of ours over the test images."
+    return (f"± after ours: half the width of its {level} bootstrap interval over the test images "
+            "(in place of the seed std).")
 
 
 def _latency_sentence(table: ReportTable) -> str | None:
@@ -147,13 +181,63 @@ def _missing_sentence(table: ReportTable) -> str | None:
     return "; ".join(parts) + "." if parts else None
 
 
+# "Table 3: ..." as a spec title: LaTeX numbers its tables itself, so a caption never repeats it.
+_TABLE_NUMBER = re.compile(r"^\s*Table\s+[A-Za-z0-9.]+\s*[:.\-]\s*", re.IGNORECASE)
+
+
+def heading(table: ReportTable, numbered: bool = True) -> str:
+    """The table's own words (report.caption or its title) as one sentence; without a leading
+    "Table N:" when ``numbered`` is False (LaTeX and papers number the table themselves)."""
+    text = (table.caption or table.title).strip()
+    if not numbered:
+        text = _TABLE_NUMBER.sub("", text)
+        text = text[:1].upper() + text[1:]
+    if text and text[-1] not in ".!?":
+        text += "."
+    return text
+
+
+def _short_sentence(table: ReportTable) -> str:
+    """The caption's second sentence: what the numbers are, in a few words."""
+    if table.profile == "cpu-demo":
+        return "Ours is a CPU demo, not comparable with the paper's numbers (no Δ)."
+    if table.has_paper:
+        return f"Each cell: the paper's number ({table.paper.title.split(':')[0]}) above ours."
+    return "Our numbers only."
+
+
+def caption_parts(table: ReportTable) -> tuple[str, list[str]]:
+    """(caption of one or two sentences, the notes printed under the table): what a paper-ready
+    table shows. The notes carry the details (paper, profile, seeds, evaluation, overrides)."""
+    caption = f"{heading(table, numbered=False)} {_short_sentence(table)}"
+    return caption, caption_sentences(table)[1:]
+
+
+def notes_overrides(table: ReportTable) -> str | None:
+    """The --set overrides the table's runs were planned with, when they were recorded (the spec's
+    or the runs' ``overrides``; see api.report_table). Runs recorded before overrides were stored
+    say nothing here."""
+    if not table.overrides:
+        return None
+    return "Runs planned with " + " ".join(f"--set {o}" for o in table.overrides) + "."
+
+
+def provenance(table: ReportTable) -> dict:
+    """What the report's provenance JSON records next to the rendered files."""
+    caption, notes = caption_parts(table)
+    return {"table": table.name, "spec": table.spec_path, "profile": table.profile,
+            "paper_table": table.paper_name or None, "caption": caption, "notes": notes,
+            "overrides": list(table.overrides), "baselines": list(table.ours_baselines),
+            "datasets": list(table.ours_datasets), "eval_modes": list(table.ours_eval_modes),
+            "from_scratch": list(table.from_scratch), "batch_notes": list(table.batch_notes),
+            "runs": sorted({run_id for row in table.rows for run_id in row.run_ids})}
+
+
 def caption_sentences(table: ReportTable) -> list[str]:
     """The caption, one sentence per fact, plain text (the LaTeX renderer escapes and maps the signs)."""
-    heading = (table.caption or table.title).strip()
-    if heading and heading[-1] not in ".!?":
-        heading += "."
-    sentences = [heading, _paper_sentence(table), _profile_sentence(table), _pretrained_sentence(table),
-                 _batch_sentence(table), _evaluation_sentence(table), _gain_sentence(table), _latency_sentence(table), _missing_sentence(table)]
+    sentences = [heading(table), _paper_sentence(table), _profile_sentence(table), _pretrained_sentence(table),
+                 _batch_sentence(table), _evaluation_sentence(table), _gain_sentence(table), _interval_sentence(table),
+                 _latency_sentence(table), _missing_sentence(table)]
     shared = [c for c in table.columns if c.shared and c.metric != "latency_ms"]
     for column in shared:
         title = HEADINGS.get(column.metric, column.metric)
@@ -164,4 +248,5 @@ def caption_sentences(table: ReportTable) -> list[str]:
         title = HEADINGS.get(table.rank_by, table.rank_by)
         where = " within each block" if table.has_sections else ""
         sentences.append(f"Rows are ranked by mean {title}{where}, best first (rank in the # column).")
+    sentences.append(notes_overrides(table))
     return [s for s in sentences if s]

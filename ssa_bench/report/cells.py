@@ -1,8 +1,10 @@
 """The text of one table cell (paper, ours, Δ), decided once so every renderer prints the same thing.
 
-A cell is a value, an optional seed spread, and an optional gain over the section's baseline row
-with its kind: "up"/"down" (an arrow: beyond the seed noise, or a single seed) or "noise" (shown
-in brackets, no arrow). Renderers only decide the markup.
+A cell is a value, an optional seed spread (or, with ``report.intervals: pm``, the bootstrap
+interval's half-width), an optional interval ``[low, high]`` (``report.intervals: ci``), and an
+optional gain over the section's baseline row with its kind: "up"/"down" (an arrow: its paired
+bootstrap interval excludes 0; without per-image evidence: beyond the seed noise, or a single seed)
+or "noise" (shown in brackets, no arrow). Renderers only decide the markup.
 """
 from __future__ import annotations
 
@@ -20,11 +22,14 @@ class CellText:
     spread: str | None = None    # seed std, "0.20"
     gain: str | None = None      # "3.00" for an arrow, "+0.05" for a gain within the noise
     gain_kind: str | None = None  # "up", "down", "noise"
+    interval: str | None = None  # "44.10, 46.52": the bootstrap interval (report.intervals: ci)
 
     def render(self, notation: Notation) -> str:
         text = notation.escape(self.value)
         if self.spread is not None:
             text += notation.spread.around(notation.escape(self.spread))
+        if self.interval is not None:
+            text += notation.interval.around(notation.escape(self.interval))
         if self.gain_kind is not None:
             text += notation.gain[self.gain_kind].around(notation.escape(self.gain))
         return text
@@ -50,6 +55,7 @@ class Notation:
     spread: Mark
     gain: dict[str, Mark]
     escape: Callable[[str], str] = str
+    interval: Mark = Mark(" [", "]")
 
 
 PLAIN = Notation(spread=Mark(" ± "), gain={"up": Mark(" ↑"), "down": Mark(" ↓"), "noise": Mark(" (", ")")})
@@ -76,19 +82,36 @@ def ours_text(table: ReportTable, row: Row, column: Column, cell: Cell) -> CellT
     if cell.ours is None:
         return CellText(MISSING if cell.missing else "")
     spread = format_number(cell.std, decimals) if cell.std is not None else None
+    interval = None
+    if cell.ci_low is not None and column.metric in ACCURACY_METRICS:
+        if table.intervals == "ci":
+            interval = f"{format_number(cell.ci_low, decimals)}, {format_number(cell.ci_high, decimals)}"
+        elif table.intervals == "pm":
+            # ± the interval's half-width takes the place of the seed std (the caption says so)
+            spread = format_number((cell.ci_high - cell.ci_low) / 2, decimals)
     gain = kind = None
     if cell.gain is not None and column.metric in ACCURACY_METRICS and not row.is_baseline:
         if cell.gain_shown:
             kind, gain = _arrow(cell.gain, decimals)
         else:
             kind, gain = "noise", format_number(cell.gain, decimals, signed=True)
-    return CellText(format_number(cell.ours, decimals), spread=spread, gain=gain, gain_kind=kind)
+    return CellText(format_number(cell.ours, decimals), spread=spread, gain=gain, gain_kind=kind,
+                    interval=interval)
+
+
+def delta_shown(table: ReportTable, column: Column) -> bool:
+    """Whether a Δ (ours − paper) may be printed for this column: never under a profile the caption
+    calls not comparable with the paper (cpu-demo), never for a latency measured on another device."""
+    if not table.has_paper or table.profile == "cpu-demo":
+        return False
+    return column.metric != "latency_ms" or table.latency_comparable
 
 
 def delta_text(table: ReportTable, column: Column, cell: Cell) -> str:
-    if cell.delta is None:
+    if cell.delta is None or not delta_shown(table, column):
         return ""
-    return format_number(cell.delta, table.decimals_for(column.metric), signed=True)
+    # round off float noise (6.4 − 6.4 = 9e-16 would print as +0.0000)
+    return format_number(round(cell.delta, 9), table.decimals_for(column.metric), signed=True)
 
 
 def rank_text(row: Row) -> str:

@@ -2,19 +2,16 @@
 an all-pending one without a word (issue 25: a report run without the --set its runs were trained
 with overwrote a good table, exit 0).
 
-Next to the rendered files `report` writes ``<name>.summary.json``: how many cells have a number of
-ours, and the profile and --set overrides the table was made with (the overrides a reader needs to
-make it again). A report written before that file existed is judged by its CSV's ``ours`` column.
+The report's ``<name>.provenance.json`` (api.write_report) says how many cells have a number of ours
+(``results``) and the profile and --set overrides the table was made with. A report written before
+it held ``results`` is judged by its CSV's ``ours`` column.
 """
 from __future__ import annotations
 
 import csv
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
-
-from ssa_bench.store import write_json_atomic
 
 
 def count_results(table) -> int:
@@ -23,7 +20,7 @@ def count_results(table) -> int:
 
 
 def summary_path(directory, name: str) -> Path:
-    return Path(directory) / f"{name}.summary.json"
+    return Path(directory) / f"{name}.provenance.json"
 
 
 @dataclass
@@ -61,10 +58,3 @@ def describe(kept: Kept) -> str:
         flags = " ".join([f"--profile {kept.profile}", *(f"--set {o}" for o in kept.overrides or [])])
         made = f", made with {flags}"
     return f"the report there ({kept.path.name}: {kept.results} cells with results{made})"
-
-
-def write_summary(directory, name: str, *, results: int, profile: str, overrides) -> Path:
-    path = summary_path(directory, name)
-    write_json_atomic(path, {"results": results, "profile": profile, "overrides": list(overrides or []),
-                             "written": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-    return path

@@ -1,5 +1,7 @@
 """The report table as tidy CSV: one line per (row, metric column) with paper, ours, delta, gain,
-n_seeds and std as plain numbers (full precision, empty when absent), for pandas or a spreadsheet."""
+n_seeds and std as plain numbers (full precision, empty when absent), for pandas or a spreadsheet;
+and, where the runs kept per-image evidence, ours' bootstrap interval (ci_low, ci_high), the gain's
+paired interval (gain_ci_low, gain_ci_high) and its p-value (p), with the rule its arrow followed."""
 from __future__ import annotations
 
 import pandas as pd
@@ -8,7 +10,9 @@ from ssa_bench.report.table_model import ReportTable
 
 CSV_COLUMNS = ("table", "profile", "section", "label", "column_group", "metric", "paper", "ours", "delta",
                "gain", "gain_noise", "gain_shown", "paper_gain", "std", "n_seeds", "n_seeds_asked",
-               "baseline_row", "paper_only", "missing", "states", "run_ids", "paper_source", "rank")
+               "baseline_row", "paper_only", "missing", "states", "run_ids", "paper_source", "rank",
+               # bootstrap over test images (docs/statistics.md): ours' interval, the gain's, its p
+               "ci_low", "ci_high", "gain_ci_low", "gain_ci_high", "p", "gain_rule", "seeds_share")
 
 
 def _round(value: float | None) -> float | None:
@@ -30,6 +34,10 @@ def tidy_frame(table: ReportTable) -> pd.DataFrame:
                 "missing": cell.missing,
                 "states": ";".join(f"{state}={count}" for state, count in sorted(row.states.items())),
                 "run_ids": ";".join(row.run_ids), "paper_source": row.paper_source, "rank": row.rank,
+                "ci_low": _round(cell.ci_low), "ci_high": _round(cell.ci_high),
+                "gain_ci_low": _round(cell.gain_low), "gain_ci_high": _round(cell.gain_high),
+                "p": _round(cell.gain_p), "gain_rule": cell.gain_rule if cell.gain is not None else None,
+                "seeds_share": _round(cell.seeds_share),
             })
     return pd.DataFrame.from_records(records, columns=list(CSV_COLUMNS))
 

@@ -1,16 +1,20 @@
-"""The report table as a LaTeX `table` float: booktabs rules, dataset headers with \\cmidrule,
-paper | ours | Δ under each metric, and the paper's green up-arrow for gains beyond the seed noise.
+"""The report table as a LaTeX `table` float that fits \\linewidth in `article`, as the paper's own
+tables do: booktabs rules, dataset headers with \\cmidrule, one column per metric whose cell holds
+the paper's number above ours (the paper's green up-arrow for gains, as a superscript; Δ = ours −
+paper as a subscript where the numbers are comparable), section names as rows of their own, a
+caption of one or two sentences and the details in a notes block under the table.
 
-Needs \\usepackage{booktabs,xcolor} (and graphicx for tables wider than a column, which are scaled
-with \\resizebox); the file says so in its first lines.
+Needs \\usepackage{booktabs,xcolor}; the file says so in its first lines. No \\resizebox: when the
+plain text estimate is wide, the table steps down to a smaller font and tighter column gaps.
 """
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
-from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import (CellText, Mark, Notation, delta_text, ours_text, paper_text,
-                                    rank_text, section_titles, seeds_text)
+from ssa_bench.report.caption import caption_parts
+from ssa_bench.report.cells import (CellText, Mark, Notation, delta_shown, delta_text, ours_text,
+                                    paper_text, rank_text, section_titles, seeds_text)
 from ssa_bench.report.table_model import Column, ReportTable
 from ssa_bench.report.text import latex_escape, latex_label
 from ssa_bench.vocabulary.metrics import HEADINGS
@@ -18,22 +22,64 @@ from ssa_bench.vocabulary.metrics import HEADINGS
 UP_COLOUR = "green!60!black"
 DOWN_COLOUR = "red!70!black"
 NOISE_COLOUR = "black!50"
-# A tabular whose plain text is wider than this many characters (about a one-column article's
-# text width at \small) is scaled to \linewidth rather than running into the margin.
-WIDE_TABLE_CHARACTERS = 75
+# Estimated plain-text width (characters at \small) beyond which the table steps down a font size:
+# about a one-column article's text width (345 pt) at \small, then at \footnotesize.
+SMALL_CHARACTERS = 62
+FOOTNOTESIZE_CHARACTERS = 72
+# Text lines (a two-line cell counts two) beyond which it steps down, so the float with its notes
+# stays on one page (article: 550 pt of text height).
+SMALL_LINES = 32
+FOOTNOTESIZE_LINES = 40
 
 
-LATEX = Notation(spread=Mark(r" $\pm$ "),
-                 gain={"up": Mark(rf" {{\color{{{UP_COLOUR}}}$\uparrow$", "}"),
-                       "down": Mark(rf" {{\color{{{DOWN_COLOUR}}}$\downarrow$", "}"),
-                       "noise": Mark(rf" {{\color{{{NOISE_COLOUR}}}(", ")}")},
-                 escape=latex_escape)
+def _script(colour: str | None, before: str, after: str = "") -> Mark:
+    """A gain as a tiny superscript, coloured; stacks over the Δ subscript instead of widening the cell."""
+    colour_cmd = rf"\color{{{colour}}}" if colour else ""
+    return Mark(rf"$^{{\mbox{{\tiny{colour_cmd}{before}", rf"{after}}}}}$")
+
+
+LATEX = Notation(spread=Mark(r"{\scriptsize$\pm$", "}"),
+                 gain={"up": _script(UP_COLOUR, r"$\uparrow$"),
+                       "down": _script(DOWN_COLOUR, r"$\downarrow$"),
+                       "noise": _script(NOISE_COLOUR, "(", ")")},
+                 escape=latex_escape, interval=Mark(r" {\scriptsize[", "]}"))
 
 
 def _cell(text: CellText) -> str:
     if text.value == "—":
         return "---"
-    return text.render(LATEX)
+    rendered = text.render(LATEX)
+    if text.gain_kind == "noise":     # the bracket opened in the superscript closes inside it
+        rendered = rendered[:-len("}}$")] + ")}}$"
+    return rendered
+
+
+def _ours_and_spread(text: CellText) -> tuple[str, str]:
+    """Ours, and its seed spread as a tiny line of its own under it (a column as narrow as one
+    number: Table 1 over three seeds fits the text width); a zero spread is left out."""
+    if text.value == "—" or text.spread is None:
+        return _cell(text), ""
+    spread = "" if not text.spread.strip("0.") else rf"{{\tiny$\pm${latex_escape(text.spread)}}}"
+    return _cell(replace(text, spread=None)), spread
+
+
+def _with_delta(ours: str, delta: str) -> str:
+    """Ours with Δ as a tiny subscript (the notes say so); after a gain superscript the two stack."""
+    if not delta:
+        return ours
+    sub = rf"_{{\mbox{{\tiny{latex_escape(delta)}}}}}$"
+    if ours.endswith("}}$"):
+        return ours[:-1] + sub
+    return ours + "$" + sub
+
+
+def _stacked(lines: list[str]) -> str:
+    lines = [line for line in lines if line]
+    if len(lines) <= 1:
+        return lines[0] if lines else ""
+    # lines closer than the table's own rows: a stacked cell is one entry, and a 20-row table stays on a page
+    return (r"{\renewcommand{\arraystretch}{0.8}\begin{tabular}[c]{@{}r@{}}" + r"\\".join(lines)
+            + r"\end{tabular}}")
 
 
 def _spans(columns: list[Column], key) -> list[tuple[object, int]]:
@@ -48,91 +94,121 @@ def _spans(columns: list[Column], key) -> list[tuple[object, int]]:
     return spans
 
 
-def _header(table: ReportTable, label_titles: list[str]) -> list[str]:
-    width = 3 if table.has_paper else 1
-    lead = len(label_titles)
+def _header(table: ReportTable, lead: list[str]) -> list[str]:
     lines = []
     if any(c.group is not None and not c.shared for c in table.columns):
-        cells, rules, start = [""] * lead, [], lead + 1
+        cells, rules, start = [""] * len(lead), [], len(lead) + 1
         for (group, shared), length in _spans(table.columns, lambda c: (c.group_title, c.shared)):
-            span = length * width
             if shared or group is None:
-                cells.extend([""] * span)
+                cells.extend([""] * length)
             else:
-                cells.append(rf"\multicolumn{{{span}}}{{c}}{{{latex_escape(group)}}}")
-                rules.append(rf"\cmidrule(lr){{{start}-{start + span - 1}}}")
-            start += span
+                cells.append(rf"\multicolumn{{{length}}}{{c}}{{{latex_escape(group)}}}")
+                rules.append(rf"\cmidrule(lr){{{start}-{start + length - 1}}}")
+            start += length
         lines.append(" & ".join(cells) + r" \\")
         if rules:
             lines.append(" ".join(rules))
-    metric_cells = []
-    rules, start = [], lead + 1
-    for column in table.columns:
-        title = latex_escape(HEADINGS.get(column.metric, column.metric))
-        metric_cells.append(rf"\multicolumn{{{width}}}{{c}}{{{title}}}" if width > 1 else title)
-        if width > 1:
-            rules.append(rf"\cmidrule(lr){{{start}-{start + width - 1}}}")
-        start += width
-    if table.has_paper:
-        lines.append(" & ".join([""] * lead + metric_cells) + r" \\")
-        lines.append(" ".join(rules))
-        lines.append(" & ".join(label_titles + [r"Paper & Ours & $\Delta$"] * len(table.columns)) + r" \\")
-    else:
-        lines.append(" & ".join(label_titles + metric_cells) + r" \\")
+    titles = [latex_escape(HEADINGS.get(c.metric, c.metric)) for c in table.columns]
+    lines.append(" & ".join(lead + titles) + r" \\")
     return lines
 
 
-def _is_wide(rows: list[list[str]]) -> bool:
-    """Estimate from the plain text of each column's widest cell (markup stripped) plus column gaps."""
-    plain = [[re.sub(r"\\[a-zA-Z]+(\{[^}]*\})?|[{}$]", "", cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in plain) for i in range(len(plain[0]))] if plain else []
-    return sum(widths) + 2 * len(widths) > WIDE_TABLE_CHARACTERS
+def _plain_width(cell: str) -> int:
+    """Characters a cell shows on its widest line, markup stripped (tiny scripts count half)."""
+    widths = []
+    for line in cell.split(r"\\"):
+        tiny = sum(len(re.sub(r"\\[a-zA-Z]+(\{[^}]*\})?|[{}$]", "", m)) for m in re.findall(r"\\tiny(.*?)\}\}", line))
+        plain = len(re.sub(r"\\[a-zA-Z]+(\{[^}]*\})?|[{}$@^_\[\]]", "", line))
+        widths.append(plain - tiny + (tiny + 1) // 2)
+    return max(widths, default=0)
+
+
+def _width(rows: list[list[str]]) -> int:
+    widths = [max(_plain_width(row[i]) for row in rows) for i in range(len(rows[0]))] if rows else []
+    return sum(widths) + len(widths)
 
 
 def _label_for_tex(name: str) -> str:
     return "tab:ssa-bench-" + re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-")
 
 
-def render_latex(table: ReportTable) -> str:
-    label_titles = ((["Section"] if table.has_sections else []) + ["Method"] + (["\\#"] if table.rank_by else [])
-                    + (["n"] if table.max_seeds > 1 else []))
-    numbers = len(table.columns) * (3 if table.has_paper else 1)
-    spec = "l" * len(label_titles) + "r" * numbers
-    body = [r"\toprule", *_header(table, label_titles), r"\midrule"]
-    sections = section_titles(table)
+def _font(width: int, lines: int) -> tuple[str, str]:
+    """(font size, column gap) for a table of this estimated width (characters) and height (text
+    lines, stacked cells counted by their lines): the largest size that keeps it on the text width
+    and on one page with its notes."""
+    if width <= SMALL_CHARACTERS and lines <= SMALL_LINES:
+        return r"\small", "5pt"
+    if width <= FOOTNOTESIZE_CHARACTERS and lines <= FOOTNOTESIZE_LINES:
+        return r"\footnotesize", "4pt"
+    return r"\scriptsize", "2pt"
+
+
+def _body(table: ReportTable, lead: list[str], spread_inline: bool) -> tuple[list[str], list[list[str]]]:
+    """(tabular lines from \\toprule to \\bottomrule, the cells of each row)."""
+    width = len(lead) + len(table.columns)
+    body = [r"\toprule", *_header(table, lead), r"\midrule"]
     row_cells: list[list[str]] = []
-    for index, (row, section) in enumerate(zip(table.rows, sections)):
-        if index and section:
-            body.append(r"\midrule")
-        cells = ([latex_escape(section)] if table.has_sections else []) + [latex_label(row.label) + (" (paper only)" if row.paper_only else "")]
+    for index, (row, section) in enumerate(zip(table.rows, section_titles(table))):
+        if section:
+            if index:
+                body.append(r"\midrule")
+            body.append(rf"\multicolumn{{{width}}}{{@{{}}l}}{{\textit{{{latex_escape(section)}}}}} \\")
+        cells = [latex_label(row.label) + (" (paper only)" if row.paper_only else "")]
         if table.rank_by:
             cells.append(rank_text(row))
         if table.max_seeds > 1:
             cells.append(seeds_text(row))
         for column, cell in zip(table.columns, row.cells):
-            ours = _cell(ours_text(table, row, column, cell))
+            ours, spread = _ours_and_spread(ours_text(table, row, column, cell))
+            if spread and spread_inline:
+                ours, spread = _inline(ours, spread), ""
             if table.has_paper:
-                cells += [_cell(paper_text(table, row, column, cell)), ours,
-                          latex_escape(delta_text(table, column, cell))]
+                delta = delta_text(table, column, cell) if delta_shown(table, column) else ""
+                cells.append(_stacked([_cell(paper_text(table, row, column, cell)), _with_delta(ours, delta), spread]))
             else:
-                cells.append(ours)
+                cells.append(_stacked([ours, spread]))
         body.append(" & ".join(cells) + r" \\")
         row_cells.append(cells)
     body.append(r"\bottomrule")
-    tabular = [rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}"]
-    wide = _is_wide(row_cells)
-    if wide:
-        tabular = [r"\resizebox{\linewidth}{!}{%", *tabular, "}"]
-    caption = " ".join(latex_escape(s) for s in caption_sentences(table))
+    return body, row_cells
+
+
+def _inline(ours: str, spread: str) -> str:
+    """The spread right after the value, before any gain superscript."""
+    at = ours.find("$^")
+    return ours + spread if at < 0 else ours[:at] + spread + ours[at:]
+
+
+def _height(table: ReportTable, row_cells: list[list[str]]) -> int:
+    lines = sum(max(cell.count(r"\\") + 1 for cell in cells) for cells in row_cells)
+    return lines + sum(1 for section in section_titles(table) if section)
+
+
+def render_latex(table: ReportTable) -> str:
+    lead = ["Method"] + (["\\#"] if table.rank_by else []) + (["n"] if table.max_seeds > 1 else [])
+    spec = "@{}" + "l" * len(lead) + "r" * len(table.columns) + "@{}"
+    # the seed spread beside ours where the width allows, on a line of its own under ours where not
+    body, row_cells = _body(table, lead, spread_inline=True)
+    if _width(row_cells) > FOOTNOTESIZE_CHARACTERS:
+        body, row_cells = _body(table, lead, spread_inline=False)
+    size, gap = _font(_width(row_cells), _height(table, row_cells))
+    caption, notes = caption_parts(table)
     lines = [
         f"% ssa-bench report '{table.name}' (profile {table.profile}); generated -- edit the spec, not this file.",
-        r"% Needs \usepackage{booktabs} and \usepackage{xcolor}" + (r" and \usepackage{graphicx}." if wide else "."),
+        r"% Needs \usepackage{booktabs} and \usepackage{xcolor}.",
         r"\begin{table}[t]",
         r"\centering",
-        r"\small",
-        rf"\caption{{{caption}}}",
+        size,
+        rf"\setlength{{\tabcolsep}}{{{gap}}}",
+        rf"\caption{{{latex_escape(caption)}}}",
         rf"\label{{{_label_for_tex(table.name)}}}",
-        *tabular,
-        r"\end{table}",
+        rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}",
     ]
+    if table.has_paper and table.profile != "cpu-demo":
+        notes = ["Superscript: gain over the section's baseline row; subscript: Δ.", *notes]
+    if notes:
+        # the caption's details as notes under the table (plain LaTeX, no threeparttable needed)
+        notes_size = r"\scriptsize" if size == r"\scriptsize" else r"\footnotesize"
+        lines += [rf"\par\smallskip{notes_size}\raggedright", " ".join(latex_escape(s) for s in notes) + r"\par"]
+    lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"

@@ -23,14 +23,12 @@ def column_titles(table: ReportTable, column: Column) -> list[str]:
 
 
 def render_markdown(table: ReportTable) -> str:
-    header = ((["Section"] if table.has_sections else []) + ["Method"] + (["#"] if table.rank_by else [])
-              + (["n"] if table.max_seeds > 1 else []))
+    lead = ((["Section"] if table.has_sections else []) + ["Method"] + (["#"] if table.rank_by else [])
+            + (["n"] if table.max_seeds > 1 else []))
+    header = list(lead)
     for column in table.columns:
         header += column_titles(table, column)
-    lines = [f"**{_escape(table.caption or table.title)}**", "",
-             "| " + " | ".join(_escape(h) for h in header) + " |",
-             "|" + "|".join([":---"] * (len(header) - len(table.columns) * (3 if table.has_paper else 1))
-                            + ["---:"] * (len(table.columns) * (3 if table.has_paper else 1))) + "|"]
+    rows = []
     for row, section in zip(table.rows, section_titles(table)):
         cells = ([section] if table.has_sections else []) + [label_text(row)]
         if table.rank_by:
@@ -43,7 +41,14 @@ def render_markdown(table: ReportTable) -> str:
                 cells += [paper_text(table, row, column, cell).plain(), ours, delta_text(table, column, cell)]
             else:
                 cells.append(ours)
-        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+        rows.append(cells)
+    # a number column empty in every row (the Δ of a latency from another device, every Δ under
+    # cpu-demo) is left out rather than printed blank
+    keep = [i for i in range(len(header)) if i < len(lead) or any(cells[i] for cells in rows)]
+    lines = [f"**{_escape(table.caption or table.title)}**", "",
+             "| " + " | ".join(_escape(header[i]) for i in keep) + " |",
+             "|" + "|".join(":---" if i < len(lead) else "---:" for i in keep) + "|"]
+    lines += ["| " + " | ".join(_escape(cells[i]) for i in keep) + " |" for cells in rows]
     lines.append("")
     lines += [f"- {sentence}" for sentence in caption_sentences(table)[1:]]
     return "\n".join(lines) + "\n"

@@ -24,6 +24,8 @@ def _text(cell: CellText, row: Row | None = None) -> Text:
     text = Text(cell.value)
     if cell.spread is not None:
         text.append(f" ± {cell.spread}", style="dim")
+    if cell.interval is not None:
+        text.append(f" [{cell.interval}]", style="dim")
     if cell.gain_kind:
         gain = {"up": f" ↑{cell.gain}", "down": f" ↓{cell.gain}", "noise": f" ({cell.gain})"}[cell.gain_kind]
         text.append(gain, style=_STYLES[cell.gain_kind])

@@ -16,6 +16,7 @@ from ssa_bench.catalog import DATASETS
 from ssa_bench.errors import UserError
 from ssa_bench.report.aggregate import SeedStats, aggregate_seeds, cell_key
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, DEFAULT_DECIMALS, LOWER_IS_BETTER, METRICS
+from ssa_bench.matrix.report_settings import interval_mode
 from ssa_bench.report.paper import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
 
 DEFAULT_COLUMNS = ("mIoU",)
@@ -34,6 +35,15 @@ class Cell:
     gain_noise: float | None = None   # the seed spread the gain is tested against
     gain_shown: bool = False          # draw the arrow: the gain exceeds the noise (or single seed)
     paper_eval: str | None = None     # how the paper tested its number (single-scale, multi-scale+flip)
+    # Bootstrap over test images (and seeds) from the runs' per-image evidence (report/intervals.py);
+    # None where a run has none (records from before it was kept).
+    ci_low: float | None = None
+    ci_high: float | None = None
+    gain_low: float | None = None     # the paired bootstrap interval of ``gain``
+    gain_high: float | None = None
+    gain_p: float | None = None       # its two-sided p-value (docs/statistics.md)
+    gain_rule: str | None = None      # what decided gain_shown: "interval", "seeds" or "single"
+    seeds_share: float | None = None  # with several seeds: the share of the gain's spread the seeds explain
 
     @property
     def missing(self) -> bool:
@@ -99,6 +109,9 @@ class ReportTable:
     # runs whose per-GPU batch changes what they compute (BN statistics) against the authors' split
     batch_notes: list[str] = field(default_factory=list)
     rank_by: str | None = None         # the metric rows are ranked by within a section (report.rank_by)
+    intervals: str = "off"             # report.intervals: how renderers show ci_low/ci_high (off, ci, pm)
+    interval_facts: dict = field(default_factory=dict)   # level, method, resamples, images (intervals.py)
+    overrides: list[str] = field(default_factory=list)   # --set KEY=VALUE the runs were planned with, if recorded
 
     @property
     def latency_comparable(self) -> bool:
@@ -232,8 +245,10 @@ def _gain(cell: Cell, base: Cell, metric: str) -> None:
         if cell.n >= 2 or base.n >= 2:
             cell.gain_noise = math.hypot(cell.std or 0.0, base.std or 0.0)
             cell.gain_shown = abs(cell.gain) > cell.gain_noise
+            cell.gain_rule = "seeds"
         else:
             cell.gain_shown = cell.gain != 0  # single seed: drawn, and the caption says so
+            cell.gain_rule = "single"
     if cell.paper is not None and base.paper is not None:
         cell.paper_gain = cell.paper - base.paper
     if metric not in ACCURACY_METRICS:
@@ -373,6 +388,7 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
         caption=report.get("caption"), profile=str(spec.profile), columns=build.columns,
         rows=rows, paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
         baseline_rows=baseline_rows, rank_by=report.get("rank_by"),
+        intervals=interval_mode(report, str(spec.path or "") or None),
         decimals=_decimals(paper, report), latency=build.latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),

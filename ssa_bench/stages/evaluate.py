@@ -1,17 +1,20 @@
 """Stage ``evaluate``: mmseg's test loop with its IoU metric on the validation split, from the
 trained checkpoint: single scale as the paper reports (whole image, or the sliding window of the
 dataset's or the baseline's mmseg configs, e.g. PASCAL-Context), or multi-scale + flip when the run
-says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``)."""
+says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``).
+
+Besides the numbers, the stage keeps the evidence: every test image's per-class intersection,
+union and label pixel counts (``RunPaths.image_counts``, compact and compressed), from which
+reports compute bootstrap intervals over test images (docs/statistics.md)."""
 from __future__ import annotations
-
-import os
-
 
 import glob
 import os
 
 from ssa_bench.configs.protocol import checkpoint_choice
 from ssa_bench.stages.runner import latest_checkpoint, make_runner
+from ssa_bench.store import write_bytes_atomic
+from ssa_bench.store.image_counts import encode_image_counts
 from ssa_bench.store.paths import run_paths_at
 
 
@@ -23,7 +26,8 @@ def best_checkpoint(work_dir: str) -> str | None:
 
 
 def evaluate_stage(run_config: dict, run_dir: str) -> dict:
-    work_dir = run_paths_at(run_dir).work_dir
+    paths = run_paths_at(run_dir)
+    work_dir = paths.work_dir
     if checkpoint_choice(run_config) == "best":
         # evaluate.checkpoint: best (the authors' choice for ViT-Adapter-L); without a validation
         # during training there is no best checkpoint, and the last one is not substituted
@@ -38,8 +42,13 @@ def evaluate_stage(run_config: dict, run_dir: str) -> dict:
     runner = make_runner(run_config, run_dir, "evaluate", load_from=checkpoint, resume=False)
     metrics = runner.test()
     metric = runner.test_evaluator.metrics[0]
+    counts = metric.image_counts
+    if counts is not None:
+        write_bytes_atomic(paths.image_counts, encode_image_counts(
+            counts["names"], counts["intersection"], counts["union"], counts["label"]))
     return {
         "mIoU": float(metrics["mIoU"]), "mAcc": float(metrics["mAcc"]), "aAcc": float(metrics["aAcc"]),
         "per_class_iou": metric.per_class_iou or {},
         "checkpoint": os.path.relpath(checkpoint, run_dir),
+        "image_counts": os.path.relpath(paths.image_counts, paths.run_dir) if counts is not None else None,
     }

@@ -20,6 +20,8 @@ class RunPaths:
     stages_dir: str
     dump_dir: str
     record: str            # record.json: written last, present = done
+    image_counts: str      # stages/evaluate_counts.npz: per-image, per-class pixel counts of the
+                           # evaluation (docs/statistics.md); goes and comes with stages/evaluate.json
     traceback: str
     claim: str             # claim.json: who may train the run (ssa_bench.store.claims)
     worker_log: str
@@ -47,7 +49,8 @@ def _layout(run_dir: str, run_id: str) -> RunPaths:
     join = lambda name: base + name  # noqa: E731
     return RunPaths(run_id=run_id, run_dir=run_dir, work_dir=join("work_dir"), progress=join("progress.json"),
                     state=join("state.json"), config=join("run.json"), stages_dir=join("stages"),
-                    dump_dir=join("dump"), record=join("record.json"), traceback=join("traceback.txt"),
+                    dump_dir=join("dump"), record=join("record.json"),
+                    image_counts=join("stages" + os.sep + "evaluate_counts.npz"), traceback=join("traceback.txt"),
                     claim=join("claim.json"), worker_log=join("worker.log"))
 
 

@@ -83,11 +83,12 @@ def weights_dir() -> Path:
 
 
 def catalog_path() -> Path:
+    """The site catalog when $SSA_BENCH_WEIGHTS_CATALOG names one, else the shipped catalog."""
     return Path(os.environ.get(CATALOG_ENV) or CATALOG_FILE)
 
 
-@functools.lru_cache(maxsize=4)
-def _load(path: str) -> dict[str, WeightEntry]:
+def _read_blocks(path: str) -> dict[str, dict]:
+    """The raw ``weights:`` blocks of one catalog file, each checked to be a mapping of known keys."""
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
@@ -97,34 +98,65 @@ def _load(path: str) -> dict[str, WeightEntry]:
     if not isinstance(entries, dict):
         raise UserError("the weights catalog has no 'weights:' mapping", file=path, key="weights",
                         fix="see ssa_bench/weights/catalog.yaml for the format")
-    out = {}
     for name, block in entries.items():
         where = f"weights.{name}"
-        if not isinstance(block, dict) or not block.get("file"):
-            raise UserError("an entry needs at least 'file'", file=path, key=where, fix="see docs/weights.md")
+        if not isinstance(block, dict):
+            raise UserError("an entry must be a mapping of keys", file=path, key=where, fix="see docs/weights.md")
         unknown = [k for k in block if k not in ENTRY_KEYS]
         if unknown:
             raise UserError(f"unknown key '{unknown[0]}'", file=path, key=f"{where}.{unknown[0]}",
                             fix=f"allowed: {', '.join(ENTRY_KEYS)}")
-        try:
-            mapping = KeyMapping.from_dict(block.get("mapping"), f"{where}.mapping")
-        except ValueError as error:
-            raise UserError(str(error), file=path, key=f"{where}.mapping", fix="see docs/weights.md") from None
-        hashes = {k: (str(block[k]).lower() if block.get(k) else None) for k in ("sha256", "sha256_prefix")}
-        for key, value in hashes.items():
-            if value is not None and not re.fullmatch(r"[0-9a-f]{8,64}", value):
-                raise UserError(f"{key} must be hex digits, got {value!r}", file=path, key=f"{where}.{key}",
-                                fix="write the sha256 (or the 8-digit prefix of the file name), or null")
-        out[str(name)] = WeightEntry(
-            name=str(name), title=str(block.get("title") or name), file=str(block["file"]),
-            url=block.get("url") or None, page=str(block.get("page") or ""), shipped_as=block.get("shipped_as"),
-            sha256=hashes["sha256"], sha256_prefix=hashes["sha256_prefix"], mapping=mapping,
-            licence=str(block.get("licence") or "not stated"), evidence=str(block.get("evidence") or ""))
+    return {str(name): dict(block) for name, block in entries.items()}
+
+
+def _entry(name: str, block: dict, path: str) -> WeightEntry:
+    where = f"weights.{name}"
+    if not block.get("file"):
+        raise UserError("an entry needs at least 'file'", file=path, key=where, fix="see docs/weights.md")
+    try:
+        mapping = KeyMapping.from_dict(block.get("mapping"), f"{where}.mapping")
+    except ValueError as error:
+        raise UserError(str(error), file=path, key=f"{where}.mapping", fix="see docs/weights.md") from None
+    hashes = {k: (str(block[k]).lower() if block.get(k) else None) for k in ("sha256", "sha256_prefix")}
+    for key, value in hashes.items():
+        if value is not None and not re.fullmatch(r"[0-9a-f]{8,64}", value):
+            raise UserError(f"{key} must be hex digits, got {value!r}", file=path, key=f"{where}.{key}",
+                            fix="write the sha256 (or the 8-digit prefix of the file name), or null")
+    return WeightEntry(
+        name=name, title=str(block.get("title") or name), file=str(block["file"]),
+        url=block.get("url") or None, page=str(block.get("page") or ""), shipped_as=block.get("shipped_as"),
+        sha256=hashes["sha256"], sha256_prefix=hashes["sha256_prefix"], mapping=mapping,
+        licence=str(block.get("licence") or "not stated"), evidence=str(block.get("evidence") or ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> dict[str, WeightEntry]:
+    """The catalog a run sees: the shipped entries, with a site catalog (``path``, when it is not
+    the shipped file) laid over them key by key.
+
+    A site catalog usually mirrors a few files (``url``, ``file``) and must not make every other
+    baseline train from scratch by omission, so each entry it names overrides only the keys it
+    gives (``sha256: null`` says on purpose that its file has no published hash) and every entry
+    it does not name is inherited. Baselines only the site catalog names are added."""
+    shipped = _read_blocks(str(CATALOG_FILE))
+    site = _read_blocks(path) if Path(path).resolve() != CATALOG_FILE.resolve() else {}
+    out = {}
+    for name in list(shipped) + [n for n in site if n not in shipped]:
+        block = {**shipped.get(name, {}), **site.get(name, {})}
+        out[name] = _entry(name, block, path if name in site else str(CATALOG_FILE))
     return out
 
 
 def load_catalog() -> dict[str, WeightEntry]:
     return _load(str(catalog_path()))
+
+
+def site_overrides() -> dict[str, str]:
+    """Baseline name -> the site catalog that overrides (or adds) its entry; empty without one."""
+    path = catalog_path()
+    if path.resolve() == CATALOG_FILE.resolve():
+        return {}
+    return {name: str(path) for name in _read_blocks(str(path))}
 
 
 def entry_for(name: str) -> WeightEntry | None:

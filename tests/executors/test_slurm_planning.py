@@ -207,9 +207,10 @@ def _cli(*args, cwd=REPO):
                           cwd=cwd, timeout=120)
 
 
-def test_cli_dry_run_of_a_paper_scale_table(tmp_path):
+def test_cli_dry_run_of_a_paper_scale_table(tmp_path, paper_data_layout):
+    # the pre-run check passes: the data sets' folders are there and no checkpoint is needed
     done = _cli("run", "tables/table3.yaml", "--executor", "slurm", "--dry-run", "--max-parallel", "3",
-                "--results-dir", str(tmp_path))
+                "--results-dir", str(tmp_path), "--set", "train.pretrained=none")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     for line in ("#SBATCH --array=0-6%3", "#SBATCH --gpus-per-node=4", "#SBATCH --ntasks-per-node=4",
@@ -239,10 +240,10 @@ def test_an_older_job_with_the_same_id_is_not_ours():
     assert job_info({"job_id": "5"}, infos) is infos["5"]        # states written before submitted_at
 
 
-def test_cli_dry_run_gives_a_big_row_its_own_job(tmp_path):
+def test_cli_dry_run_gives_a_big_row_its_own_job(tmp_path, paper_data_layout):
     # The spec's `slurm:` block (spec grammar) reaches the executor as Run.slurm.
     done = _cli("run", "tests/executors/fixtures/big_row.yaml", "--executor", "slurm", "--dry-run",
-                "--results-dir", str(tmp_path))
+                "--results-dir", str(tmp_path), "--set", "train.pretrained=none")
     assert done.returncode == 0, done.stderr
     first, second = done.stdout.split("2 of 2")
     assert "#SBATCH --gpus-per-node=4" in first and "#SBATCH --time=1440" in first

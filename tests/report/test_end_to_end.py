@@ -126,7 +126,4 @@ def test_check_paper_gate_through_the_cli(tmp_path, capsys):
     assert main(common + ["--check-paper", "1.0"]) == 1
     assert "+ SPPA" in capsys.readouterr().err
     assert main(common + ["--check-paper", "2.0"]) == 0
-    # the three formats and the summary (cells with results, profile, --set) that keeps a later empty
-    # report from replacing them (ssa_bench/report/kept.py)
-    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{spec.name}{s}" for s in (".csv", ".md", ".tex",
-                                                                                       ".summary.json"))
+    assert sorted(os.listdir(tmp_path / "out")) == sorted(f"{spec.name}{s}" for s in (".csv", ".md", ".tex", ".provenance.json"))

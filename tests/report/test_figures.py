@@ -20,7 +20,7 @@ from ssa_bench.report.figures.tsne import embed, pick_image_and_class
 from ssa_bench.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
-FIGURES = ("fig1_tsne", "fig3_relations", "fig4_qualitative", "fig5_curves", "fig5b_loss_terms")
+FIGURES = ("fig1_tsne", "fig3_relations", "fig4_qualitative", "fig5_curves", "fig5b_loss_terms", "fig_gain_forest")
 
 
 @pytest.fixture

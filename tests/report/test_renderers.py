@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pandas as pd
 import pytest
@@ -58,26 +59,73 @@ def test_latex_is_booktabs_with_arrows_and_the_papers_labels(tmp_path):
     tex = render_latex(report_table(spec, runs, tmp_path))
     for rule in (r"\toprule", r"\midrule", r"\bottomrule"):
         assert rule in tex
-    assert r"{\color{green!60!black}$\uparrow$2.00}" in tex
+    # the paper's number above ours in one cell; ours' gain a superscript, Δ a subscript under it
+    assert (r"\begin{tabular}[c]{@{}r@{}}44.26$^{\mbox{\tiny\color{green!60!black}$\uparrow$1.90}}$\\"
+            r"44.00$^{\mbox{\tiny\color{green!60!black}$\uparrow$2.00}}_{\mbox{\tiny$-$0.26}}$\end{tabular}") in tex
     assert r"+ SEPA + $\mathcal{L}_{g}$ + $\mathcal{L}_{sd}$ &" in tex
-    assert r"Paper & Ours & $\Delta$" in tex
-    assert "Single seed" in tex
-    assert "\n" + r"SSA (Ours) & 6.4 & --- &" in tex
+    assert "\nMethod & GFLOPs & mIoU \\\\\n" in tex
+    assert "Single seed" in tex and "subscript: $\\Delta$" in tex
+    assert r"45.36$^{\mbox{\tiny\color{green!60!black}$\uparrow$3.00}}$\\---\end{tabular}" in tex
 
 
-def test_latex_groups_datasets_under_cmidrules(tmp_path):
+def test_latex_caption_is_short_and_unnumbered_with_details_in_notes(tmp_path):
+    # Issue 25: "Table 1: Table 3: ..." (LaTeX numbers the table) and an 8-line caption.
+    spec, runs = _demo(tmp_path)
+    spec.title = "Table 3: ablation of SEPA and SPPA"
+    tex = render_latex(report_table(spec, runs, tmp_path))
+    caption = next(line for line in tex.splitlines() if line.startswith(r"\caption{"))
+    assert caption == r"\caption{Ablation of SEPA and SPPA. Each cell: the paper's number (Table 3) above ours.}"
+    notes = tex.split(r"\end{tabular}" + "\n")[-1]
+    assert notes.startswith(r"\par\smallskip\footnotesize\raggedright")
+    assert "Ours: profile paper, the paper's setting." in notes and "Evaluation:" in notes
+    assert "seaformer_l" not in tex.replace("\\_", "_")          # no raw key lists
+
+
+def test_latex_groups_datasets_under_cmidrules_without_resizebox(tmp_path):
     spec, runs = _table1(tmp_path)
     tex = render_latex(report_table(spec, runs, tmp_path))
-    assert r"\multicolumn{6}{c}{ADE20K} & \multicolumn{6}{c}{COCO-Stuff-10K} & \multicolumn{6}{c}{PASCAL-Context}" in tex
-    assert r"\cmidrule(lr){6-11} \cmidrule(lr){12-17} \cmidrule(lr){18-23}" in tex
-    assert r"\resizebox{\linewidth}{!}" in tex and r"\usepackage{graphicx}" in tex
-    assert "\n" + r"block-A & OCRNet & 67.2 & 20.0 &  & 164.8 &" in tex  # latency Δ omitted: cpu vs V100
+    assert r"\multicolumn{2}{c}{ADE20K} & \multicolumn{2}{c}{COCO-Stuff-10K} & \multicolumn{2}{c}{PASCAL-Context}" in tex
+    assert r"\cmidrule(lr){3-4} \cmidrule(lr){5-6} \cmidrule(lr){7-8}" in tex
+    assert r"\resizebox" not in tex and "graphicx" not in tex
+    assert r"\multicolumn{8}{@{}l}{\textit{block-A}} \\" in tex                # sections as rows of their own
+    # latency: no Δ subscript (cpu against the paper's V100); GFLOPs and mIoU have theirs
+    assert "\n" + r"OCRNet & {\renewcommand{\arraystretch}{0.8}\begin{tabular}[c]{@{}r@{}}67.2\\20.0\end{tabular}} & " in tex
+    assert r"164.8\\5.0$_{\mbox{\tiny$-$159.8}}$" in tex
+
+
+def test_cpu_demo_prints_no_delta_and_drops_empty_columns(tmp_path):
+    # Issue 25: under cpu-demo the GFLOPs Δ printed −6.4 next to a caption calling ours not comparable.
+    spec, runs = _table3(tmp_path, [42.0] * 7, profile="cpu-demo")
+    table = report_table(spec, runs, tmp_path)
+    tex, markdown = render_latex(table), render_markdown(table)
+    assert r"_{\mbox{\tiny" not in tex and "subscript" not in tex
+    header = next(line for line in markdown.splitlines() if line.startswith("| Method"))
+    assert header == "| Method | GFLOPs paper | GFLOPs ours | mIoU paper | mIoU ours |"
+
+
+def test_markdown_drops_the_always_empty_latency_delta(tmp_path):
+    spec, runs = _table1(tmp_path)
+    header = next(line for line in render_markdown(report_table(spec, runs, tmp_path)).splitlines()
+                  if line.startswith("| Section"))
+    assert "| Lat. (ms) paper | Lat. (ms) ours | ADE20K GFLOPs paper | ADE20K GFLOPs ours | ADE20K GFLOPs Δ |" in header
 
 
 def test_latex_marks_paper_only_rows(tmp_path):
     spec, runs = _table2(tmp_path, ["ProtoSeg"])
     tex = render_latex(report_table(spec, runs, tmp_path))
-    assert r"ProtoSeg (paper only) & 278.5 &  &  & 41.1 {\color{green!60!black}$\uparrow$1.2} &" in tex
+    assert r"ProtoSeg (paper only) & 278.5 & 41.1$^{\mbox{\tiny\color{green!60!black}$\uparrow$1.2}}$ &" in tex
+
+
+def test_overrides_recorded_with_the_runs_reach_the_notes_and_provenance(tmp_path):
+    spec, runs = _demo(tmp_path)
+    spec.overrides = ["train.max_iters=20"]
+    paths = write_report(spec, runs, tmp_path, formats=["latex"], out_dir=tmp_path / "out")
+    assert "--set train.max\\_iters=20" in paths["latex"].read_text()
+    provenance = json.loads(paths["provenance"].read_text())
+    assert provenance["overrides"] == ["train.max_iters=20"] and provenance["profile"] == "paper"
+    assert provenance["caption"] == "Table 3. Each cell: the paper's number (Table 3) above ours."
+    assert any(note.startswith("Evaluation:") for note in provenance["notes"])
+    assert sorted(provenance["runs"]) == sorted(run.id for run in runs)
 
 
 def test_terminal_text_shows_states_of_missing_runs(tmp_path):
@@ -99,11 +147,12 @@ def test_write_report_writes_each_format_to_the_default_directory(tmp_path):
     spec, runs = _demo(tmp_path)
     paths = write_report(spec, runs, tmp_path, formats=["latex", "markdown", "csv"], out_dir=None)
     assert {k: p.relative_to(tmp_path).as_posix() for k, p in paths.items()} == {
-        "latex": "reports/table3/table3.tex", "markdown": "reports/table3/table3.md", "csv": "reports/table3/table3.csv"}
+        "latex": "reports/table3/table3.tex", "markdown": "reports/table3/table3.md", "csv": "reports/table3/table3.csv",
+        "provenance": "reports/table3/table3.provenance.json"}
     assert paths["latex"].read_text().startswith("% ssa-bench report 'table3'")
     assert not [p for p in paths["csv"].parent.iterdir() if ".tmp-" in p.name]
     only = write_report(spec, runs, tmp_path, formats=["csv"], out_dir=tmp_path / "elsewhere")
-    assert list(only) == ["csv"] and only["csv"].parent == tmp_path / "elsewhere"
+    assert list(only) == ["csv", "provenance"] and only["csv"].parent == tmp_path / "elsewhere"
     with pytest.raises(UserError) as caught:
         write_report(spec, runs, tmp_path, formats=["html"], out_dir=None)
     assert caught.value.key == "--format"

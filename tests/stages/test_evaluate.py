@@ -29,3 +29,15 @@ def test_evaluate_matches_last_validation(tmp_path, monkeypatch, demo_data):
     # Same checkpoint, same validation images as the in-training validation at the last iteration.
     assert abs(result["mIoU"] - trained["curve"][-1]["mIoU"]) < 0.05
     assert result["checkpoint"].endswith("iter_10.pth")
+    # The per-image evidence: one row per validation image, and its sums give the stage's numbers.
+    from ssa_bench.statistics import ImageCounts, point_metrics
+    from ssa_bench.store.image_counts import read_image_counts
+    from ssa_bench.store.paths import run_paths_at
+
+    assert result["image_counts"] == "stages/evaluate_counts.npz"
+    stored = read_image_counts(run_paths_at(str(tmp_path)).image_counts)
+    assert stored["intersection"].shape[1] == len(demo.CLASSES)
+    assert len(set(stored["names"])) == stored["intersection"].shape[0] > 1
+    ours = point_metrics(ImageCounts.from_arrays(stored))
+    for key in ("mIoU", "mAcc", "aAcc"):
+        assert round(ours[key], 2) == pytest.approx(result[key], abs=1e-4)

@@ -177,13 +177,18 @@ def test_cli_check_names_a_tampered_file(site_catalog, weights_dir, capsys):
     assert main(["weights", "check"]) == 2
     captured = capsys.readouterr()
     assert "HASH MISMATCH" in captured.out and "mit_b5-0badc0de.pth" in captured.err
-    assert "1 missing: `ssa-bench weights fetch segnext_t`" in captured.err
+    # the site catalog names two baselines and inherits the shipped rest: all of them are checked
+    missing = next(line for line in captured.err.splitlines() if " missing: `ssa-bench weights fetch " in line)
+    assert "segnext_t" in missing and "fcn_r101" in missing and "segformer_b5" not in missing
 
 
 def test_cli_list(site_catalog, weights_dir, capsys):
     assert main(["weights", "list", "--json"]) == 0
     rows = {row["name"]: row for row in json.loads(capsys.readouterr().out)}
-    assert set(rows) == {"segnext_t", "segformer_b5"}
+    # the two the site names are its own; every other baseline is the shipped entry
+    assert set(rows) == set(weights_catalog._read_blocks(str(weights_catalog.CATALOG_FILE)))
+    assert rows["segnext_t"]["file"] == site_catalog["weights"]["segnext_t"]["file"]
+    assert rows["fcn_r101"]["url"].startswith("https://download.openmmlab.com/")
     assert rows["segnext_t"]["present"] is False and rows["segnext_t"]["path"].startswith(str(weights_dir))
     assert main(["weights", "list"]) == 0
     assert "segformer_b5" in capsys.readouterr().out

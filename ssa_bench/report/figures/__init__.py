@@ -4,7 +4,8 @@
 
 One module per figure (tsne = Fig. 1, relations = Fig. 3, qualitative = Fig. 4, curves = Fig. 5,
 loss_terms = Fig. 5's companion of per-term training losses, schedule_gain = SSA's gain against
-the schedule for specs that vary train.max_iters),
+the schedule for specs that vary train.max_iters, forest = every table's gains with their bootstrap
+intervals),
 each reading only the store: record.json curves and the dump stage's .npz files. A figure whose
 inputs are missing is skipped with a one-line note naming the run and the file; only when no
 figure at all can be made is that an error (exit 2: run the spec first). Each figure has a
@@ -18,13 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ssa_bench.errors import UserError
-from ssa_bench.report.figures import (curves, loss_terms, prototype_tsne, qualitative, relations,
+from ssa_bench.report.figures import (curves, forest, loss_terms, prototype_tsne, qualitative, relations,
                                       schedule_gain, tsne)
 from ssa_bench.report.figures.inputs import Missing, RunData, run_data
 from ssa_bench.report.figures.output import use_file_backend
 from ssa_bench.report.gather import results_root
 
-FIGURES = (tsne, prototype_tsne, relations, qualitative, curves, loss_terms, schedule_gain)
+FIGURES = (tsne, prototype_tsne, relations, qualitative, curves, loss_terms, schedule_gain, forest)
 
 
 @dataclass
@@ -32,6 +33,10 @@ class Context:
     spec_name: str
     data: list[RunData]
     out_dir: Path
+    # what the report table is built from (the forest plot draws the table's gains and intervals)
+    spec: object = None
+    runs: list = field(default_factory=list)
+    store: object = None
 
 
 @dataclass
@@ -48,7 +53,8 @@ def build_figures(spec, runs, store, out_dir=None, only=None) -> FigureSet:
     """Every figure whose inputs exist; the others as notes. `only`: figure names to make."""
     use_file_backend()
     context = Context(str(spec.name), run_data(runs, store),
-                      Path(out_dir) if out_dir else default_out_dir(spec, store))
+                      Path(out_dir) if out_dir else default_out_dir(spec, store), spec=spec, runs=list(runs),
+                      store=store)
     result = FigureSet()
     for module in FIGURES:
         if only is not None and module.NAME not in only:

@@ -1,0 +1,208 @@
+"""Reports with per-image evidence (issue 27, item 3): every accuracy cell and gain carries a
+bootstrap interval and a p-value, the arrow follows the gain's interval, runs without evidence keep
+the seed rule and the caption says which rows do, and report.intervals picks what the text shows."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssa_bench.errors import SpecError
+from ssa_bench.report import report_table
+from ssa_bench.report.caption import caption_sentences
+from ssa_bench.report.render_csv import render_csv
+from ssa_bench.report.render_latex import render_latex
+from ssa_bench.report.render_markdown import render_markdown
+from ssa_bench.statistics import ImageCounts, point_metrics
+from ssa_bench.store import Store
+from ssa_bench.store.image_counts import encode_image_counts
+from tests.report.report_fixtures import FakeSpec, planned_run, write_record
+
+NAMES = tuple(f"{index:04d}.png" for index in range(80))
+
+
+def _evaluations():
+    """base, better (more hits on every image), same (base's predictions), noisy, as counts."""
+    rng = np.random.default_rng(0)
+    label = np.where(rng.random((80, 4)) < 0.6, rng.integers(100, 900, (80, 4)), 0)
+    rate = rng.beta(6, 3, (80, 1))
+    hit = rng.binomial(label, np.broadcast_to(rate, label.shape))
+    union = label + rng.poisson(40, label.shape) * (label > 0)
+    missed = label - hit
+    better = hit + np.maximum(1, missed // 8) * (missed > 0)
+    # noisy: better on some images, worse on others, by chance a little better or worse in sum
+    noisy = np.clip(hit + (rng.integers(-30, 31, (80, 1)) * (label > 0)), 0, label)
+    base = ImageCounts(NAMES, hit, union, label)
+    return (base, ImageCounts(NAMES, better, union, label), ImageCounts(NAMES, hit.copy(), union.copy(), label.copy()),
+            ImageCounts(NAMES, noisy, union, label))
+
+
+def _store_run(root: Path, run_id: str, counts: ImageCounts | None, miou: float | None = None) -> None:
+    value = miou if miou is not None else round(point_metrics(counts)["mIoU"], 2)
+    write_record(root, run_id, miou=value)
+    if counts is not None:
+        Store(str(root)).write_bytes(Store(str(root)).paths(run_id).image_counts,
+                                     encode_image_counts(counts.names, counts.intersection, counts.union, counts.label))
+
+
+def _table(tmp_path, report=None, evidence_for_old=False):
+    base, better, same, noisy = _evaluations()
+    _store_run(tmp_path, "r0", base)
+    _store_run(tmp_path, "r1", better)
+    _store_run(tmp_path, "r2", same)
+    _store_run(tmp_path, "r4", noisy)
+    _store_run(tmp_path, "r3", better if evidence_for_old else None, miou=point_metrics(base)["mIoU"] + 0.8)
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"], **(report or {})})
+    return report_table(spec, runs, tmp_path)
+
+
+def test_every_cell_with_evidence_gets_an_interval_and_every_gain_a_p_value(tmp_path):
+    table = _table(tmp_path)
+    cells = {row.label: row.cells[0] for row in table.rows}
+    for label in ("Baseline", "Better", "Same"):
+        assert cells[label].ci_low < cells[label].ours < cells[label].ci_high
+    better, same, old = cells["Better"], cells["Same"], cells["Old record"]
+    assert better.gain_rule == "interval" and better.gain_shown and better.gain_low > 0 and better.gain_p < 0.01
+    assert same.gain_rule == "interval" and not same.gain_shown
+    assert (same.gain_low, same.gain_high, same.gain_p) == (0.0, 0.0, 1.0)
+    # A gain inside its interval: no arrow, though a single seed would have drawn one.
+    noisy = cells["Noisy"]
+    assert noisy.gain != 0 and noisy.gain_low < 0 < noisy.gain_high and noisy.gain_p > 0.05
+    assert noisy.gain_rule == "interval" and not noisy.gain_shown
+    # No per-image evidence: the old rule (a single seed draws any gain), and no made-up interval.
+    assert old.gain_rule == "single" and old.gain_shown and old.ci_low is None and old.gain_p is None
+    frame = pd.read_csv(io.StringIO(render_csv(table)))
+    row = frame.set_index("label").loc["Better"]
+    assert row["ci_low"] < row["ours"] < row["ci_high"] and row["gain_ci_low"] > 0 and row["p"] < 0.01
+    assert row["gain_rule"] == "interval"
+    assert pd.isna(frame.set_index("label").loc["Old record", "ci_low"])
+    caption = " ".join(caption_sentences(table))
+    assert "paired bootstrap interval over the 80 test images excludes 0" in caption
+    assert "Rows without per-image evidence (Old record" in caption
+
+
+def test_evidence_that_does_not_give_the_records_number_is_not_used(tmp_path):
+    # r3's file holds another evaluation's counts than its record's mIoU: stale, ignored.
+    table = _table(tmp_path, evidence_for_old=True)
+    old = next(row for row in table.rows if row.label == "Old record").cells[0]
+    assert old.ci_low is None and old.gain_rule == "single"
+
+
+def test_report_intervals_decides_what_the_text_shows(tmp_path):
+    plain = render_markdown(_table(tmp_path))
+    assert "[" not in plain.split("\n- ")[0]
+    shown = _table(tmp_path, {"intervals": "ci"})
+    cell = next(row for row in shown.rows if row.label == "Better").cells[0]
+    markdown = render_markdown(shown)
+    assert f"{cell.ours:.2f} [{cell.ci_low:.2f}, {cell.ci_high:.2f}] ↑" in markdown
+    assert "[low, high]: the 95% bootstrap interval" in markdown
+    assert r"{\scriptsize[" in render_latex(shown)
+    pm = render_markdown(_table(tmp_path, {"intervals": "pm"}))
+    assert f"{cell.ours:.2f} ± {(cell.ci_high - cell.ci_low) / 2:.2f}" in pm
+    assert "half the width" in pm
+
+
+def test_report_intervals_is_checked_when_the_spec_is_loaded(tmp_path):
+    from ssa_bench.matrix.report_settings import check_report
+
+    check_report({}, {"intervals": False}, {"A"}, [], "spec.yaml")        # YAML's bare `off`
+    check_report({}, {"intervals": "pm"}, {"A"}, [], "spec.yaml")
+    with pytest.raises(SpecError, match="unknown intervals mode 'cis'") as error:
+        check_report({}, {"intervals": "cis"}, {"A"}, [], "spec.yaml")
+    assert error.value.key == "report.intervals" and "did you mean 'ci'" in error.value.fix
+
+
+def test_the_forest_plot_draws_each_gain_with_its_interval(tmp_path):
+    import json
+
+    from ssa_bench.report.figures import build_figures
+
+    base, better, same, noisy = _evaluations()
+    for run_id, counts in (("r0", base), ("r1", better), ("r2", same), ("r4", noisy)):
+        _store_run(tmp_path, run_id, counts)
+    _store_run(tmp_path, "r3", None, miou=61.0)
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    made = build_figures(spec, runs, tmp_path, out_dir=tmp_path / "figures", only=["fig_gain_forest"])
+    assert [path.name for path in made.paths] == ["fig_gain_forest.png", "fig_gain_forest.pdf"], made.notes
+    sidecar = json.loads((tmp_path / "figures" / "fig_gain_forest.json").read_text())
+    gains = {line["row"]: line for line in sidecar["details"]["gains"]["mIoU"]}
+    table = report_table(spec, runs, tmp_path)
+    for row in table.rows[1:]:
+        cell = row.cells[0]
+        assert gains[row.label]["gain"] == cell.gain and gains[row.label]["ci_low"] == cell.gain_low
+    assert gains["Better"]["ci_low"] > 0 and gains["Old record"]["ci_low"] is None
+    assert any("Old record" in note for note in sidecar["notes"])
+
+
+def test_paper_in_intervals_says_whether_the_papers_number_lies_inside_ours(tmp_path):
+    from ssa_bench.report.intervals import paper_in_intervals
+
+    table = _table(tmp_path)
+    base, better = table.rows[0].cells[0], next(r for r in table.rows if r.label == "Better").cells[0]
+    base.paper, better.paper = base.ours, better.ci_high + 1.0       # inside, and one point above
+    found = {item.row: item for item in paper_in_intervals(table)}
+    assert set(found) == {"Baseline", "Better"}                        # only cells with both numbers
+    assert found["Baseline"].inside and not found["Better"].inside
+    assert "outside ours' interval" in str(found["Better"])
+
+
+def test_intervals_are_cached_until_a_runs_files_change(tmp_path, monkeypatch):
+    from ssa_bench.report import intervals
+
+    first = _table(tmp_path)
+    cells = [(row.label, row.cells[0].ci_low, row.cells[0].gain_p) for row in first.rows]
+
+    def no_resampling(*args, **kwargs):
+        raise AssertionError("resampled although nothing changed")
+
+    monkeypatch.setattr(intervals, "Resampled", no_resampling)
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    again = report_table(spec, runs, tmp_path)
+    assert [(row.label, row.cells[0].ci_low, row.cells[0].gain_p) for row in again.rows] == cells
+    assert again.interval_facts == first.interval_facts
+    # A run evaluated again (new evidence and record): the table is recomputed.
+    base, better, same, noisy = _evaluations()
+    _store_run(tmp_path, "r2", better)
+    with pytest.raises(AssertionError, match="resampled although"):
+        report_table(spec, runs, tmp_path)
+
+
+def test_several_seeds_are_resampled_with_the_images_and_their_share_reported(tmp_path):
+    base, better, same, noisy = _evaluations()
+    # Two seeds per row: Baseline = (base, noisy), Better = (better, better with noise).
+    runs = []
+    for run_id, label, seed, counts in (("b0", "Baseline", 0, base), ("b1", "Baseline", 1, noisy),
+                                        ("g0", "Better", 0, better), ("g1", "Better", 1, same)):
+        _store_run(tmp_path, run_id, counts)
+        runs.append(planned_run(run_id, label, seed=seed))
+    table = report_table(FakeSpec("t3s", report={"columns": ["mIoU"]}), runs, tmp_path)
+    cell = next(row for row in table.rows if row.label == "Better").cells[0]
+    assert cell.n == 2 and cell.gain_rule == "interval" and 0 < cell.seeds_share < 1
+    assert cell.gain_low < cell.gain < cell.gain_high
+    frame = pd.read_csv(io.StringIO(render_csv(table)))
+    assert frame.set_index("label").loc["Better", "seeds_share"] == pytest.approx(cell.seeds_share, abs=1e-6)
+    assert "and the seeds excludes 0" in " ".join(caption_sentences(table))
+
+
+@pytest.mark.parametrize("value, error", [("off", None), ("ci", None), ("pm", None), ("cis", "unknown intervals mode"),
+                                          ("on", "unknown intervals mode"), ("[ci]", "report.intervals")])
+def test_report_intervals_through_a_spec_file(tmp_path, value, error):
+    from ssa_bench.matrix import load_spec
+
+    text = (Path(__file__).resolve().parents[2] / "experiments" / "tables" / "table3.yaml").read_text()
+    path = tmp_path / "table3.yaml"
+    path.write_text(text.replace("report:\n", f"report:\n  intervals: {value}\n"))
+    if error is None:
+        load_spec(str(path), profile="cpu-demo")
+    else:
+        with pytest.raises(SpecError, match=error):
+            load_spec(str(path), profile="cpu-demo")

@@ -1,0 +1,86 @@
+"""The evaluation's per-image evidence (issue 27, item 1): the IoU metric keeps every image's
+per-class counts, the file holds them compactly, and their sums are the metric's own totals."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ssa_bench.store.image_counts import encode_image_counts, read_image_counts
+from ssa_bench.store.records import Damaged
+
+
+def _metric(n_classes: int):
+    from ssa_bench.compat import patch_openmmlab
+
+    patch_openmmlab()
+    from ssa_bench.stages.hooks import SSABenchIoUMetric
+
+    metric = SSABenchIoUMetric(iou_metrics=["mIoU"])
+    metric.dataset_meta = {"classes": [f"c{index}" for index in range(n_classes)]}
+    return metric
+
+
+def _feed(metric, rng, n_images: int, n_classes: int, batch: int = 3) -> None:
+    import torch
+
+    samples = []
+    for index in range(n_images):
+        label = torch.from_numpy(rng.integers(0, n_classes - 1, (1, 23, 31)))     # last class never labelled
+        label[0, :2] = 255                                                          # ignored pixels
+        pred = torch.where(torch.from_numpy(rng.random((1, 23, 31)) < 0.7), label,
+                           torch.from_numpy(rng.integers(0, n_classes, (1, 23, 31))))
+        pred[pred == 255] = 0
+        samples.append({"pred_sem_seg": {"data": pred}, "gt_sem_seg": {"data": label},
+                        "img_path": f"/data/demo/img_dir/val/{index:04d}.png"})
+    for start in range(0, n_images, batch):
+        metric.process({}, samples[start:start + batch])
+
+
+def test_per_image_counts_sum_to_the_metrics_own_totals_and_give_its_numbers():
+    from ssa_bench.statistics import ImageCounts, point_metrics
+
+    metric, rng = _metric(5), np.random.default_rng(0)
+    _feed(metric, rng, 10, 5)
+    numbers = metric.compute_metrics(metric.results)
+    counts = metric.image_counts
+    assert counts["intersection"].shape == (10, 5) and counts["names"][:2] == ["0000.png", "0001.png"]
+    for key in ("intersection", "union", "label"):
+        assert np.array_equal(counts[key].sum(axis=0), counts["totals"][key])
+    assert (counts["label"][:, 4] == 0).all() and counts["union"][:, 4].sum() > 0     # predicted, never labelled
+    # Through the file and back: the same numbers mmseg printed (it rounds to 2 decimals).
+    stored = read_image_counts_from_bytes(encode_image_counts(
+        counts["names"], counts["intersection"], counts["union"], counts["label"]))
+    ours = point_metrics(ImageCounts.from_arrays(stored))
+    for key in ("mIoU", "mAcc", "aAcc"):
+        assert round(ours[key], 2) == pytest.approx(float(numbers[key]), abs=1e-4)   # mmseg: float32
+
+
+def read_image_counts_from_bytes(data: bytes):
+    import os
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "evaluate_counts.npz")
+        with open(path, "wb") as handle:
+            handle.write(data)
+        return read_image_counts(path)
+
+
+def test_the_file_is_compact_and_validated(tmp_path):
+    small = np.array([[3, 0], [250, 7]])
+    data = encode_image_counts(["a.png", "b.png"], small, small + 2, small + 1)
+    path = tmp_path / "evaluate_counts.npz"
+    path.write_bytes(data)
+    with np.load(path) as archive:
+        assert archive["intersection"].dtype == np.uint8 and archive["union"].dtype == np.uint8
+    wide = encode_image_counts(["a"], np.array([[70000]]), np.array([[70000]]), np.array([[70000]]))
+    path.write_bytes(wide)
+    with np.load(path) as archive:
+        assert archive["label"].dtype == np.uint32
+    assert read_image_counts(str(path))["label"].dtype == np.int64
+    assert read_image_counts(str(tmp_path / "absent.npz")) is None           # an older record: no evidence
+    path.write_bytes(data[: len(data) // 2])
+    assert isinstance(read_image_counts(str(path)), Damaged)                 # cut short
+    path.write_bytes(encode_image_counts(["a"], np.array([[5]]), np.array([[4]]), np.array([[5]])))
+    damaged = read_image_counts(str(path))
+    assert isinstance(damaged, Damaged) and "cannot be" in damaged.what       # intersection above union
