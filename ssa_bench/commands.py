@@ -22,10 +22,47 @@ def _load(args: Namespace):
     from ssa_bench.store import Store
 
     spec = load_spec(args.spec, profile=args.profile, overrides=args.overrides)
-    runs = plan(spec)
     store = Store(args.results_dir)
     check_directory(store.root, "--results-dir", writable=args.command in _WRITING_COMMANDS)
+    if getattr(args, "use_recorded_overrides", False):
+        spec = _with_recorded_overrides(args, spec, store)
+    # the --set this table is planned with, for the report's caption notes and provenance JSON
+    spec.overrides = list(args.overrides)
+    runs = plan(spec)
     return spec, runs, store
+
+
+def _with_recorded_overrides(args: Namespace, spec, store):
+    """--use-recorded-overrides: the spec planned again with the profile and --set overrides its
+    stored runs were recorded with (the one with most finished runs; the user's own --set after)."""
+    from ssa_bench.matrix import load_spec
+    from ssa_bench.store.plans import recorded_plans
+
+    plans = recorded_plans(store, spec.name)
+    if not plans:
+        raise UserError(f"no run of spec '{spec.name}' is recorded in {store.root}", key="--use-recorded-overrides",
+                        fix="run the spec first, or drop --use-recorded-overrides")
+    chosen = plans[0]
+    args.profile, args.overrides = chosen.profile, [*chosen.overrides, *args.overrides]
+    others = f" ({len(plans) - 1} other recorded set(s) of overrides: `ssa-bench status SPEC` names them)" \
+        if len(plans) > 1 else ""
+    _err.print(f"using the overrides recorded with {len(chosen.run_ids)} run(s) of {spec.name}: "
+               f"{chosen.flags()}{others}", highlight=False, soft_wrap=True, markup=False)
+    return load_spec(args.spec, profile=args.profile, overrides=args.overrides)
+
+
+def _record_plans(args: Namespace, spec, runs, store) -> None:
+    """run.json of each run this `run` starts or finds: the spec, profile and --set it was planned
+    with, so that status/report/figures without those --set can point at them."""
+    from ssa_bench.store import StorageError
+    from ssa_bench.store.plans import plan_entry, record_plan
+
+    entry = plan_entry(spec.name, spec.path, spec.profile, args.overrides)
+    for run in runs:
+        try:
+            record_plan(store, run, entry)
+        except StorageError:
+            return      # a full or read-only results folder: the executor says so, run by run
 
 
 # Commands that create files under the results root; plan and status only read it.
@@ -98,7 +135,8 @@ def cmd_plan(args: Namespace) -> int:
         verdicts[run.id], checkpoint_json = by_pretrained[pretrained]
         rows.append({"id": run.id, "label": run.label, "section": run.section, "column": run.column,
                      "seed": run.seed, "state": states[run.id],
-                     "estimate_s": estimate_seconds(run.config), "checkpoint": checkpoint_json,
+                     "estimate_s": estimate_seconds(run.config), "estimate_basis": _estimate_basis(run.config),
+                     "checkpoint": checkpoint_json,
                      "config": run.config})
     verifier.save()
     if args.json:
@@ -116,14 +154,25 @@ def cmd_plan(args: Namespace) -> int:
     _out.print(table)
     unique = {r["id"]: r for r in rows}
     pending = [r for r in unique.values() if r["state"] != "done"]
+    bases = sorted({r["estimate_basis"] for r in pending})
     _out.print(f"{len(rows)} rows, {len(unique)} distinct runs, {len(pending)} not done; estimated "
-               f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))}")
+               f"compute for those: {_duration(sum(r['estimate_s'] for r in pending))} wall-clock, one run after "
+               f"another{' on ' + ' / '.join(bases) if bases else ''} (a rough guide)", highlight=False)
     _print_bad_checkpoints([verdicts[r["id"]] for r in pending], _out)
     from ssa_bench.executors.prerun import dataset_problems
 
     for problem in dataset_problems([r["config"] for r in pending]):     # what `run` would stop for
         _out.print(f"[red]missing data set:[/red] {problem.one_line()}", highlight=False, soft_wrap=True)
     return 0
+
+
+def _estimate_basis(config: dict) -> str:
+    """The device class plan's estimate assumes (ssa_bench.plan.estimate_seconds's two cases)."""
+    from ssa_bench.plan import is_cpu_estimate
+
+    if is_cpu_estimate(config):
+        return "a CPU core (one thread per run)"
+    return "4 V100-class GPUs (batch 16 over 4)"
 
 
 def _checkpoint_cell(verdict) -> str:
@@ -193,6 +242,8 @@ def cmd_run(args: Namespace) -> int:
         for problem in problems:
             _err.print(f"ssa-bench: error: {problem.one_line()}", highlight=False, markup=False, soft_wrap=True)
         return 2
+    if not args.dry_run:
+        _record_plans(args, spec, unique, store)
     if to_run and not args.dry_run:
         from ssa_bench.data import ensure_datasets
 
@@ -228,9 +279,7 @@ def _print_dry_run_checkpoints(to_run, executor: str) -> None:
 
 def cmd_status(args: Namespace) -> int:
     spec, runs, store = _load(args)
-    hint = planned_elsewhere_hint(args, spec, runs, store)
-    if hint:
-        _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
+    _print_hint(args, spec, runs, store)
     infos = {}
     if any(_state_of(store, r.id).get("executor") == "slurm" for r in runs):
         from ssa_bench.executors.slurm import refresh_states
@@ -340,6 +389,9 @@ def planned_elsewhere_hint(args: Namespace, spec, runs, store) -> str | None:
     present = set(store.run_ids())
     if not present or any(run.id in present for run in runs):
         return None
+    recorded = _recorded_hint(spec, store)
+    if recorded:
+        return recorded
     from ssa_bench.matrix import load_spec
     from ssa_bench.matrix.profiles import PROFILES
     from ssa_bench.plan import plan
@@ -365,6 +417,34 @@ def planned_elsewhere_hint(args: Namespace, spec, runs, store) -> str | None:
     return None
 
 
+def _print_hint(args: Namespace, spec, runs, store) -> None:
+    hint = planned_elsewhere_hint(args, spec, runs, store)
+    if hint:
+        _err.print(f"[yellow]warning:[/yellow] {hint}", highlight=False, soft_wrap=True)
+
+
+def default_report_dir(spec, store):
+    from ssa_bench.report.api import default_out_dir
+
+    return default_out_dir(spec, store)
+
+
+def _recorded_hint(spec, store) -> str | None:
+    """"7 runs of this spec were recorded with --set train.max_iters=20; ..." from run.json."""
+    from ssa_bench.store.plans import recorded_plans
+
+    plans = [p for p in recorded_plans(store, spec.name) if p.run_ids]
+    if not plans:
+        return None
+    words = []
+    for item in plans[:3]:
+        flags = item.flags(with_profile=item.profile != spec.profile) or "no --set"
+        words.append(f"{len(item.run_ids)} run(s) of this spec ({item.done} done) were recorded with {flags}")
+    more = f" (and {len(plans) - 3} more sets of overrides)" if len(plans) > 3 else ""
+    return ("; ".join(words) + more + "; add those overrides (or --use-recorded-overrides, which takes the "
+            "first) to see them")
+
+
 def _print_report(spec, runs, store) -> None:
     from ssa_bench.report import terminal_table
 
@@ -383,11 +463,23 @@ def cmd_report(args: Namespace) -> int:
     spec, runs, store = _load(args)
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
+    _print_hint(args, spec, runs, store)
     table = report_table(spec, runs, store)
     if tolerances is not None:
         paper_gate(table, tolerances)       # refused before anything is written
     formats = args.format or ["latex", "markdown", "csv"]
     _out.print(terminal_renderable(table))
+    from ssa_bench.report.kept import count_results, describe, kept_results
+
+    results = count_results(table)
+    directory = args.out or default_report_dir(spec, store)
+    kept = kept_results(directory, table.name, formats)
+    if results == 0 and kept and not getattr(args, "overwrite_empty", False):
+        # A report with numbers is not replaced by an all-pending one without a word (the runs
+        # are usually there, planned with other --set overrides: the hint above names them).
+        _err.print(f"[red]not written:[/red] this report has no result yet, and {describe(kept)} in {directory} "
+                   f"has; pass --overwrite-empty to replace it anyway", highlight=False, soft_wrap=True)
+        return 1
     paths = write_report(spec, runs, store, formats=formats, out_dir=args.out, table=table)
     for fmt, path in paths.items():
         _err.print(f"wrote {fmt}: {path}")
@@ -440,7 +532,8 @@ def cmd_figures(args: Namespace) -> int:
     if args.out is not None:
         check_directory(args.out, "--out", writable=True)
     _warn_store_damage(store, runs)
-    paths = make_figures(spec, runs, store, out_dir=args.out)
+    _print_hint(args, spec, runs, store)
+    paths = make_figures(spec, runs, store, out_dir=args.out, overrides=args.overrides)
     for path in paths:
         _err.print(f"wrote {path}")
     return 0

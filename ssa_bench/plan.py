@@ -20,10 +20,15 @@ def plan(spec) -> list[Run]:
     return list(spec.runs)
 
 
+def is_cpu_estimate(config: dict) -> bool:
+    """Whether estimate_seconds counts CPU time (else wall-clock on the paper's GPUs)."""
+    return config["train"].get("device") == "cpu" or config["baseline"] == "segformer_mini"
+
+
 def estimate_seconds(config: dict) -> float:
     """Rough compute of one run: GPU time at the paper's scale, CPU time for a CPU run."""
     train = config["train"]
-    if train.get("device") == "cpu" or config["baseline"] == "segformer_mini":
+    if is_cpu_estimate(config):
         height, width = train["crop_size"]
         per_iter = CPU_SECONDS_PER_IMAGE_64 * train["batch_size"] * (height * width) / (64 * 64)
         return CPU_RUN_OVERHEAD_S + per_iter * train["max_iters"]

@@ -131,3 +131,176 @@ def test_run_status_report_figures_of_a_tiny_spec(tmp_path, capsys):
         assert miou[label] == pytest.approx(record["metrics"]["mIoU"], abs=0.01)
     assert main(["figures", str(spec), "--out", str(tmp_path / "figures"), *argv]) == 0
     assert list((tmp_path / "figures").glob("*.pdf")) or list((tmp_path / "figures").glob("*.png"))
+
+
+# --- The command line as OpenMMLab users expect it (issue 25, measured case 3) -------------------
+
+def _sub_parsers(parser):
+    """(prog, parser) of every command and sub-command, the top level included."""
+    import argparse
+
+    found = [(parser.prog, parser)]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found += _sub_parsers(sub)
+    return found
+
+
+def test_every_option_of_every_command_has_help_and_names_its_default():
+    import argparse
+
+    from ssa_bench.cli import build_parser
+
+    for prog, parser in _sub_parsers(build_parser()):
+        text = parser.format_help()
+        for action in parser._actions:
+            if isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                continue
+            assert action.help, f"{prog} {action.option_strings or action.dest} has no help"
+            if action.option_strings and action.default not in (None, False, [], argparse.SUPPRESS):
+                assert f"{action.default}" in text and "default" in text, (prog, action.option_strings)
+
+
+def test_help_names_every_environment_variable_a_user_may_set(capsys):
+    import re
+
+    names = set()
+    for path in (REPO / "ssa_bench").rglob("*.py"):
+        names |= set(re.findall(r"SSA_BENCH_[A-Z_]+", path.read_text()))
+    # Set by ssa-bench itself for its workers and jobs, not by a user.
+    internal = {"SSA_BENCH_ATTEMPT", "SSA_BENCH_EXECUTOR", "SSA_BENCH_JOB_ID", "SSA_BENCH_LAUNCHER"}
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    text = capsys.readouterr().out
+    assert "environment variables" in text
+    missing = sorted(name for name in names - internal if name not in text)
+    assert not missing, f"not in `ssa-bench --help`: {missing}"
+
+
+def test_version_is_the_installed_package_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"ssa-bench {version('ssa-bench')}"
+
+
+@pytest.mark.parametrize("argv, commands", [(["weights"], ("list", "fetch", "check")),
+                                            (["data"], ("check", "make", "prepare")),
+                                            ([], ("plan", "run", "status", "report", "figures"))])
+def test_a_missing_sub_command_prints_the_list_of_commands(capsys, argv, commands):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "required" not in err and len(err.strip().splitlines()) == 1, err
+    for name in commands:
+        assert f" {name}," in err or f" {name} " in err, err
+
+
+@pytest.mark.parametrize("command", ["plan", "run", "status", "report", "figures"])
+def test_cfg_options_is_set_cfg_on_every_command_that_takes_set(command):
+    from ssa_bench.cli import build_parser
+
+    args = build_parser().parse_args([command, "tables/table3.yaml", "--set", "train.max_iters=3",
+                                      "--cfg-options", "model.decode_head.dropout_ratio=0.2",
+                                      "train_cfg.val_interval=5"])
+    assert args.overrides == ["train.max_iters=3", "cfg.model.decode_head.dropout_ratio=0.2",
+                              "cfg.train_cfg.val_interval=5"]
+
+
+def test_cfg_options_plans_the_same_runs_as_set_cfg(tmp_path, capsys):
+    argv = ["plan", "tables/table3.yaml", "--profile", "cpu-demo", "--json", "--results-dir", str(tmp_path)]
+    with_set = _json(capsys, [*argv, "--set", "cfg.train_cfg.val_interval=5"])
+    with_cfg_options = _json(capsys, [*argv, "--cfg-options", "train_cfg.val_interval=5"])
+    assert [r["id"] for r in with_set] == [r["id"] for r in with_cfg_options]
+    assert with_cfg_options[0]["config"]["cfg"] == {"train_cfg.val_interval": 5}
+
+
+def test_cfg_options_without_key_value_is_refused_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["plan", "--cfg-options", "tables/table3.yaml"])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "KEY=VALUE" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("profile, device", [("paper", "GPU"), ("cpu-demo", "CPU")])
+def test_the_plan_estimate_says_its_unit_and_device(tmp_path, capsys, profile, device):
+    rows = _json(capsys, ["plan", "tables/table3.yaml", "--profile", profile, "--json",
+                          "--results-dir", str(tmp_path)])
+    assert all(device in row["estimate_basis"] for row in rows)
+    assert main(["plan", "tables/table3.yaml", "--profile", profile, "--results-dir", str(tmp_path)]) == 0
+    summary = capsys.readouterr().out.strip().splitlines()
+    line = next(text for text in summary if "estimated compute" in text)
+    assert "wall-clock" in line and device in line
+
+
+@pytest.mark.parametrize("argv", [["weights", "list", "--json"],
+                                  ["plan", "tables/table1.yaml", "--profile", "paper", "--json"]])
+def test_a_closed_pipe_ends_quietly(tmp_path, argv):
+    """`ssa-bench ... | head -1`: the reader leaves before the writer is done."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SSA_BENCH_RESULTS": str(tmp_path)}
+    process = subprocess.Popen([sys.executable, "-m", "ssa_bench.cli", *argv], cwd=REPO, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.read(1)
+    process.stdout.close()          # what `head -c 1` does
+    err = process.stderr.read().decode()
+    process.wait(timeout=120)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err
+    assert process.returncode in (0, 141)
+
+
+def test_ctrl_c_in_weights_fetch_says_what_is_kept(monkeypatch, tmp_path, capsys):
+    from ssa_bench.weights import fetch as fetch_module
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setenv("SSA_BENCH_WEIGHTS", str(tmp_path))
+    monkeypatch.setattr(fetch_module, "fetch", interrupted)
+    assert main(["weights", "fetch", "segformer_b5"]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "runs" not in err[0] and ".part" in err[0], err
+
+
+def test_ctrl_c_in_run_says_finished_runs_are_kept(monkeypatch, tmp_path, capsys):
+    from ssa_bench import commands
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "cmd_run", interrupted)
+    assert main(["run", "tables/table3.yaml", "--results-dir", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "finished runs are kept" in err[0]
+
+
+def test_a_damaged_archive_is_one_line_without_escaped_newlines(tmp_path):
+    from ssa_bench.data import prepare
+    from ssa_bench.errors import UserError
+
+    archive = tmp_path / "ADEChallengeData2016.tar.gz"
+    archive.write_bytes(b"\x1f\x8b\x08\x00" + b"not really gzip" * 50)
+    with pytest.raises(UserError) as raised:
+        prepare._extract(archive, tmp_path / "out", prepare.Reporter())
+    line = raised.value.one_line()
+    assert "\\n" not in line and "\n" not in line, line
+    assert "download it again" in line
+
+
+def test_ctrl_c_in_a_slurm_run_says_the_jobs_keep_running(monkeypatch, tmp_path, capsys):
+    from ssa_bench import commands
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "cmd_run", interrupted)
+    assert main(["run", "tables/table3.yaml", "--executor", "slurm", "--results-dir", str(tmp_path)]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "keep running" in err[0] and "finished runs" not in err[0]

@@ -311,7 +311,9 @@ def _extract(archive: Path, destination: Path, reporter: Reporter, keep=lambda m
             for member in reporter.track(members, len(members), f"unpacking {archive.name}"):
                 tar.extract(member, destination, filter="data")
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as error:
-        raise DataError(f"{archive} is not a readable archive ({error})", file=str(archive), key="--from",
+        # tarfile's "could not be opened" lists each method tried on its own line: one line here
+        why = "; ".join(part.strip(" -") for part in str(error).splitlines() if part.strip(" -"))
+        raise DataError(f"{archive} is not a readable archive ({why})", file=str(archive), key="--from",
                         fix="download it again (the file is damaged or incomplete)") from None
 
 

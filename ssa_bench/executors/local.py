@@ -13,6 +13,7 @@ ends, fails or is interrupted.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ssa_bench.executors.base import Executor, Outcome, in_flight
+from ssa_bench.executors.progress_lines import ProgressLines
 from ssa_bench.plan import Run
 from ssa_bench.store import Owner, Store
 from ssa_bench.store.storage import StorageError
@@ -106,12 +108,15 @@ def _release_quietly(store: Store, run_id: str, owner: Owner) -> None:
         pass
 
 
-def _finish(active: _Active, store: Store, progress: _Progress, owner: Owner) -> None:
+def _finish(active: _Active, store: Store, progress: _Progress, owner: Owner,
+            lines: ProgressLines | None = None) -> None:
     code = active.process.returncode
     try:
         state = store.read_state(active.run.id) or {}
         if code == 0 and store.view(active.run.id).state == "done":
             progress.done += 1
+            if lines:
+                lines.finished(active.run, "done", _metrics_text(store, active.run.id))
             return
         if state.get("state") != "failed":
             # The worker died before it could record its own failure (killed, out of memory, a
@@ -120,8 +125,17 @@ def _finish(active: _Active, store: Store, progress: _Progress, owner: Owner) ->
                          traceback=os.path.basename(active.log_path))
         progress.failed += 1
         progress.failed_ids.append(active.run.id)
+        if lines:
+            lines.finished(active.run, "failed", f"see {active.log_path}")
     finally:
         _release(active, store, owner)
+
+
+def _metrics_text(store: Store, run_id: str) -> str:
+    """The done run's headline numbers for its last progress line."""
+    metrics = (store.record(run_id) or {}).get("metrics") or {}
+    miou = metrics.get("mIoU")
+    return f"mIoU {miou:.2f}" if isinstance(miou, (int, float)) else ""
 
 
 def _status_table(active: list[_Active], pending: list[Run], followed: list[Run], progress: _Progress,
@@ -206,31 +220,53 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
                          failed_ids=list(unwritable))
     active: list[_Active] = []
     beat = time.monotonic()
+    # A terminal gets the live table (transient: it gives way to one summary line at the end); a
+    # log file (2>file, nohup, a SLURM log) gets a plain line per run event.
+    lines = None if console.is_terminal else ProgressLines(console.file)
+    if lines:
+        for run in pending:
+            lines.queued(run)
+        for run in followed:
+            holder = store.claim_holder(run.id)
+            lines.followed(run, holder.describe() if holder else "another process")
     try:
-        with Live(console=console, refresh_per_second=2, transient=False) as live:
+        display = (Live(console=console, refresh_per_second=2, transient=True) if lines is None
+                   else contextlib.nullcontext())
+        with display as live:
             while pending or active or followed:
                 while pending and len(active) < max_parallel:
                     run = pending.pop(0)
                     try:
                         active.append(_spawn(run, store, threads, owner, worker_command))
+                        if lines:
+                            lines.started(run, active[-1].process.pid)
                     except StorageError as error:     # its log could not even be opened
                         _mark_failed(store, run.id, error.one_line())
                         _release_quietly(store, run.id, owner)
                         progress.failed += 1
                         progress.failed_ids.append(run.id)
+                        if lines:
+                            lines.finished(run, "failed", error.one_line())
+                if lines:
+                    for item in active:
+                        lines.poll(item.run, store.read_progress(item.run.id) or {})
                 for item in [a for a in active if a.process.poll() is not None]:
                     active.remove(item)
-                    _finish(item, store, progress, owner)
+                    _finish(item, store, progress, owner, lines)
                 for run in [r for r in followed if not in_flight(store, r.id)]:
                     followed.remove(run)
                     _settle_followed(run, store, owner, progress, pending)
+                    if lines:
+                        verdict = store.view(run.id).state
+                        lines.finished(run, verdict if verdict in ("done", "failed") else "queued here")
                 if time.monotonic() - beat > HEARTBEAT_SECONDS:
                     beat = time.monotonic()
                     for run in pending:
                         store.heartbeat_claim(run.id, owner)
                     for item in active:
                         store.heartbeat_claim(item.run.id, item.owner or owner)
-                live.update(_status_table(active, pending, followed, progress, store))
+                if live is not None:
+                    live.update(_status_table(active, pending, followed, progress, store))
                 if pending or active or followed:
                     time.sleep(POLL_SECONDS)
     except KeyboardInterrupt:
@@ -239,6 +275,8 @@ def run_local(runs: list[Run], store: Store, *, max_parallel: int | None = None,
     except BaseException:
         _interrupt(active, pending, store, owner, reason="the submitter crashed")
         raise
+    # What stays after the live table (transient) is gone; in a log, its last line.
+    console.print(f"runs: {progress.done} done, {progress.failed} failed of {progress.total}", highlight=False)
     for run_id in progress.failed_ids:
         state = store.read_state(run_id) or {}
         details = [state.get("reason"), store.resolve(run_id, state.get("traceback"))]

@@ -322,24 +322,62 @@ def _progress_table(runs: list, store, started: float) -> tuple[Table, dict[str,
     return table, counts
 
 
+class _SlurmLines:
+    """Each run's state changes (queued, running, done, failed) and its training progress as
+    timestamped lines (ssa_bench.executors.progress_lines), for a submitter whose stderr is a log."""
+
+    def __init__(self, stream) -> None:
+        from ssa_bench.executors.progress_lines import ProgressLines
+
+        self.lines = ProgressLines(stream)
+        self.seen: dict[str, str] = {}
+
+    def update(self, runs: list, store) -> None:
+        for run in runs:
+            state = store.read_state(run.id) or {}
+            name = state.get("state", "pending")
+            if name != self.seen.get(run.id):
+                self.seen[run.id] = name
+                job = f"job {state['job_id']}" if state.get("job_id") else ""
+                if name == "running":
+                    self.lines.started_as(run, ", ".join(p for p in (job, state.get("host") or "") if p))
+                elif name in ("done", "failed"):
+                    self.lines.finished(run, name, (state.get("reason") or "") if name == "failed" else "")
+                else:
+                    reason = f"pending: {state['slurm_reason']}" if state.get("slurm_reason") else ""
+                    details = ", ".join(p for p in (job, reason) if p)
+                    self.lines.line(run, name + (f" ({details})" if details else ""))
+            if name == "running":
+                self.lines.poll(run, store.read_progress(run.id) or {})
+
+
 def wait_for(runs: list, store, console: Console, *, poll_slurm_s: float | None = None) -> int:
     """Follow the runs until each is done or failed; 0 when all are done."""
     poll_slurm_s = POLL_SLURM_S if poll_slurm_s is None else poll_slurm_s
     started = last_query = time.time()
-    with Live(console=console, refresh_per_second=1, transient=False) as live:
+    # A terminal gets the live table; a log (nohup, 2>file) a plain line per run event.
+    lines = None if console.is_terminal else _SlurmLines(console.file)
+    display = Live(console=console, refresh_per_second=1, transient=False) if lines is None else contextlib.nullcontext()
+    with display as live:
         while True:
             if time.time() - last_query >= poll_slurm_s:
                 refresh_states(store, runs)
                 last_query = time.time()
             table, counts = _progress_table(runs, store, started)
-            live.update(table)
+            if lines is not None:
+                lines.update(runs, store)
+            else:
+                live.update(table)
             if counts["done"] + counts["failed"] >= len(runs):
                 # Confirm with SLURM before giving up on a 'failed': a task leaving through
                 # submitit's requeue looks failed for a moment while its job is back in the queue.
                 refresh_states(store, runs)
                 last_query = time.time()
                 table, counts = _progress_table(runs, store, started)
-                live.update(table)
+                if lines is not None:
+                    lines.update(runs, store)
+                else:
+                    live.update(table)
                 if counts["done"] + counts["failed"] >= len(runs):
                     break
             time.sleep(POLL_DISK_S)

@@ -68,9 +68,13 @@ def write_report(spec, runs, store, formats=("latex", "markdown", "csv"), out_di
         path = directory / f"{table.name}{suffix}"
         write_text_atomic(path, render(table))     # readable by others as the umask allows
         paths[fmt] = path
-    # the caption's details and the runs behind the table, for a paper's supplementary material
+    # the caption's details and the runs behind the table, for a paper's supplementary material;
+    # "results" (cells with a number of ours) lets a later `report` see what it would replace (kept.py)
+    from ssa_bench.report.kept import count_results
+
     path = directory / f"{table.name}.provenance.json"
-    write_text_atomic(path, json.dumps(provenance(table), indent=2, ensure_ascii=False) + "\n")
+    record = {**provenance(table), "results": count_results(table)}
+    write_text_atomic(path, json.dumps(record, indent=2, ensure_ascii=False) + "\n")
     paths["provenance"] = path
     return paths
 

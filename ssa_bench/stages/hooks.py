@@ -33,6 +33,9 @@ from ssa_bench.store import checkpoints, write_json_atomic
 class SSABenchProgressHook(Hook):
     def __init__(self, path: str, every_s: float = 1.0) -> None:
         self.path, self.every_s, self._last = path, every_s, 0.0
+        # The latest training loss and validation mIoU, for the progress lines of a `run` whose
+        # stderr is a log file (ssa_bench.executors.progress_lines).
+        self._latest: dict = {}
 
     def _write(self, runner, stage: str, force: bool = False) -> None:
         now = time.time()
@@ -42,13 +45,26 @@ class SSABenchProgressHook(Hook):
         if runner.rank != 0:
             return
         write_json_atomic(self.path, {"stage": stage, "iter": runner.iter, "max_iters": runner.max_iters,
-                                      "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+                                      **self._latest, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
 
     def before_train(self, runner) -> None:
         self._write(runner, "train", force=True)
 
     def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+        loss = (outputs or {}).get("loss") if isinstance(outputs, dict) else None
+        if loss is not None:
+            try:
+                value = loss.detach() if hasattr(loss, "detach") else loss    # no autograd warning
+                self._latest["loss"] = round(float(value), 6)
+            except (TypeError, ValueError):
+                pass
         self._write(runner, "train")
+
+    def after_val_epoch(self, runner, metrics=None) -> None:
+        miou = (metrics or {}).get("mIoU")
+        if miou is not None:
+            self._latest.update({"mIoU": float(miou), "val_iter": runner.iter})
+            self._write(runner, "train", force=True)
 
     def before_val(self, runner) -> None:
         self._write(runner, "validate", force=True)

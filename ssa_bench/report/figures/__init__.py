@@ -69,14 +69,19 @@ def build_figures(spec, runs, store, out_dir=None, only=None) -> FigureSet:
     return result
 
 
-def make_figures(spec, runs, store, out_dir=None) -> list[Path]:
+def make_figures(spec, runs, store, out_dir=None, overrides=()) -> list[Path]:
+    """`overrides`: the --set the runs were asked for with, so that the command suggested when no
+    figure can be made starts those runs, not the spec's full ones."""
     result = build_figures(spec, runs, store, out_dir)
     for note in result.notes:
         print(note, file=sys.stderr)
     if not result.paths:
+        import shlex
+
         name = spec.path or spec.name
         profile = spec.profile
-        command = f"ssa-bench run {name}" + (f" --profile {profile}" if profile != "paper" else "")
+        command = (f"ssa-bench run {name}" + (f" --profile {profile}" if profile != "paper" else "")
+                   + "".join(f" --set {shlex.quote(item)}" for item in overrides or ()))
         raise UserError(f"no figure could be made from the results of {name}", file=str(name),
                         fix=f"run the spec first: {command} (then ssa-bench figures again)")
     return result.paths
