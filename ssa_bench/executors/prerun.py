@@ -26,6 +26,7 @@ def check_runs(runs, *, executor: str, cluster: str | None = None) -> list[UserE
     problems: list[UserError] = []
     problems += dataset_problems(configs)
     problems += checkpoint_problems(configs)
+    problems += tracker_problems(configs)
     profile = None
     if executor == "slurm":
         from ssa_bench.executors.cluster_profiles import load_profile
@@ -35,6 +36,22 @@ def check_runs(runs, *, executor: str, cluster: str | None = None) -> list[UserE
         except UserError as error:
             problems.append(error)
     problems += _device_problems(configs, executor, profile)
+    return problems
+
+
+def tracker_problems(configs) -> list[UserError]:
+    """A `train.log_backends` entry whose package is not installed here (wandb, mlflow): found
+    now, not as an ImportError once a run has started training."""
+    from ssa_bench.configs.tracking import check_log_backends
+
+    problems, seen = [], set()
+    for config in configs:
+        try:
+            check_log_backends(config)
+        except UserError as error:
+            if str(error) not in seen:
+                seen.add(str(error))
+                problems.append(error)
     return problems
 
 

@@ -76,3 +76,14 @@ def test_inline_scale_and_cfg_scale_override_reach_mmcv_as_tuples(tmp_path):
     config = dict(run.config, cfg={"resize_for_test.scale": [640, 160]})
     cfg = build_mmseg_config(config, str(tmp_path / "work2"))
     assert cfg.resize_for_test.scale == (640, 160) and isinstance(cfg.resize_for_test.scale, tuple)
+
+
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_run_refuses_a_missing_tracker_before_anything_runs(refuse, monkeypatch, tmp_path, dry_run):
+    # wandb is not installed in the test environment: the pre-run check names it before any
+    # worker would die with an ImportError in mid-training
+    monkeypatch.setenv("SSA_BENCH_DATA", str(tmp_path / "data"))
+    path = refuse.spec("base: {baseline: segformer_mini, dataset: demo_shapes}\nrows: [{label: a}]\n")
+    refuse([str(path), "--profile", "cpu-demo", "--set", "train.log_backends=[tensorboard, wandb]",
+            *(["--dry-run"] if dry_run else [])],
+           "train.log_backends", "needs the wandb package", "pip install wandb")
