@@ -385,7 +385,7 @@ def wait_for(runs: list, store, console: Console, *, poll_slurm_s: float | None 
     for run in failed:
         state = store.read_state(run.id) or {}
         console.print(f"[red]failed[/red] {run.id}: {state.get('reason') or ''} "
-                      f"{('traceback: ' + state['traceback']) if state.get('traceback') else ''}")
+                      f"{('traceback: ' + store.resolve(run.id, state['traceback'])) if state.get('traceback') else ''}")
     return 1 if failed else 0
 
 

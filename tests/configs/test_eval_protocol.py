@@ -391,7 +391,7 @@ def test_evaluate_stage_tests_the_best_checkpoint(tmp_path, monkeypatch):
     loaded = []
 
     class Runner:
-        test_evaluator = type("E", (), {"metrics": [type("M", (), {"per_class_iou": {}})()]})()
+        test_evaluator = type("E", (), {"metrics": [type("M", (), {"per_class_iou": {}, "image_counts": None})()]})()
 
         def test(self):
             return {"mIoU": 1.0, "mAcc": 1.0, "aAcc": 1.0}

@@ -116,7 +116,7 @@ def test_a_crashing_run_records_its_traceback_and_the_others_finish(slurm_env, r
     assert submit(runs, store) == 1
     bad = state_of(store, runs[1])
     assert bad["state"] == "failed" and bad["job_id"].endswith("_1")
-    assert "deliberate failure in row bad" in Path(bad["traceback"]).read_text()
+    assert "deliberate failure in row bad" in Path(store.resolve(runs[1].id, bad["traceback"])).read_text()
     assert [state_of(store, r)["state"] for r in (runs[0], runs[2])] == ["done", "done"]
 
 
@@ -166,7 +166,7 @@ def test_a_run_out_of_requeues_fails_with_the_reason(slurm_env, results_root, tm
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
     assert wait_for([run], store, _quiet(), poll_slurm_s=POLL) == 1
     state = state_of(store, run)
-    assert state["state"] == "failed" and "timed-out too many times" in Path(state["traceback"]).read_text()
+    assert state["state"] == "failed" and "timed-out too many times" in Path(store.resolve(run.id, state["traceback"])).read_text()
     assert squeue_state(job_id) not in ("PENDING", "RUNNING")     # not requeued
 
 
