@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from ssa_bench.catalog import DATASETS
+from ssa_bench.report.cells import delta_shown
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, HEADINGS
 
@@ -17,7 +18,9 @@ def _paper_sentence(table: ReportTable) -> str:
     if not table.has_paper:
         return "The paper has no table for this comparison: only our numbers are shown."
     note = f" ({table.paper.note})" if table.paper.note else ""
-    return f"Paper: {table.paper.title.split(':')[0]} of arXiv 2405.06525{note}; Δ = ours − paper."
+    # the Δ legend only where a Δ is printed (never under a profile not comparable with the paper)
+    delta = "; Δ = ours − paper" if any(delta_shown(table, column) for column in table.columns) else ""
+    return f"Paper: {table.paper.title.split(':')[0]} of arXiv 2405.06525{note}{delta}."
 
 
 def _profile_sentence(table: ReportTable) -> str:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import CellText, delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
+from ssa_bench.report.cells import CellText, delta_shown, delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
 from ssa_bench.report.table_model import ReportTable, Row
 from ssa_bench.report.text import MISSING
 from ssa_bench.vocabulary.metrics import HEADINGS
@@ -32,6 +32,16 @@ def _text(cell: CellText, row: Row | None = None) -> Text:
     return text
 
 
+def _delta_column(table: ReportTable, column) -> bool:
+    """A Δ column only where the caption calls ours comparable with the paper and some row has one
+    (as the Markdown and LaTeX tables): under cpu-demo, or for a latency from another device, the
+    column would be empty in every row."""
+    if not delta_shown(table, column):
+        return False
+    index = table.columns.index(column)
+    return any(delta_text(table, column, row.cells[index]) for row in table.rows)
+
+
 def terminal_renderable(table: ReportTable) -> Group:
     """A rich renderable: the table and its caption lines."""
     title = f"{table.title} -- profile {table.profile}"
@@ -50,7 +60,8 @@ def terminal_renderable(table: ReportTable) -> Group:
         if table.has_paper:
             grid.add_column(f"{head}\npaper", justify="right", style="cyan")
             grid.add_column(f"{head}\nours", justify="right")
-            grid.add_column(f"{head}\nΔ", justify="right")
+            if _delta_column(table, column):
+                grid.add_column(f"{head}\nΔ", justify="right")
         else:
             grid.add_column(head, justify="right")
     for index, (row, section) in enumerate(zip(table.rows, section_titles(table))):
@@ -65,7 +76,9 @@ def terminal_renderable(table: ReportTable) -> Group:
         for column, cell in zip(table.columns, row.cells):
             ours = _text(ours_text(table, row, column, cell), row)
             if table.has_paper:
-                cells += [_text(paper_text(table, row, column, cell)), ours, delta_text(table, column, cell)]
+                cells += [_text(paper_text(table, row, column, cell)), ours]
+                if _delta_column(table, column):
+                    cells.append(delta_text(table, column, cell))
             else:
                 cells.append(ours)
         grid.add_row(*cells)

@@ -183,3 +183,11 @@ def test_a_table_with_no_runs_done_still_renders(tmp_path):
     table = report_table(spec, [planned_run("n1", "Sinusoidal"), planned_run("n2", "CPVT")], tmp_path)
     assert "44.18" in render_markdown(table) and "---" in render_latex(table)
     assert all(cell.missing for row in table.rows for cell in row.cells)
+
+
+def test_terminal_drops_delta_columns_the_caption_calls_not_comparable(tmp_path):
+    # The terminal table printed empty Δ columns under cpu-demo after the Markdown and LaTeX ones went.
+    spec, runs = _table3(tmp_path, [42.0] * 7, profile="cpu-demo")
+    assert "Δ" not in report_text(spec, runs, tmp_path)
+    spec, runs = _demo(tmp_path / "paper")
+    assert "Δ" in report_text(spec, runs, tmp_path / "paper")      # the paper profile keeps them
