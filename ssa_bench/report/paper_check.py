@@ -6,6 +6,9 @@ Tolerances (``--check-paper`` may be repeated; each value may hold several items
     gflops=5%        GFLOPs: 5% of the paper's number
     latency_ms=2     latency: 2 ms
     mIoU=off         mIoU is not compared (said so in the summary)
+    mIoU=ci          mIoU passes when the paper's number lies inside our bootstrap interval over
+                     test images (accuracy metrics; runs without per-image evidence count as
+                     missing; docs/statistics.md)
 
 A metric with a paper number in the table needs a tolerance (a bare number or its own item).
 The gate trips (exit 1) on a compared cell beyond its tolerance, and on a cell that should be
@@ -25,18 +28,27 @@ from ssa_bench.vocabulary.metrics import METRICS
 # How a user may spell a metric on the command line -> the report's metric name.
 _ALIASES = {"params": "params_m", "latency": "latency_ms", "miou": "mIoU", "macc": "mAcc", "aacc": "aAcc",
             **{m.lower(): m for m in METRICS}}
-EXAMPLE = "e.g. --check-paper 0.5 or --check-paper 0.5,gflops=5%,latency_ms=off"
+EXAMPLE = "e.g. --check-paper 0.5 or --check-paper 0.5,gflops=5%,latency_ms=off or --check-paper mIoU=ci,gflops=5%"
+# Metrics that have a bootstrap interval over test images (report/intervals.py).
+_INTERVAL_METRICS = ("mIoU", "mAcc", "aAcc")
 
 
 @dataclass(frozen=True)
 class Tolerance:
-    amount: float | None        # None: the metric is not compared
+    amount: float | None        # None: the metric is not compared (unless ``interval``)
     relative: bool = False      # amount is a percentage of the paper's number
+    interval: bool = False      # the paper's number must lie inside our bootstrap interval
 
     def limit(self, paper: float) -> float:
         return abs(paper) * self.amount / 100.0 if self.relative else self.amount
 
+    @property
+    def off(self) -> bool:
+        return self.amount is None and not self.interval
+
     def __str__(self) -> str:
+        if self.interval:
+            return "inside our interval"
         if self.amount is None:
             return "off"
         return f"{self.amount:g}%" if self.relative else f"{self.amount:g}"
@@ -83,6 +95,11 @@ def parse_tolerances(values) -> Tolerances:
                 raise ValueError(f"'{name}' is no report metric (use one of: {', '.join(METRICS)})")
             if metric in per_metric:
                 raise ValueError(f"{metric} is given twice")
+            if amount.lower() == "ci":
+                if metric not in _INTERVAL_METRICS:
+                    raise ValueError(f"'{item}': only {', '.join(_INTERVAL_METRICS)} have intervals over test images")
+                per_metric[metric] = Tolerance(None, interval=True)
+                continue
             per_metric[metric] = Tolerance(None) if amount.lower() == "off" else _amount(amount, item)
     return Tolerances(default, per_metric)
 
@@ -94,8 +111,13 @@ class PaperDifference(NamedTuple):
     ours: float
     diff: float     # |ours - paper|
     allowed: float = 0.0
+    interval: tuple | None = None   # (low, high) when the check was "inside our interval"
 
     def __str__(self) -> str:
+        if self.interval is not None:
+            low, high = self.interval
+            return (f"{self.row} | {self.column}: paper {self.paper:g} outside our interval "
+                    f"[{low:.2f}, {high:.2f}] (ours {self.ours:.2f})")
         return (f"{self.row} | {self.column}: paper {self.paper:g}, ours {self.ours:.2f}, "
                 f"|diff| {self.diff:.2f} > {self.allowed:.2f}")
 
@@ -161,7 +183,7 @@ def compare_with_paper(table, tolerances: Tolerances) -> PaperCheck:
             metric = column.metric
             where = f"{column.group_title} {metric}" if column.group_title else metric
             tolerance = tolerances.for_metric(metric)
-            if tolerance is not None and tolerance.amount is None:
+            if tolerance is not None and tolerance.off:
                 check.switched_off[metric] = check.switched_off.get(metric, 0) + 1
                 continue
             if metric == "latency_ms" and cell.ours is not None and not table.latency_comparable:
@@ -173,6 +195,18 @@ def compare_with_paper(table, tolerances: Tolerances) -> PaperCheck:
             if cell.missing or cell.partial:
                 check.missing.append(MissingCell(name, where, cell.paper, _why_missing(cell, row)))
             if cell.ours is None:
+                continue
+            if tolerance.interval:
+                if cell.ci_low is None or cell.ci_high is None:
+                    check.missing.append(MissingCell(name, where, cell.paper,
+                                                     "without an interval (no per-image evidence in its records)"))
+                    continue
+                check.compared += 1
+                check.per_metric[metric] = check.per_metric.get(metric, 0) + 1
+                if not cell.ci_low - 1e-9 <= cell.paper <= cell.ci_high + 1e-9:
+                    check.differences.append(PaperDifference(name, where, cell.paper, cell.ours,
+                                                             abs(cell.ours - cell.paper),
+                                                             interval=(cell.ci_low, cell.ci_high)))
                 continue
             check.compared += 1
             check.per_metric[metric] = check.per_metric.get(metric, 0) + 1

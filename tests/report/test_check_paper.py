@@ -219,3 +219,29 @@ def test_the_old_gate_still_reports_differences_by_row(tmp_path):
     with pytest.raises(UserError):
         check_paper(spec, runs, results, tolerance=-1)
     assert os.path.isdir(results)
+
+
+def test_ci_tolerance_asks_whether_the_papers_number_lies_inside_our_interval(tmp_path):
+    """Issue 27: `--check-paper mIoU=ci` gates on our bootstrap interval over test images instead of
+    a fixed tolerance; a cell without per-image evidence has no interval and counts as missing."""
+    from ssa_bench.report.paper_check import compare_with_paper
+
+    root = tmp_path / "results"
+    spec, runs = _planned("table3.yaml")
+    _fill_table3(root, miou={label: value + 0.8 for label, value in TABLE3_MIOU.items()})
+    table = report_table(spec, runs, root)
+    tolerances = parse_tolerances(["mIoU=ci,gflops=0.1"])
+    check = compare_with_paper(table, tolerances)
+    assert check.compared == 7 and len(check.missing) == 7          # fake records: no evidence
+    assert all("without an interval" in m.why for m in check.missing if m.column == "mIoU")
+    miou = next(i for i, c in enumerate(table.columns) if c.metric == "mIoU")
+    for row in table.rows:
+        cell = row.cells[miou]
+        half = 1.0 if row.label != "SSA (Ours)" else 0.5        # only this row's interval misses the paper
+        cell.ci_low, cell.ci_high = cell.ours - half, cell.ours + half
+    check = compare_with_paper(table, tolerances)
+    assert check.compared == 14 and not check.missing
+    assert [(d.row, d.column) for d in check.differences] == [("SSA (Ours)", "mIoU")]
+    assert "outside our interval" in str(check.differences[0])
+    with pytest.raises(ValueError, match="only mIoU"):
+        parse_tolerances(["gflops=ci"])
