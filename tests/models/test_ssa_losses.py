@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -260,6 +261,36 @@ def test_spatial_distillation_by_hand():
     #   class 0: -(.5 ln .25 + .5 ln .75) = .836988; class 1: ln 2 = .693147
     assert spatial_distillation(student, teacher, "soft_ce").item() == pytest.approx(
         (0.836988 + 0.693147) / 2, abs=1e-5)
+
+
+def _reference_l_pd(outside: np.ndarray, inside: np.ndarray) -> float:
+    """-(1/K) sum_i sum_j softmax(outside)^{ij} log softmax(inside)^{ij}, averaged over images."""
+    def softmax(x):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+    return float(-(softmax(outside) * np.log(softmax(inside))).sum(axis=-1).mean())
+
+
+def test_spatial_distillation_keeps_student_and_teacher_apart():
+    # The fixture above is symmetric (swapping P_p and P_p-hat gives the same value), so a swap of
+    # the roles would pass it. Here: K=2 classes, D=3 channels, nothing mirrored.
+    # class 0: softmax(P_p) = (1,2,1)/4, softmax(P_p-hat) = (1,1,1)/3
+    # class 1: softmax(P_p) = (1,1,1)/3, softmax(P_p-hat) = (1,2,5)/8
+    student = np.array([[[0.0, math.log(2), 0.0], [0.0, 0.0, 0.0]]])
+    teacher = np.array([[[0.0, 0.0, 0.0], [0.0, math.log(2), math.log(5)]]])
+    # Eq. 16 as printed, by hand: class 0: ln 3 = 1.098612;
+    #   class 1: -(1/3)(ln 1/8 + ln 2/8 + ln 5/8) = 1.311913  -> mean 1.205263
+    # the roles swapped (released soft_ce) give class 0: -(1/3)(ln .25 + ln .5 + ln .25) = 1.155245,
+    #   class 1: -(1/8 + 2/8 + 5/8) ln(1/3) = 1.098612 -> mean 1.126929
+    eq16 = _reference_l_pd(student, teacher)
+    soft_ce = _reference_l_pd(teacher, student)
+    assert eq16 == pytest.approx(1.205263, abs=1e-5)
+    assert soft_ce == pytest.approx(1.126929, abs=1e-5)
+    got_eq16 = spatial_distillation(torch.tensor(student), torch.tensor(teacher), "eq16").item()
+    got_soft_ce = spatial_distillation(torch.tensor(student), torch.tensor(teacher),
+                                       "soft_ce").item()
+    assert got_eq16 == pytest.approx(eq16, abs=1e-6)
+    assert got_soft_ce == pytest.approx(soft_ce, abs=1e-6)
 
 
 def test_spatial_distillation_trains_only_the_student():
