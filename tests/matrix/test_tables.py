@@ -169,3 +169,22 @@ def test_the_schedule_study_names_both_presets():
                 if run.config["ssa"]["enabled"]}
     assert set(variants.values()) == {"paper", "released"}
     assert all(("paper" in label) == (variant == "paper") for label, variant in variants.items())
+
+
+def test_the_demo_profile_keeps_a_demo_data_studys_own_schedule():
+    """A study written for demo data keeps its rows' iterations under cpu-demo (the profile fills
+    only what the study leaves out); a paper table is mapped onto the profile's 2000 iterations."""
+    runs = plan(load_spec("studies/schedule.yaml", profile="cpu-demo"))
+    assert len(runs) == 36 and len({run.id for run in runs}) == 36
+    assert {run.config["dataset"] for run in runs} == {"demo_scenes"}
+    by_row: dict[str, set[int]] = {}
+    for run in runs:
+        by_row.setdefault(run.group, set()).add(run.config["train"]["max_iters"])
+    assert len(by_row) == 3
+    assert all(iters == {1000, 2000, 4000, 8000} for iters in by_row.values()), by_row
+    # the column a run lands in (train.max_iters is pivoted) is the iterations it trains
+    assert all(run.column == str(run.config["train"]["max_iters"]) for run in runs)
+    # what the study leaves out the profile fills: the demo model trains from scratch
+    assert {run.config["train"]["pretrained"] for run in runs} == {None}
+    table = plan(load_spec("tables/table3.yaml", profile="cpu-demo"))
+    assert {run.config["train"]["max_iters"] for run in table} == {2000}
