@@ -125,9 +125,11 @@ def _pid_alive(pid: int) -> bool:
         os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
-    except PermissionError:          # someone else's live process
+    except OSError:
+        # EPERM: someone else's live process. Any other failure leaves the owner's state unknown,
+        # and breaking a live run's claim would start a second copy of it: keep the claim.
         return True
-    except (OSError, ValueError, OverflowError):
+    except (ValueError, OverflowError):  # not a pid any process can have
         return False
     return True
 

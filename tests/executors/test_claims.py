@@ -3,6 +3,7 @@ a stale claim is broken by exactly one of two racing breakers, and only the owne
 releases. Races start together on a multiprocessing barrier, not after a sleep."""
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import socket
@@ -210,3 +211,42 @@ def test_an_abandoned_compare_and_swap_lock_is_broken(tmp_path):
 def test_owner_kind_is_checked():
     with pytest.raises(ValueError):
         Owner.this_process("cron")
+
+
+@pytest.mark.parametrize("error", [PermissionError(errno.EPERM, "not allowed"),
+                                   OSError(errno.EIO, "I/O error"), RuntimeError("sacct crashed")])
+def test_a_slurm_liveness_test_that_raises_keeps_the_claim(tmp_path, monkeypatch, error):
+    """A scheduler that cannot be asked says nothing about the job: the claim stays held."""
+    store = Store(tmp_path)
+    monkeypatch.setattr(claims, "_LIVENESS", {})
+    job = Owner("slurm", "node1", 5, "41", time.time())
+    assert store.claim("r", job)
+
+    def raising(job_id):
+        raise error
+
+    claims.register_liveness("slurm", raising)
+    assert store.claim_is_live("r")
+    assert not store.claim("r", Owner.this_process("local"))
+    assert store.claim_holder("r") == job
+
+
+@pytest.mark.parametrize("error", [PermissionError(errno.EPERM, "not allowed"),
+                                   OSError(errno.EIO, "I/O error"), OSError(errno.EINVAL, "invalid")])
+def test_a_local_pid_check_that_raises_keeps_the_claim(tmp_path, monkeypatch, error):
+    """Only "no such process" (ESRCH) means the owner is gone; any other failure of the check is
+    an unknown, and breaking a live run's claim would start a second copy of it."""
+    store = Store(tmp_path)
+    other = Owner("local", socket.gethostname(), os.getppid(), None, time.time())
+    assert store.claim("r", other)
+    real_kill = os.kill
+
+    def kill(pid, sig):
+        if pid == other.pid and sig == 0:
+            raise error
+        return real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert store.claim_is_live("r")
+    assert not store.claim("r", Owner.this_process("local"))
+    assert store.claim_holder("r") == other
