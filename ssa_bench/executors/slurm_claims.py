@@ -62,6 +62,8 @@ def process_alive(owner) -> bool | None:
         return False
     except PermissionError:
         return True
+    except OSError:                  # the check itself failed: we cannot tell (as for another host)
+        return None
     return True
 
 

@@ -7,6 +7,7 @@ the store.
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import subprocess
@@ -155,3 +156,23 @@ def test_release_for_job_leaves_another_holders_claim_alone():
     assert claims.holders["r"] == other
     slurm_claims.release_for_job(claims, "r", "22_0")
     assert "r" not in claims.holders
+
+
+def test_a_submitter_whose_pid_check_fails_keeps_the_run(monkeypatch):
+    """os.kill failing with anything but "no such process" says nothing about the submitter: the job
+    neither crashes nor takes the run over as an orphan; it leaves the claim where it is."""
+    claims = Claims()
+    submitter = Owner("submitter", HOST, os.getppid())
+    claims.holders["r"] = submitter
+    real_kill = os.kill
+
+    def kill(pid, sig):
+        if pid == submitter.pid and sig == 0:
+            raise OSError(errno.EIO, "I/O error")
+        return real_kill(pid, sig)
+
+    monkeypatch.setattr(os, "kill", kill)
+    assert slurm_claims.process_alive(submitter) is None
+    verdict = slurm_claims.verdict_for_job(claims, "r", "17_0", may_claim=True, wait_s=0.1, poll_s=0.05)
+    assert not verdict.train and not verdict.orphan
+    assert claims.holders["r"] == submitter
