@@ -111,3 +111,16 @@ def test_plan_json_lists_table3_without_importing_torch(tmp_path):
     assert [r["label"] for r in rows] == ["Baseline", "+ SEPA", "+ SPPA", "+ SEPA + SPPA", "+ SEPA + Lg + Lsd",
                                           "+ SPPA + Lg + Lpd", "SSA (Ours)"]
     assert all(len(r["id"]) == 12 and r["state"] == "pending" for r in rows)
+
+
+def test_a_local_running_state_without_a_pid_is_not_in_flight(tmp_path):
+    # os.kill(0, 0) signals our own process group: a "running" state with no pid was taken as alive
+    # forever, so the run was never redone.
+    from ssa_bench.executors.base import in_flight
+
+    store = Store(tmp_path)
+    for name, info in (("no-pid", {}), ("zero", {"pid": 0}), ("alive", {"pid": os.getpid()})):
+        store.write_run(_run(name))
+        store.set_state(name, "running", executor="local", **info)
+    assert not in_flight(store, "no-pid") and not in_flight(store, "zero")
+    assert in_flight(store, "alive")

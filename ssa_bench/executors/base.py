@@ -45,7 +45,10 @@ def in_flight(store: Store, run_id: str, state: dict | None = None) -> bool:
         return True
     if state.get("host") not in (None, socket.gethostname()):
         return True
-    return state.get("state") == "running" and _pid_alive(state.get("pid") or 0)
+    # A local "running" state without a pid (written by an older version, or cut short) has no
+    # process to ask; os.kill(0, 0) would ask our own process group and call it alive forever.
+    pid = state.get("pid")
+    return state.get("state") == "running" and isinstance(pid, int) and pid > 0 and _pid_alive(pid)
 
 
 def select_runs(runs: list, store: Store, rerun_failed: bool = False, force: bool = False):
