@@ -26,8 +26,6 @@ def _load(args: Namespace):
     check_directory(store.root, "--results-dir", writable=args.command in _WRITING_COMMANDS)
     if getattr(args, "use_recorded_overrides", False):
         spec = _with_recorded_overrides(args, spec, store)
-    # the --set this table is planned with, for the report's caption notes and provenance JSON
-    spec.overrides = list(args.overrides)
     runs = plan(spec)
     return spec, runs, store
 

@@ -49,6 +49,7 @@ class Spec:
     rows: list[SpecRow]
     runs: list[Run] = field(default_factory=list)
     datasets: dict = field(default_factory=dict)
+    overrides: list[str] = field(default_factory=list)   # the --set KEY=VALUE it was loaded with
 
 
 def resolve_path(path: str) -> Path:
@@ -509,4 +510,4 @@ def load_spec(path: str, profile: str = "paper", overrides=()) -> Spec:
     return Spec(name=str(doc.get("name") or file_path.stem), title=str(doc.get("title") or ""),
                 path=spec_path, profile=profile,
                 report=report, paper_table=paper_table, rows=rows_for_report, runs=runs,
-                datasets=datasets)
+                datasets=datasets, overrides=[str(item) for item in overrides])

@@ -34,19 +34,8 @@ def report_table(spec, runs, store) -> ReportTable:
     table.from_scratch = from_scratch_baselines(runs)
     table.batch_notes = sorted({note for note in frame["train_batch_note"] if isinstance(note, str) and note})
     attach_intervals(table, frame, Store(results_root(store)))
-    table.overrides = recorded_overrides(spec, runs)
+    table.overrides = list(spec.overrides)
     return table
-
-
-def recorded_overrides(spec, runs) -> list[str]:
-    """The --set KEY=VALUE the runs were planned with, where the spec or the runs carry them
-    (``overrides``); empty for runs recorded before overrides were stored."""
-    found: list[str] = []
-    for source in [spec, *runs]:
-        for item in getattr(source, "overrides", None) or ():
-            if str(item) not in found:
-                found.append(str(item))
-    return found
 
 
 def default_out_dir(spec, store) -> Path:

@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
 from mmengine.logging import print_log
 from mmengine.model import BaseModule, update_init_info
 from mmengine.registry import WEIGHT_INITIALIZERS

@@ -235,6 +235,30 @@ def test_two_gpu_job_runs_two_ranks_with_the_slurm_launcher(slurm_env, results_r
     assert train["cuda_visible_devices"] == "0,1" and int(train["master_port"]) >= 20000
 
 
+def start_real_training(results: Path, demo_data: str, *overrides: str):
+    """The first row of fixtures/two_rows.yaml (a real mmseg training) submitted to the local
+    cluster without waiting: (run, store, job_id, trained_past), ``trained_past(n)`` true once the
+    job's train stage has reached iteration n."""
+    from ssa_bench.matrix import load_spec
+    from ssa_bench.plan import plan
+    from ssa_bench.store import Store
+
+    os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it
+    spec = load_spec(str(Path(__file__).parent / "fixtures" / "two_rows.yaml"), profile="cpu-demo",
+                     overrides=list(overrides))
+    run = plan(spec)[0]
+    store = Store(results)
+    assert run_slurm([run], store, cluster="local-test", max_parallel=1, dry_run=False, wait=False,
+                     poll_slurm_s=POLL) == 0
+    job_id = until(lambda: (store.read_state(run.id) or {}).get("job_id"), what="job id")
+
+    def trained_past(iteration):
+        progress = store.read_progress(run.id) or {}
+        return progress.get("stage") == "train" and (progress.get("iter") or 0) >= iteration
+
+    return run, store, job_id, trained_past
+
+
 def _quiet():
     from rich.console import Console
 

@@ -95,26 +95,14 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo
     """One mmseg training on SLURM: USR2 (what a time limit or a preemption sends) makes submitit
     requeue it, then an operator's `scontrol requeue`; each start resumes from the newest
     checkpoint, and the record says so."""
-    from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, until
+    from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, start_real_training, until
 
-    from ssa_bench.executors.slurm import run_slurm, wait_for
+    from ssa_bench.executors.slurm import wait_for
     from ssa_bench.executors.slurm_accounting import refresh_states
-    from ssa_bench.plan import plan
-    from ssa_bench.matrix import load_spec
-    from ssa_bench.store import Store
 
-    os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it
-    spec = load_spec(SPEC, profile="cpu-demo", overrides=[
-        "train.max_iters=300", "train.val_interval=300", "train.checkpoint_interval=40"])
-    run = plan(spec)[0]
-    store = Store(tmp_path / "results")
-    assert run_slurm([run], store, cluster="local-test", max_parallel=1, dry_run=False, wait=False,
-                     poll_slurm_s=POLL) == 0
-    job_id = until(lambda: (store.read_state(run.id) or {}).get("job_id"), what="job id")
-
-    def trained_past(iteration):
-        progress = store.read_progress(run.id) or {}
-        return progress.get("stage") == "train" and (progress.get("iter") or 0) >= iteration
+    run, store, job_id, trained_past = start_real_training(
+        tmp_path / "results", demo_data, "train.max_iters=300", "train.val_interval=300",
+        "train.checkpoint_interval=40")
 
     def requeued_after(attempt):
         # What a user polling `ssa-bench status` does: each look brings state.json up to date. One

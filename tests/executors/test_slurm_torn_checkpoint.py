@@ -9,30 +9,17 @@ from pathlib import Path
 import pytest
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
-SPEC = str(Path(__file__).parent / "fixtures" / "two_rows.yaml")
 
 
 def test_a_requeued_job_skips_a_torn_checkpoint_and_resumes_from_the_previous_one(slurm_env, tmp_path, demo_data):
-    from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, until
+    from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, start_real_training, until
 
-    from ssa_bench.executors.slurm import run_slurm, wait_for
+    from ssa_bench.executors.slurm import wait_for
     from ssa_bench.executors.slurm_accounting import refresh_states
-    from ssa_bench.matrix import load_spec
-    from ssa_bench.plan import plan
-    from ssa_bench.store import Store
 
-    os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it
-    spec = load_spec(SPEC, profile="cpu-demo", overrides=[
-        "train.max_iters=200", "train.val_interval=200", "train.checkpoint_interval=30"])
-    run = plan(spec)[0]
-    store = Store(tmp_path / "results")
-    assert run_slurm([run], store, cluster="local-test", max_parallel=1, dry_run=False, wait=False,
-                     poll_slurm_s=POLL) == 0
-    job_id = until(lambda: (store.read_state(run.id) or {}).get("job_id"), what="job id")
-
-    def trained_past(iteration):
-        progress = store.read_progress(run.id) or {}
-        return progress.get("stage") == "train" and (progress.get("iter") or 0) >= iteration
+    run, store, job_id, trained_past = start_real_training(
+        tmp_path / "results", demo_data, "train.max_iters=200", "train.val_interval=200",
+        "train.checkpoint_interval=30")
 
     def requeued():
         refresh_states(store, [run])

@@ -30,6 +30,7 @@ class FakeSpec:
     report: dict = field(default_factory=dict)
     rows: list = field(default_factory=list)
     path: str = "experiments/tables/fake.yaml"
+    overrides: list = field(default_factory=list)
 
 
 def write_record(root: Path, run_id: str, miou: float | None = None, gflops: float = 6.4,

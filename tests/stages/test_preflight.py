@@ -4,7 +4,6 @@ own; the commands run real models (the demo model at its real size, SegNeXt-T at
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
