@@ -21,10 +21,10 @@ import statistics
 import sys
 import time
 
-from ssa_bench.catalog import BASELINES
+from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.report import load_paper_numbers
 
-# The paper's GFLOPs: ssa_bench/report/paper_numbers.yaml (Tables 1-2 as transcribed).
+# The paper's GFLOPs: ssa_bench/vocabulary/paper_numbers.yaml (Tables 1-2 as transcribed).
 PAPER_BASELINES = [name for name in BASELINES if load_paper_numbers().gflops(name, "ade20k")]
 LIGHTWEIGHT = [name for name in PAPER_BASELINES if BASELINES[name].family == "lightweight"]
 TOLERANCE = 0.05
@@ -39,7 +39,7 @@ def ssa_available() -> tuple[bool, str]:
 
 
 def build_graph(baseline: str, dataset: str, ssa: bool):
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
     from ssa_bench.efficiency.inference import InferenceGraph, prepare_for_inference
     from ssa_bench.configs import build_model_config
     from ssa_bench.stages.measure import build_segmentor, resolved_ssa_settings

@@ -69,7 +69,7 @@ def best_of(runs, spec, store, repeat=3, cold=False) -> float:
 
 
 def main() -> int:
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
 
     os.chdir(REPO)
     spec = load_spec("tables/table1.yaml", profile="paper")

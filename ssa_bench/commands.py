@@ -676,7 +676,7 @@ def _print_preflight(summary: dict) -> None:
 def cmd_measure(args: Namespace) -> int:
     from typing import get_args
 
-    from ssa_bench.catalog import baseline_info, dataset_info
+    from ssa_bench.vocabulary.names import baseline_info, dataset_info
     from ssa_bench.classifier_settings.ssa import Variant
 
     variants = get_args(Variant)

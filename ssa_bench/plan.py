@@ -3,7 +3,7 @@ ssa_bench.executors.base.select_runs."""
 from __future__ import annotations
 
 
-from ssa_bench.catalog import BASELINES
+from ssa_bench.vocabulary.names import BASELINES
 
 
 # One run type from the matrix on (issue 15): defined with the loader, re-exported here.

@@ -101,6 +101,40 @@ def wrong_way_imports(root: Path, floors: dict[str, int]) -> list[str]:
     return problems
 
 
+def floor_exceptions(floors: dict[str, int]) -> list[str]:
+    """A room is a whole folder or a top-level module: a module of a folder may not sit on its own
+    floor (that is how folders came to loop: ``weights`` imported ``matrix.schema``, a floor below
+    ``matrix``, while ``matrix`` imported ``weights``)."""
+    return [f"{DOC.name}: room '{room}' is a module of folder '{room.split('.')[0]}'; a room is a whole "
+            f"folder: move the module to a room of its floor (e.g. vocabulary)"
+            for room in floors if "." in room]
+
+
+def folder_loops(root: Path) -> list[str]:
+    """Cycles in the graph of top-level folders (``ssa_bench.<folder>``) importing each other,
+    each named by its folders in order, e.g. ``matrix -> report -> matrix``."""
+    _, found = imports_of(root)
+    top = lambda module: module.split(".")[1] if module.count(".") >= 1 else PACKAGE  # noqa: E731
+    edges: dict[str, set[str]] = {}
+    for item in found:
+        source, target = top(item.source), top(item.target)
+        if PACKAGE not in (source, target) and source != target:
+            edges.setdefault(source, set()).add(target)
+    loops: set[tuple[str, ...]] = set()
+
+    def visit(path: list[str]) -> None:
+        for nxt in sorted(edges.get(path[-1], ())):
+            if nxt == path[0]:
+                turn = path.index(min(path))   # one name per cycle, whichever folder it starts at
+                loops.add(tuple(path[turn:] + path[:turn]))
+            elif nxt not in path and nxt > path[0]:
+                visit(path + [nxt])
+
+    for start in sorted(edges):
+        visit([start])
+    return [" -> ".join(loop + (loop[0],)) for loop in sorted(loops)]
+
+
 def test_every_import_points_down_a_floor():
     floors = read_floors(DOC.read_text(encoding="utf-8"))
     assert wrong_way_imports(REPO, floors) == []
@@ -114,9 +148,17 @@ def test_the_floors_name_rooms_that_exist():
         assert any(m == name or m.startswith(name + ".") for m in modules), f"{DOC.name}: no module '{name}'"
 
 
+def test_no_module_of_a_folder_sits_on_another_floor():
+    assert floor_exceptions(read_floors(DOC.read_text(encoding="utf-8"))) == []
+
+
+def test_no_two_folders_import_each_other_in_a_loop():
+    assert folder_loops(REPO) == []
+
+
 # -- the checker itself, on a small made-up package ----------------------------------------------
 
-FLOORS = {"errors": 0, "store": 1, "configs.protocol": 1, "configs": 2, "executors": 3}
+FLOORS = {"errors": 0, "store": 1, "configs": 2, "executors": 3}
 
 
 def _package(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -145,12 +187,33 @@ def test_an_upward_import_is_reported(tmp_path, source):
 def test_same_floor_rooms_may_not_import_each_other_but_a_room_may_import_itself(tmp_path):
     root = _package(tmp_path, {"configs/compose.py": "from ssa_bench.configs import protocol\n"
                                                      "from ssa_bench.configs.model import x\n",
-                               "configs/model.py": "", "configs/protocol.py": "from ssa_bench import store\n"})
+                               "configs/model.py": "", "errors.py": "from ssa_bench import store\n"})
     (problem,) = wrong_way_imports(root, {**FLOORS, "ssa_bench": 0})
-    assert "ssa_bench/configs/protocol.py:1" in problem and "room store, floor 1" in problem
+    assert "ssa_bench/errors.py:1" in problem and "room store, floor 1" in problem
 
 
 def test_a_module_in_no_room_is_reported(tmp_path):
     root = _package(tmp_path, {"newcomer.py": "from ssa_bench import errors\n"})
     assert wrong_way_imports(root, {**FLOORS, "ssa_bench": 0}) == [
         "ssa_bench.newcomer: in no room of the floors table (add it to ARCHITECTURE.md)"]
+
+
+def test_a_module_given_its_own_floor_is_reported():
+    assert floor_exceptions({**FLOORS, "matrix": 3, "matrix.schema": 1}) == [
+        "ARCHITECTURE.md: room 'matrix.schema' is a module of folder 'matrix'; a room is a whole folder: "
+        "move the module to a room of its floor (e.g. vocabulary)"]
+
+
+def test_a_folder_loop_is_reported_once_whichever_folder_it_starts_at(tmp_path):
+    root = _package(tmp_path, {"configs/compose.py": "from ssa_bench.executors import launch\n",
+                               "executors/launch.py": "def go():\n    from ssa_bench.store import x\n",
+                               "store.py": "from ssa_bench.configs import compose\n",
+                               "errors.py": "from ssa_bench import store\n"})
+    assert folder_loops(root) == ["configs -> executors -> store -> configs"]
+
+
+def test_the_old_matrix_report_loop_would_be_reported(tmp_path):
+    root = _package(tmp_path, {"matrix/__init__.py": "", "matrix/report_settings.py": "from ssa_bench.report import paper\n",
+                               "report/__init__.py": "", "report/paper.py": "",
+                               "report/table_model.py": "from ssa_bench.matrix.report_settings import mode\n"})
+    assert folder_loops(root) == ["matrix -> report -> matrix"]

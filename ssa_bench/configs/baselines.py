@@ -369,7 +369,7 @@ def baseline_recipe(name: str, num_classes: int, pretrained: str | None = None) 
     file is not there).
     """
     if name not in _RECIPES:
-        from ssa_bench.catalog import baseline_info
+        from ssa_bench.vocabulary.names import baseline_info
 
         info = baseline_info(name)
         needs = info.needs if info.needs else "its port into ssa_bench.models.backbones"

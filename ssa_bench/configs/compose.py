@@ -15,9 +15,9 @@ from __future__ import annotations
 import copy
 import os
 
-from ssa_bench.catalog import DATASETS
-from ssa_bench.configs import authors_runs
-from ssa_bench.configs.protocol import checkpoint_choice
+from ssa_bench.vocabulary.names import DATASETS
+from ssa_bench.vocabulary import authors_runs
+from ssa_bench.vocabulary.protocol import checkpoint_choice
 from ssa_bench.configs.tracking import check_log_backends, vis_backends
 from ssa_bench.runtime import launcher, per_device_batch
 from ssa_bench.store.paths import run_paths_of_work_dir
@@ -185,7 +185,7 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     from mmengine.config import Config
 
     from ssa_bench.configs.model import build_model_config, is_model_override, recipe_for
-    from ssa_bench.configs.protocol import evaluate_settings
+    from ssa_bench.vocabulary.protocol import evaluate_settings
 
     train = run_config["train"]
     recipe = recipe_for(run_config)

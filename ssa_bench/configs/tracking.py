@@ -14,7 +14,7 @@ import importlib.util
 import os
 
 from ssa_bench.errors import UserError
-from ssa_bench.matrix.schema import DEFAULT_LOG_BACKENDS
+from ssa_bench.vocabulary.spec_keys import DEFAULT_LOG_BACKENDS
 
 # name in a spec -> (mmengine VISBACKENDS type, the module it imports, the package to install)
 BACKENDS = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ssa_bench.catalog import DATASETS
+from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.errors import DataError
 
 # What must exist under a root for mmseg's dataset class to find the training and validation data.

@@ -57,7 +57,7 @@ def tracker_problems(configs) -> list[UserError]:
 
 def dataset_problems(configs) -> list[UserError]:
     """One error per missing data set of these runs (``plan`` shows them too)."""
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
     from ssa_bench.data import dataset_root, ensure_datasets
 
     problems, seen = [], set()

@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-from ssa_bench.catalog import BASELINES, DATASETS
-from ssa_bench.configs.protocol import EVALUATE_DEFAULTS
+from ssa_bench.vocabulary.names import BASELINES, DATASETS
+from ssa_bench.vocabulary.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier
 from ssa_bench.classifier_settings.ssa import DISABLED_BLOCK, SSASettingsError, resolve_settings
-from ssa_bench.matrix import schema
+from ssa_bench.vocabulary import spec_keys as schema
 from ssa_bench.matrix.expand import expand, get_path, set_path
 from ssa_bench.matrix.overrides import parse_overrides
 from ssa_bench.matrix.run import Run, run_id

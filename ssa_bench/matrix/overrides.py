@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import yaml
 
 from ssa_bench.errors import SpecError
-from ssa_bench.matrix.schema import ROW_KEYS, TOP_KEYS, unicode_note
+from ssa_bench.vocabulary.spec_keys import ROW_KEYS, TOP_KEYS, unicode_note
 from ssa_bench.matrix.values import check_value, suggest
 
 _ROW_LEVEL = set(ROW_KEYS) - {"label", "section", "paper_only"}

@@ -7,9 +7,9 @@ of the spec is kept, so the demo table has the paper's rows.
 """
 from __future__ import annotations
 
-from ssa_bench.catalog import DATASETS
-from ssa_bench.configs.authors_runs import intervals
-from ssa_bench.matrix.schema import DEFAULT_LOG_BACKENDS
+from ssa_bench.vocabulary.names import DATASETS
+from ssa_bench.vocabulary.authors_runs import intervals
+from ssa_bench.vocabulary.spec_keys import DEFAULT_LOG_BACKENDS
 
 PAPER_BATCH_SIZE = 16          # 4 GPUs x 4 images in the authors' configs
 

@@ -8,7 +8,7 @@ the ``baseline_row``, the paper's table and its paper-only rows, the keys ``colu
 from __future__ import annotations
 
 from ssa_bench.errors import SpecError
-from ssa_bench.matrix.schema import closest
+from ssa_bench.vocabulary.spec_keys import closest
 from ssa_bench.vocabulary.metrics import METRICS
 
 MAX_DECIMALS = 6
@@ -86,13 +86,13 @@ def check_report(doc: dict, report: dict, labels: set[str], paper_only_rows: lis
                             fix="write the paper's row name, e.g. 'DNC', or {label: DNC, section: ...}")
         if paper is not None and not _paper_has_row(paper, str(label)):
             raise SpecError(f"paper-only row '{label}' is not in the paper's {paper_name}", file=file, key=key,
-                            fix="use a row name of that table as printed (ssa_bench/report/paper_numbers.yaml)")
+                            fix="use a row name of that table as printed (ssa_bench/vocabulary/paper_numbers.yaml)")
 
 
 def _paper_table(name, file: str):
     # The paper's numbers are data of the report stage; loading them (YAML, no torch) is what
     # lets plan refuse a table name report would not find.
-    from ssa_bench.report.paper import load_paper_numbers, table_key
+    from ssa_bench.vocabulary.paper_numbers import load_paper_numbers, table_key
 
     numbers = load_paper_numbers()
     table = numbers.table(name)

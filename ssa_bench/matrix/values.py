@@ -3,7 +3,7 @@
 A value may be written in a row (``rows[2].train.lr``), as an axis or zip value (``axes.seed[1]``),
 or on the command line (``--set train.lr=...``). Each door calls :func:`check_value` with the key
 path it should be reported at, so a bad value is named where the user wrote it. Types come from
-the tables of :mod:`ssa_bench.matrix.schema`; ranges are here. Whole blocks (``train: {...}``)
+the tables of :mod:`ssa_bench.vocabulary.spec_keys`; ranges are here. Whole blocks (``train: {...}``)
 are checked key by key the same way.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from ssa_bench.errors import SpecError
-from ssa_bench.matrix import schema
+from ssa_bench.vocabulary import spec_keys as schema
 
 # Row keys whose value is a block of named keys, with the table of those keys.
 NESTED = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS,

@@ -12,7 +12,7 @@ from ssa_bench.report.api import (
     terminal_table,
     write_report,
 )
-from ssa_bench.report.paper import load_paper_numbers
+from ssa_bench.vocabulary.paper_numbers import load_paper_numbers
 from ssa_bench.report.paper_check import PaperCheck, PaperDifference, parse_tolerances
 from ssa_bench.report.table_model import build_table
 

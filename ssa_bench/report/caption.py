@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from ssa_bench.catalog import DATASETS
+from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.report.cells import delta_shown
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, HEADINGS
@@ -54,7 +54,7 @@ def from_scratch_baselines(runs) -> list[str]:
 def _pretrained_sentence(table: ReportTable) -> str | None:
     if not table.from_scratch:
         return None
-    from ssa_bench.catalog import BASELINES
+    from ssa_bench.vocabulary.names import BASELINES
 
     def title(name: str) -> str:
         info = BASELINES.get(name)
@@ -76,7 +76,7 @@ def _batch_sentence(table: ReportTable) -> str | None:
 def _evaluation_sentence(table: ReportTable) -> str | None:
     """How ours was tested and how the paper's numbers were (Sec. 4.2: single scale), naming every
     paper number of the table that was tested otherwise."""
-    from ssa_bench.configs.protocol import EVAL_MODE_TITLES
+    from ssa_bench.vocabulary.protocol import EVAL_MODE_TITLES
 
     if not table.ours_eval_modes and not table.has_paper:
         return None

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ssa_bench.configs.protocol import eval_mode, slide_window
+from ssa_bench.vocabulary.protocol import eval_mode, slide_window
 from ssa_bench.vocabulary.metrics import METRICS
 from ssa_bench.store import Store
 
@@ -105,7 +105,7 @@ def gather(store_or_root, runs) -> pd.DataFrame:
             "paper_baseline": run.paper_baseline or config.get("baseline"),
             "paper_dataset": run.paper_dataset or config.get("dataset"),
             "baseline": config.get("baseline"), "dataset": config.get("dataset"),
-            # how the run is tested (ssa_bench/configs/protocol.py): single-scale or multi-scale+flip,
+            # how the run is tested (ssa_bench/vocabulary/protocol.py): single-scale or multi-scale+flip,
             # and the dataset's sliding window ("480x480/320") where it prescribes one
             "eval_mode": eval_mode(config) if config else None,
             "eval_window": _window_text(config) if config else None,

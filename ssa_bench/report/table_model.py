@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from ssa_bench.catalog import DATASETS
+from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.errors import UserError
 from ssa_bench.report.aggregate import SeedStats, aggregate_seeds, cell_key
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, DEFAULT_DECIMALS, LOWER_IS_BETTER, METRICS
 from ssa_bench.matrix.report_settings import interval_mode
-from ssa_bench.report.paper import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
+from ssa_bench.vocabulary.paper_numbers import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
 
 DEFAULT_COLUMNS = ("mIoU",)
 
@@ -327,7 +327,7 @@ class _Builder:
             return UserError(f"paper-only row '{label}' but the spec names no paper table to take it from", **where,
                              fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
         return UserError(f"paper-only row '{label}' is not in the paper's {self.paper.title.split(':')[0]}", **where,
-                         fix="use a row name of that table as printed in the paper (see ssa_bench/report/paper_numbers.yaml)")
+                         fix="use a row name of that table as printed in the paper (see ssa_bench/vocabulary/paper_numbers.yaml)")
 
 
 def _ranked(section_rows: list, columns, metric: str | None) -> list:

@@ -1,7 +1,7 @@
 """Stage ``evaluate``: mmseg's test loop with its IoU metric on the validation split, from the
 trained checkpoint: single scale as the paper reports (whole image, or the sliding window of the
 dataset's or the baseline's mmseg configs, e.g. PASCAL-Context), or multi-scale + flip when the run
-says ``evaluate.aug_test`` (``ssa_bench.configs.protocol``).
+says ``evaluate.aug_test`` (``ssa_bench.vocabulary.protocol``).
 
 Besides the numbers, the stage keeps the evidence: every test image's per-class intersection,
 union and label pixel counts (``RunPaths.image_counts``, compact and compressed), from which
@@ -11,7 +11,7 @@ from __future__ import annotations
 import glob
 import os
 
-from ssa_bench.configs.protocol import checkpoint_choice
+from ssa_bench.vocabulary.protocol import checkpoint_choice
 from ssa_bench.stages.runner import latest_checkpoint, make_runner
 from ssa_bench.store import write_bytes_atomic
 from ssa_bench.store.image_counts import encode_image_counts

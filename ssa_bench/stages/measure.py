@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from ssa_bench.catalog import baseline_info, dataset_info
+from ssa_bench.vocabulary.names import baseline_info, dataset_info
 from ssa_bench.configs import build_model_config
 from ssa_bench.errors import UserError
 from ssa_bench.stages.runner import import_modules, latest_checkpoint

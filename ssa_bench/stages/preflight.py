@@ -165,7 +165,7 @@ class _PeakMemory:
 
 
 def _dataset_present(run_config: dict) -> tuple[bool, str]:
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
     from ssa_bench.data import dataset_root, ensure_datasets
 
     name, definition = run_config["dataset"], run_config.get("dataset_def")

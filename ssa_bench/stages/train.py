@@ -9,7 +9,7 @@ import sys
 import time
 
 from ssa_bench import runtime
-from ssa_bench.configs.authors_runs import batch_split_record
+from ssa_bench.vocabulary.authors_runs import batch_split_record
 from ssa_bench.stages.runner import (checkpoint_iter, device_of, latest_checkpoint, make_runner,
                                      read_curve, read_loss_curves)
 from ssa_bench.store import checkpoints

@@ -170,7 +170,7 @@ def lookup(names) -> list[WeightEntry]:
         return list(catalog.values())
     unknown = [n for n in names if n not in catalog]
     if unknown:
-        from ssa_bench.matrix.schema import closest
+        from ssa_bench.vocabulary.spec_keys import closest
 
         raise UserError(f"no checkpoint named '{unknown[0]}' in the weights catalog", key="NAME",
                         fix=f"{closest(unknown[0], catalog)}use one of: {', '.join(catalog)}")
@@ -188,12 +188,12 @@ def _value_for(baseline: str, value):
 
 def check_pretrained(value, baseline: str, file: str | None, key: str) -> None:
     """Validate a spec's train.pretrained for a row of this baseline; raises SpecError."""
-    from ssa_bench.matrix.schema import check_type
+    from ssa_bench.vocabulary.spec_keys import check_type
 
     check_type(value, (str, dict, type(None)), file, key)       # --set values arrive unchecked
     if isinstance(value, dict):
-        from ssa_bench.catalog import BASELINES
-        from ssa_bench.matrix.schema import closest
+        from ssa_bench.vocabulary.names import BASELINES
+        from ssa_bench.vocabulary.spec_keys import closest
 
         for name, item in value.items():
             if name != "default" and name not in BASELINES:

@@ -106,7 +106,7 @@ def test_ssa_runs_train_the_authors_released_head(tmp_path):
 
 
 def test_batch_split_is_the_authors_and_noted_where_bn_depends_on_it():
-    from ssa_bench.configs.authors_runs import authors_batch_split, batch_split_record
+    from ssa_bench.vocabulary.authors_runs import authors_batch_split, batch_split_record
 
     for run in FIXTURE["runs"]:
         facts = run["facts"]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from ssa_bench.catalog import BASELINES
+from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.configs.baselines import BaselineRecipe, baseline_recipe, buildable_baselines
 from ssa_bench.errors import UserError
 

@@ -10,7 +10,7 @@ import contextlib
 import pytest
 import torch
 
-from ssa_bench.catalog import BASELINES
+from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.compat import patch_openmmlab
 
 patch_openmmlab()

@@ -13,7 +13,7 @@ import pytest
 
 from ssa_bench.configs import build_mmseg_config
 from ssa_bench.configs.compose import use_test_time_aug
-from ssa_bench.configs.protocol import MULTI_SCALE_FLIP, SINGLE_SCALE, TTA_RATIOS, describe, eval_mode
+from ssa_bench.vocabulary.protocol import MULTI_SCALE_FLIP, SINGLE_SCALE, TTA_RATIOS, describe, eval_mode
 from ssa_bench.errors import DataError, SpecError
 
 
@@ -274,7 +274,7 @@ def test_set_evaluate_is_validated(tmp_path):
 # ------------------------------------------------------------------------ paper numbers and report
 
 def test_every_paper_number_has_an_evaluation_mode():
-    from ssa_bench.report.paper import load_paper_numbers
+    from ssa_bench.vocabulary.paper_numbers import load_paper_numbers
 
     numbers = load_paper_numbers()
     assert numbers.eval_mode_default == SINGLE_SCALE and "4.2" in numbers.eval_source
@@ -292,7 +292,7 @@ def test_every_paper_number_has_an_evaluation_mode():
 
 
 def test_paper_numbers_reject_unknown_modes(tmp_path):
-    from ssa_bench.report.paper import load_paper_numbers
+    from ssa_bench.vocabulary.paper_numbers import load_paper_numbers
 
     base = "tables:\n  t1:\n    sections:\n      - rows:\n          - {label: A, source: s, groups: {ade20k: {mIoU: 1}}, eval_mode: %s}\n"
     for value, key in (("{ade20k: tta}", "eval_mode.ade20k"), ("{coco_stuff10k: single-scale}", "eval_mode.coco_stuff10k"),
@@ -355,7 +355,7 @@ def test_caption_without_exceptions(tmp_path):
 
 def test_evaluate_checkpoint_is_the_authors_choice_by_default(tmp_path):
     from ssa_bench.configs import build_mmseg_config
-    from ssa_bench.configs.protocol import checkpoint_choice
+    from ssa_bench.vocabulary.protocol import checkpoint_choice
     from ssa_bench.errors import SpecError
     from ssa_bench.matrix import load_spec
     from ssa_bench.plan import plan, run_id

@@ -333,7 +333,7 @@ def test_recipes_match_mmseg_datasets_and_configs():
     patch_openmmlab()
     from mmseg.datasets import ADE20KDataset, COCOStuffDataset, PascalContextDataset59
 
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
     from ssa_bench.configs.baselines import mmseg_config_dir
     from ssa_bench.configs.compose import MMSEG_DATASET_FILES
 

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ssa_bench.errors import DataError
-from ssa_bench.report.paper import load_paper_numbers, normalize, table_key
+from ssa_bench.vocabulary.paper_numbers import load_paper_numbers, normalize, table_key
 from ssa_bench.vocabulary.metrics import DEFAULT_DECIMALS
 
 PAPER_TEXT = Path("/work/shared/paper/ssa_paper.txt")

@@ -276,7 +276,7 @@ def test_report_decimals_of_the_spec_are_applied_over_the_papers(tmp_path):
 def test_caption_names_runs_whose_batch_split_changes_bn_statistics(tmp_path):
     import json
 
-    from ssa_bench.configs.authors_runs import batch_split_record
+    from ssa_bench.vocabulary.authors_runs import batch_split_record
 
     spec, runs = _table3(tmp_path, [42.0] * 7)
     assert not any("BN statistics" in s for s in caption_sentences(report_table(spec, runs, tmp_path)))

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ssa_bench.cli import main
-from ssa_bench.matrix import schema
+from ssa_bench.vocabulary import spec_keys as schema
 from ssa_bench.matrix.values import NESTED
 
 VALID = {"base": {"baseline": "seaformer_l", "dataset": "ade20k"},

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ssa_bench.catalog import BASELINES
+from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.cli import main
 from ssa_bench.errors import SpecError
 from ssa_bench.plan import plan

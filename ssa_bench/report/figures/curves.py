@@ -35,7 +35,7 @@ def draw_curves(panels: dict[str, list[tuple[str, list[dict], dict]]]):
 
 
 def make(ctx) -> list:
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
 
     main = main_ssa_run(ctx.data)
     provenance = Provenance(NAME, ctx.spec_name)

@@ -167,7 +167,7 @@ def sd_pair(data: list[RunData]) -> tuple[RunData | None, RunData | None]:
 
 
 def class_names(dataset: str, num_classes: int) -> list[str]:
-    from ssa_bench.catalog import DATASETS
+    from ssa_bench.vocabulary.names import DATASETS
 
     info = DATASETS.get(dataset)
     names = list(info.class_names) if info else []

@@ -52,9 +52,9 @@ TRAIN_DEVICES = ("auto", "cpu", "cuda")
 LOG_BACKENDS = ("tensorboard", "wandb", "mlflow")
 DEFAULT_LOG_BACKENDS = ["tensorboard"]
 # aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
-# scale, as the paper tests (Sec. 4.2). ssa_bench/configs/protocol.py
+# scale, as the paper tests (Sec. 4.2). ssa_bench/vocabulary/protocol.py
 # checkpoint: the checkpoint the evaluate stage tests -- authors (default: the SSA authors' choice
-# for the baseline, ssa_bench/configs/authors_runs.py), last, or best (highest validation mIoU)
+# for the baseline, ssa_bench/vocabulary/authors_runs.py), last, or best (highest validation mIoU)
 EVALUATE_KEYS = {"aug_test": bool, "test_mode": str, "checkpoint": str}
 EVALUATE_TEST_MODES = ("authors", "slide", "whole")
 EVALUATE_CHECKPOINTS = ("authors", "last", "best")

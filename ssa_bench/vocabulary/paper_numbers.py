@@ -18,8 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from ssa_bench.catalog import DATASETS
-from ssa_bench.configs.protocol import EVAL_MODES, SINGLE_SCALE
+from ssa_bench.vocabulary.names import DATASETS
+from ssa_bench.vocabulary.protocol import EVAL_MODES, SINGLE_SCALE
 from ssa_bench.errors import DataError
 
 PAPER_NUMBERS_PATH = Path(__file__).with_name("paper_numbers.yaml")
