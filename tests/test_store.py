@@ -309,3 +309,99 @@ def test_no_module_builds_run_paths_by_hand():
 def test_dead_store_methods_are_gone():
     for name in ("is_done", "dump_dir"):
         assert not hasattr(Store, name)
+
+
+# -- found by mutation testing (tools/mutation.py store): what the checks above left open ------
+def test_json_writes_store_numpy_scalars_and_paths_as_plain_values(tmp_path):
+    import numpy as np
+
+    from ssa_bench.store.atomic import write_json_atomic
+
+    target = tmp_path / "out.json"
+    write_json_atomic(target, {"miou": np.float32(41.5), "iters": np.int64(7), "where": tmp_path / "w"})
+    assert json.loads(target.read_text()) == {"miou": 41.5, "iters": 7, "where": str(tmp_path / "w")}
+    with pytest.raises(TypeError, match="not JSON serialisable: set"):
+        write_json_atomic(target, {"bad": {1, 2}})
+    assert json.loads(target.read_text())["iters"] == 7           # the old file kept
+
+
+def test_states_reads_only_the_runs_that_have_a_folder(tmp_path):
+    store = Store(tmp_path)
+    store.write_record("done1", RECORD)
+    store.set_state("failed1", "failed", reason="boom")
+    assert store.states(["done1", "failed1", "never"]) == {"done1": "done", "failed1": "failed",
+                                                           "never": "pending"}
+    assert Store(tmp_path / "empty").states(["a"]) == {"a": "pending"}
+    (tmp_path / "runs").rename(tmp_path / "runs.old")
+    (tmp_path / "runs").write_text("not a folder")
+    assert store.states(["done1", "never"]) == {"done1": "damaged", "never": "damaged"}
+
+
+def test_damaged_files_names_the_damage_of_the_listed_runs_only(tmp_path):
+    store = Store(tmp_path)
+    store.write_record("good", RECORD)
+    _damage(store.paths("bad_record").record, b"[]")
+    _damage(store.paths("bad_state").state, b'{"state": "exploded"}')
+    _damage(store.paths("unlisted").record, b"[]")
+    os.makedirs(tmp_path / "runs", exist_ok=True)
+    (tmp_path / "runs" / "a_file").write_text("oops")
+    found = store.damaged_files(["good", "bad_record", "bad_state", "a_file", "never", "bad_record"])
+    assert [item.path for item in found] == [store.paths("bad_record").record, store.paths("bad_state").state,
+                                             store.paths("a_file").run_dir]
+    assert "directory" in found[2].what and "delete it" in found[2].fix
+    assert Store(tmp_path / "empty").damaged_files(["good"]) == []
+    (tmp_path / "runs").rename(tmp_path / "runs.old")
+    (tmp_path / "runs").write_text("not a folder")
+    (layout,) = store.damaged_files(["good"])
+    assert layout.path == str(tmp_path / "runs") and "runs/ directory" in layout.what
+
+
+def test_set_state_drops_failure_details_and_stamps_host_and_time(tmp_path):
+    import socket
+
+    store = Store(tmp_path)
+    with pytest.raises(ValueError, match="'finished'"):
+        store.set_state("r1", "finished")
+    failed = store.set_state("r1", "failed", reason="boom", traceback="tb", host="node7")
+    assert failed["reason"] == "boom" and failed["host"] == "node7" and failed["updated"]
+    running = store.set_state("r1", "running")
+    assert "reason" not in running and "traceback" not in running
+    assert running["host"] == socket.gethostname()              # where it runs now, not node7
+    assert store.read_state("r1") == running
+    queued = store.set_state("r2", "queued", executor="slurm")
+    assert queued["host"] == socket.gethostname()               # no host yet: this one
+    store.set_state("r3", "running", host="node7")
+    assert store.set_state("r3", "queued")["host"] == "node7"   # queued again: where it last ran
+
+
+def test_a_state_path_that_is_a_directory_is_set_aside(tmp_path):
+    store = Store(tmp_path)
+    os.makedirs(store.paths("r1").state)
+    store.set_state("r1", "queued")
+    assert store.read_state("r1")["state"] == "queued"
+    assert [p.name for p in (tmp_path / "runs" / "r1").glob("state.json.damaged-*")]
+
+
+def test_progress_records_stage_iteration_limit_and_time(tmp_path):
+    store = Store(tmp_path)
+    store.write_progress("r1", "train", 2, 4)
+    progress = store.read_progress("r1")
+    assert {k: progress[k] for k in ("stage", "iter", "max_iters")} == {"stage": "train", "iter": 2, "max_iters": 4}
+    assert re.match(r"\d{4}-\d{2}-\d{2}T", progress["updated"])
+
+
+def test_read_config_names_the_missing_or_damaged_run_json(tmp_path):
+    store = Store(tmp_path)
+    path = store.paths("r1").config
+    with pytest.raises(FileNotFoundError, match=re.escape(path)):
+        store.read_config("r1")
+    _damage(path, b'{"id": "r1"}')
+    with pytest.raises(UserError) as error:
+        store.read_config("r1")
+    assert error.value.file == path and "config" in error.value.message and error.value.fix
+
+
+def test_record_is_none_for_a_damaged_record(tmp_path):
+    store = Store(tmp_path)
+    _damage(store.paths("r1").record, b"[]")
+    assert store.record("r1") is None
