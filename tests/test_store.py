@@ -405,3 +405,101 @@ def test_record_is_none_for_a_damaged_record(tmp_path):
     store = Store(tmp_path)
     _damage(store.paths("r1").record, b"[]")
     assert store.record("r1") is None
+
+
+def test_the_run_folder_layout_names_every_file(tmp_path):
+    paths = Store(tmp_path).paths("abc123")
+    run = tmp_path / "runs" / "abc123"
+    assert paths.run_id == "abc123"
+    assert {name: os.path.relpath(getattr(paths, name), run) for name in (
+        "work_dir", "progress", "state", "config", "stages_dir", "dump_dir", "record", "image_counts",
+        "traceback", "claim", "worker_log")} == {
+        "work_dir": "work_dir", "progress": "progress.json", "state": "state.json", "config": "run.json",
+        "stages_dir": "stages", "dump_dir": "dump", "record": "record.json",
+        "image_counts": os.path.join("stages", "evaluate_counts.npz"), "traceback": "traceback.txt",
+        "claim": "claim.json", "worker_log": "worker.log"}
+
+
+def test_default_root_follows_the_environment(monkeypatch):
+    from ssa_bench.store import default_root
+
+    monkeypatch.setenv("SSA_BENCH_RESULTS", "/somewhere/else")
+    assert default_root() == "/somewhere/else"
+    monkeypatch.delenv("SSA_BENCH_RESULTS")
+    assert default_root() == "results"
+
+
+def test_run_folder_helpers_create_and_name_what_they_say(tmp_path):
+    store = Store(tmp_path)
+    run = tmp_path / "runs" / "r1"
+    assert store.work_dir("r1") == str(run / "work_dir") and (run / "work_dir").is_dir()
+    assert store.work_dir("r1") == str(run / "work_dir")                   # twice: no error
+    assert store.path("r1", "notes.txt") == str(run / "notes.txt")
+    assert store.stage_path("r1", "train") == str(run / "stages" / "train.json")
+    store.write_json(tmp_path / "deep" / "x.json", {"a": 1})
+    assert json.loads((tmp_path / "deep" / "x.json").read_text()) == {"a": 1}
+
+
+def test_forget_results_drops_what_a_forced_rerun_must_redo_and_keeps_the_rest(tmp_path):
+    store = Store(tmp_path)
+    store.write_run(_run("r1"))
+    store.set_state("r1", "done")
+    store.write_record("r1", RECORD)
+    store.write_progress("r1", "train", 4, 4)
+    store.write_traceback("r1", "boom")
+    store.write_stage("r1", "train", {"iters": 4})
+    os.makedirs(store.paths("r1").stage("evaluate"))                      # damage: a directory
+    (Path(store.work_dir("r1")) / "iter_4.pth").write_bytes(b"x")
+    os.makedirs(store.paths("r1").dump_dir)
+    store.forget_results("r1")
+    run = tmp_path / "runs" / "r1"
+    assert sorted(os.listdir(run)) == ["run.json", "stages", "state.json"]
+    assert os.listdir(run / "stages") == []
+    store.forget_results("r1")                                            # nothing left: no error
+    store.forget_results("never")
+
+
+def test_view_and_verdict_tell_the_state_from_the_record_and_the_hint(tmp_path):
+    store = Store(tmp_path)
+    store.set_state("running1", "running", pid=5)
+    view = store.view("running1")
+    assert (view.run_id, view.state, view.info["pid"], view.record) == ("running1", "running", 5, None)
+    assert store.verdict("running1") == ("running", None)
+    store.set_state("lying", "done")                                      # a hint without a record
+    assert store.view("lying").state == "pending" and store.verdict("lying") == ("pending", None)
+    assert store.verdict("never") == ("pending", None) and store.view("never").state == "pending"
+    store.write_record("done1", RECORD)
+    store.set_state("done1", "done")
+    view = store.view("done1")
+    assert (view.run_id, view.state, view.record, view.info["state"]) == ("done1", "done", RECORD, "done")
+    assert store.verdict("done1") == ("done", RECORD)
+    _damage(store.paths("bad").record, b"[]")
+    assert store.verdict("bad") == ("damaged", None)
+    view = store.view("bad")
+    assert (view.run_id, view.state) == ("bad", "damaged")
+    os.makedirs(tmp_path / "runs", exist_ok=True)
+    (tmp_path / "runs" / "a_file").write_text("oops")
+    view = store.view("a_file")
+    assert view.run_id == "a_file" and view.damage[0].fix.startswith("delete it")
+    (tmp_path / "runs").rename(tmp_path / "runs.old")
+    (tmp_path / "runs").write_text("not a folder")
+    assert store.verdict("x") == ("damaged", None)
+    view = store.view("x")
+    assert view.run_id == "x" and view.damage[0].fix == "move it away (it holds no run) and rerun"
+
+
+def test_a_run_asked_for_with_other_log_backends_keeps_its_run_json_with_the_new_backends(tmp_path):
+    store = Store(tmp_path)
+    first = _run("r1")
+    first.config["train"] = {"iters": 4, "log_backends": ["local"]}
+    store.write_run(first)
+    written = json.loads(Path(store.paths("r1").config).read_text())
+    assert written["id"] == "r1" and written["label"] == "r1" and written["created"]
+    again = _run("r1")
+    again.config["train"] = {"iters": 4, "log_backends": ["local", "tensorboard"]}
+    store.write_run(again)
+    refreshed = json.loads(Path(store.paths("r1").config).read_text())
+    assert refreshed["config"]["train"] == {"iters": 4, "log_backends": ["local", "tensorboard"]}
+    assert {k: refreshed[k] for k in ("id", "label", "created")} == {k: written[k] for k in ("id", "label", "created")}
+    store.write_run(_run("r1"))                                           # no backends asked: kept
+    assert json.loads(Path(store.paths("r1").config).read_text()) == refreshed
