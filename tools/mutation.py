@@ -35,7 +35,9 @@ FOLDERS: dict[str, tuple[str, list[str]]] = {
         "tests/test_checkpoints.py", "tests/executors/test_claims.py",
         # the own tests of store/image_counts.py and store/plans.py, kept beside their callers
         "tests/stages/test_image_counts.py", "tests/test_recorded_overrides.py"]),
+    # The figures' drawing code is its own target: its tests render figures (seconds per mutant).
     "report": ("ssa_bench/report/*", ["tests/report"]),
+    "report_figures": ("ssa_bench/report/figures/*", ["tests/report"]),
     "weights": ("ssa_bench/weights/*", ["tests/weights"]),
     "models_ssa": ("ssa_bench/models/ssa/*", [
         "tests/models/test_ssa_classifier.py", "tests/models/test_ssa_head.py",
@@ -45,6 +47,7 @@ FOLDERS: dict[str, tuple[str, list[str]]] = {
 }
 # What the tests read beside the code (example specs, docs they check, scripts they run).
 ALSO_COPY = ["experiments", "docs", "notebooks", "benchmarks", "slurm", "ci", "README.md", "Makefile"]
+SKIP = {"report": ["ssa_bench/report/figures/*"]}
 # Lines no mutant may touch. os.kill: the claim liveness probe sends signal 0 to a pid the tests
 # take from os.getppid(), which under mutmut is mutmut itself; a mutant signal (1 = SIGHUP) or pid
 # kills the run, or any live process on the machine.
@@ -76,6 +79,7 @@ def prepare(folder: str) -> Path:
         "\n[tool.mutmut]\n"
         'source_paths = ["ssa_bench"]\n'
         f"only_mutate = {_toml_list([pattern])}\n"
+        f"do_not_mutate = {_toml_list(SKIP.get(folder, []))}\n"
         f"pytest_add_cli_args = {_toml_list(PYTEST_ARGS)}\n"
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         f"also_copy = {_toml_list(ALSO_COPY)}\n"
@@ -120,7 +124,8 @@ def recheck(folder: str, max_children: int) -> None:
     """Test the last run's survivors again against the current tests (after adding some): the
     tests are copied in afresh and mutmut's test map is rebuilt, so new tests are asked too."""
     work = WORK / folder
-    survived = json.loads((work / "summary.json").read_text())["survived"]
+    last = json.loads((work / "summary.json").read_text())
+    survived = last["survived"] + last["no_tests"]
     for copy in (work / "tests", work / "mutants" / "tests"):
         shutil.rmtree(copy)
         shutil.copytree(REPO / "tests", copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -137,7 +142,8 @@ def summarise(folder: str) -> dict:
     checked = {name: s for name, s in status.items() if s != "not checked"}
     counts = Counter(checked.values())
     killed = counts["killed"] + counts["timeout"]
-    tested = len(checked) - counts["skipped"] - counts["no tests"]
+    # A mutant no test runs is a mutant no test kills: it counts against the score.
+    tested = len(checked) - counts["skipped"]
     summary = {
         "folder": folder,
         "mutants_generated": len(status),
