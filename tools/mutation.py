@@ -125,6 +125,7 @@ def recheck(folder: str, max_children: int) -> None:
     tests are copied in afresh and mutmut's test map is rebuilt, so new tests are asked too."""
     work = WORK / folder
     last = json.loads((work / "summary.json").read_text())
+    shutil.copy2(work / "summary.json", work / "summary-before-recheck.json")
     survived = last["survived"] + last["no_tests"]
     for copy in (work / "tests", work / "mutants" / "tests"):
         shutil.rmtree(copy)
