@@ -237,3 +237,11 @@ def test_the_caption_reads_sentence_by_sentence(tmp_path):
         "with the paper's numbers.",
         "Evaluation: the paper's numbers single-scale (Sec. 4.2).",
         "Single seed: ↑ gain over Baseline, drawn for any gain, not tested against seed noise."]
+    spec, runs = _table1(tmp_path / "t1")
+    assert caption_sentences(report_table(spec, runs, tmp_path / "t1"))[-1] == (
+        "Our latency: median ms on cpu (test-cpu), 2 threads, input 512x512, on the ADE20K model as the paper "
+        "did; the paper's on a V100 GPU (no Δ: different devices).")
+    spec, runs = _table3(tmp_path / "t3s", [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0)
+    assert caption_sentences(report_table(spec, runs, tmp_path / "t3s"))[-1] == (
+        "Ours: mean ± std over up to 3 seeds (n); ↑ gain over Baseline, drawn only when it exceeds the seed "
+        "spread √(std_row² + std_baseline²).")
