@@ -206,3 +206,13 @@ def test_report_intervals_through_a_spec_file(tmp_path, value, error):
     else:
         with pytest.raises(SpecError, match=error):
             load_spec(str(path), profile="cpu-demo")
+
+
+# -- found by mutation testing (tools/mutation.py report) -----------------------------------------
+def test_the_interval_cache_lives_under_the_results_root_whatever_the_working_directory(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    _table(tmp_path / "results")
+    assert (tmp_path / "results" / "reports" / "t3" / ".intervals-cache.json").is_file()
+    assert list(elsewhere.iterdir()) == []
