@@ -145,3 +145,10 @@ def test_a_second_damaged_checkpoint_of_the_same_name_is_kept_beside_the_first(t
     assert {"iter_60.pth", "iter_60.pth.json"} < kept and len(kept) == 4
     (second,) = [name for name in kept if re.fullmatch(rf"iter_60\.pth\.\d{{8}}T\d{{6}}-{os.getpid()}", name)]
     assert second + ".json" in kept
+
+
+def test_remove_deletes_a_checkpoint_and_its_note(tmp_path):
+    path = _commit(tmp_path, 30)
+    checkpoints.remove(path)
+    assert os.listdir(tmp_path) == []
+    checkpoints.remove(path)                               # already gone: no error

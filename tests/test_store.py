@@ -503,3 +503,19 @@ def test_a_run_asked_for_with_other_log_backends_keeps_its_run_json_with_the_new
     assert {k: refreshed[k] for k in ("id", "label", "created")} == {k: written[k] for k in ("id", "label", "created")}
     store.write_run(_run("r1"))                                           # no backends asked: kept
     assert json.loads(Path(store.paths("r1").config).read_text()) == refreshed
+
+
+def test_run_paths_from_a_run_or_work_directory(tmp_path):
+    from ssa_bench.store.paths import run_paths_at, run_paths_of_work_dir
+
+    expected = Store(tmp_path).paths("abc123")
+    assert run_paths_at(str(tmp_path / "runs" / "abc123")) == expected
+    assert run_paths_of_work_dir(str(tmp_path / "runs" / "abc123" / "work_dir")) == expected
+
+
+def test_a_file_too_large_to_be_ours_is_damage_named_by_its_path(tmp_path):
+    path = tmp_path / "record.json"
+    with open(path, "wb") as handle:
+        handle.truncate(records._MAX_BYTES + 1)          # sparse: nothing is written
+    damaged = records.load_json(str(path))
+    assert isinstance(damaged, Damaged) and damaged.path == str(path) and "larger than 64 MB" in damaged.what

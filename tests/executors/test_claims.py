@@ -317,3 +317,12 @@ def test_staleness_is_judged_at_the_time_asked_and_the_timeout_is_strict(tmp_pat
 def test_a_pid_no_process_can_have_is_not_alive():
     assert claims._pid_alive("not-a-pid") is False
     assert claims._pid_alive(2 ** 80) is False
+
+
+def test_a_claim_without_a_host_is_not_a_claim_and_owners_describe_themselves():
+    good = {"kind": "local", "host": "node1", "pid": 7, "job_id": None, "since": 1.0}
+    assert claims.owner_from_dict(good) == Owner("local", "node1", 7, None, 1.0)
+    assert claims.owner_from_dict({**good, "host": ""}) is None
+    assert claims.owner_from_dict({**good, "host": 5}) is None
+    assert Owner("slurm", "n", 1, "12_3", 0.0).describe() == "SLURM job 12_3"
+    assert Owner("local", "node1", 7, None, 0.0).describe() == "local process 7 on node1"
