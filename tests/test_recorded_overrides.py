@@ -127,7 +127,7 @@ def test_figures_without_the_set_names_the_recorded_overrides(recorded, tmp_path
 
 # -- found by mutation testing (tools/mutation.py store): store/plans.py on its own ----------------
 def _plain_run(run_id):
-    from ssa_bench.plan import Run
+    from ssa_bench.matrix.run import Run
 
     return Run(id=run_id, label=run_id, group=run_id, section=None, column=None, seed=0, row_index=0,
                config={"baseline": "segformer_mini"}, spec_name="t.yaml", paper_baseline="segformer_mini",

@@ -316,18 +316,22 @@ def test_column_groups_are_titled_by_dataset_and_unknown_groups_keep_their_name(
 
 
 def test_provenance_and_csv_carry_every_field_under_its_name(tmp_path):
-    from ssa_bench.report.caption import provenance
+    import json
+
+    from ssa_bench.report import write_report
     from ssa_bench.report.render_csv import CSV_COLUMNS, tidy_frame
 
     spec, runs = _table2(tmp_path, ["ProtoSeg"])
     spec.report["rank_by"] = "mIoU"
     table = report_table(spec, runs, tmp_path)
-    record = provenance(table)
+    write_report(spec, runs, tmp_path, formats=("csv",), out_dir=tmp_path / "out", table=table)
+    record = json.loads((tmp_path / "out" / "table2.provenance.json").read_text())
     assert (record["table"], record["spec"], record["profile"], record["paper_table"]) == (
         "table2", spec.path, "paper", table.paper_name)
     assert table.paper_name and record["baselines"] == list(table.ours_baselines)
     assert record["datasets"] == list(table.ours_datasets) and record["runs"] == sorted(r.id for r in runs)
     assert {"caption", "notes", "overrides", "eval_modes", "from_scratch", "batch_notes"} <= set(record)
+    assert record["results"] == sum(cell.ours is not None for row in table.rows for cell in row.cells) > 0
     frame = tidy_frame(table)
     assert list(frame.columns) == list(CSV_COLUMNS)
     ade = frame[(frame["metric"] == "mIoU") & (frame["column_group"] == "ade20k")]
