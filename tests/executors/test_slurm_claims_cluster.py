@@ -14,7 +14,7 @@ import pytest
 from slurm_helpers import fake_run, make_store, stepping_worker
 from test_slurm_cluster import POLL, _quiet, job_training, release, squeue_state, state_of, until
 
-from ssa_bench.executors.slurm import refresh_states, run_slurm
+from ssa_bench.executors.slurm import SlurmExecutor, refresh_states
 from ssa_bench.executors.base import select_runs
 
 pytestmark = pytest.mark.slurm
@@ -22,8 +22,8 @@ SLURM_DIR = Path(os.environ.get("SSA_SLURM_DIR", "/tmp/ssa-bench-slurm"))
 
 
 def _submit(runs, store, *, wait=True, attach=None):
-    return run_slurm(runs, store, cluster="local-test", max_parallel=2, dry_run=False, wait=wait,
-                     worker=stepping_worker, poll_slurm_s=POLL, console=_quiet(), attach=attach)
+    return SlurmExecutor(store, cluster="local-test", max_parallel=2, worker=stepping_worker, poll_slurm_s=POLL,
+                         console=_quiet()).submit(runs, attach, wait=wait)
 
 
 def _submitter_process(barrier, root, run_ids, steps, codes):
@@ -246,9 +246,8 @@ def test_a_submitter_killed_inside_sbatch_leaves_an_orphan_that_the_next_run_sub
     said = io.StringIO()
     to_run, attach = select_runs([run], store)
     assert to_run == [] and attach == [run]                        # queued on disk: followed
-    assert run_slurm(to_run, store, cluster="local-test", max_parallel=2, dry_run=False,
-                     worker=stepping_worker, poll_slurm_s=POLL, attach=attach,
-                     console=Console(file=said, width=300)) == 0
+    assert SlurmExecutor(store, cluster="local-test", max_parallel=2, worker=stepping_worker, poll_slurm_s=POLL,
+                         console=Console(file=said, width=300)).submit(to_run, attach) == 0
     printed = said.getvalue()
     assert "1 run(s) left by a submitter killed inside sbatch (orphan submission) are submitted again" in printed
     assert "removed" in printed and "temporary file(s) of killed submissions" in printed
