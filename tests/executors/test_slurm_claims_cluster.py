@@ -182,8 +182,14 @@ def test_rerun_failed_while_a_requeue_is_pending_submits_nothing(slurm_env, resu
     holder = store.claim_holder(run.id)
     assert holder.kind == "slurm" and holder.job_id == job_id
     release(job_id, pending_seen=True)
-    until(lambda: state_of(store, run).get("state") == "done", timeout=120, what="the run done")
-    assert store.record(run.id)["slurm"]["job_id"] == job_id
+    # The worker writes 'done' first; the job then adds its attempts to the record
+    # (attempt_history.finish): a poll in between saw 'done' and a record without "slurm".
+    def record_names_its_job():
+        record = store.record(run.id)
+        return isinstance(record, dict) and record.get("slurm")
+
+    until(record_names_its_job, timeout=120, what="the run done, its record naming its job")
+    assert state_of(store, run)["state"] == "done" and store.record(run.id)["slurm"]["job_id"] == job_id
 
 
 def test_accounting_lag_at_job_start_leaves_requeued_zero(slurm_env, results_root):
