@@ -112,7 +112,8 @@ def check_type(value: Any, expected, key: str, example: str = "") -> None:
         except ValueError:
             pass
         else:   # YAML 1.1 reads 1e-4 (no dot in the mantissa) as text
-            fix = f"YAML reads {value} as text: write it with a dot, e.g. {number:.1e}"
+            if math.isfinite(number):
+                fix = f"YAML reads {value} as text: write it with a dot, e.g. {number:.1e}"
     raise Invalid(key, f"expected {names}, got {type(value).__name__} {value!r}", fix)
 
 
@@ -153,7 +154,7 @@ def _range_fix(field: Field) -> str:
 
 def _check_range(value: Any, field: Field, key: str) -> None:
     name = key.split(".")[-1]
-    if field.finite and not math.isfinite(value):
+    if field.finite and isinstance(value, float) and not math.isfinite(value):   # an int always is
         raise Invalid(key, f"{name} must be a finite number, got {value}", _range_fix(field))
     if field.at_least is not None and value < field.at_least:
         raise Invalid(key, f"{name} must be at least {field.at_least}, got {value}", _range_fix(field))
@@ -188,6 +189,11 @@ def check_field(value: Any, rule, key: str) -> Any:
         if repeated:
             raise Invalid(key, f"{field.noun or 'value'} '{repeated[0]}' is listed twice", "list each one once")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if float in _kinds(field) and isinstance(value, int) and abs(value) > 1e308:
+            # a float setting is stored as float(value): an integer past float's range would be
+            # an OverflowError traceback there
+            raise Invalid(key, f"{key.split('.')[-1]} of {len(str(abs(value)))} digits is beyond any "
+                               "floating-point number", _range_fix(field))
         _check_range(value, field, key)
     return value
 

@@ -241,3 +241,10 @@ def test_no_module_parses_yaml_but_the_one_reader():
                  and re.search(r"\byaml\.(safe_load|load|full_load|unsafe_load|compose|YAML)\b|^import yaml",
                                path.read_text(encoding="utf-8"), re.M)]
     assert offenders == []
+
+
+def test_an_integer_past_floats_range_is_one_line_not_a_traceback(refuse):
+    """Found while merging the engines: a 400-digit integer for a float setting (ssa.w_g) was an
+    OverflowError traceback in the old classifier-settings check (math.isfinite of the int)."""
+    refuse.bad_spec(BASE + "rows: [{label: a, ssa: {enabled: true, w_g: " + "9" * 400 + "}}]\n",
+                    "rows[0].ssa.w_g", "beyond any floating-point number")
