@@ -20,7 +20,7 @@ from typing import Any
 from ssa_bench.errors import UserError
 from ssa_bench.validation import rules
 from ssa_bench.validation.yaml_file import read_yaml
-from ssa_bench.vocabulary.slurm_keys import ROW_KEYS, parse_memory, parse_minutes, profile_keys  # noqa: F401
+from ssa_bench.vocabulary.slurm_keys import ROW_KEYS, profile_keys
 
 DEFAULT_CLUSTER = "example-gpu"
 _REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -12,7 +12,8 @@ from typing import Any
 
 from ssa_bench.errors import SpecError
 from ssa_bench.validation import rules
-from ssa_bench.validation.rules import MAX_SIDE, TYPE_NAMES, Field, closest, type_ok, unicode_note  # noqa: F401
+from ssa_bench.validation.rules import Field, closest, type_ok, unicode_note  # noqa: F401 (the spec door)
+from ssa_bench.vocabulary import protocol
 from ssa_bench.vocabulary.slurm_keys import ROW_KEYS as SLURM_KEYS
 
 # Top level of a spec file.
@@ -45,11 +46,11 @@ TRAIN_DEVICES = ("auto", "cpu", "cuda")
 LOG_BACKENDS = ("tensorboard", "wandb", "mlflow")
 DEFAULT_LOG_BACKENDS = ["tensorboard"]
 # aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
-# scale, as the paper tests (Sec. 4.2). ssa_bench/vocabulary/protocol.py
-EVALUATE_TEST_MODES = ("authors", "slide", "whole")
-# checkpoint: the checkpoint the evaluate stage tests -- authors (default: the SSA authors' choice
-# for the baseline, ssa_bench/vocabulary/authors_runs.py), last, or best (highest validation mIoU)
-EVALUATE_CHECKPOINTS = ("authors", "last", "best")
+# scale, as the paper tests (Sec. 4.2). The test modes and the checkpoint choices (authors, the
+# default: the SSA authors' choice for the baseline; last; best validation mIoU) are the test
+# protocol's facts, kept in ssa_bench/vocabulary/protocol.py.
+EVALUATE_TEST_MODES = protocol.TEST_MODES
+EVALUATE_CHECKPOINTS = protocol.CHECKPOINT_CHOICES
 
 # Upper bounds: a count this large is a typo (1e15 iterations, a batch of 1e8) that would only show
 # inside a queued job, as a time limit or an out-of-memory error.
