@@ -248,3 +248,15 @@ def test_an_integer_past_floats_range_is_one_line_not_a_traceback(refuse):
     OverflowError traceback in the old classifier-settings check (math.isfinite of the int)."""
     refuse.bad_spec(BASE + "rows: [{label: a, ssa: {enabled: true, w_g: " + "9" * 400 + "}}]\n",
                     "rows[0].ssa.w_g", "beyond any floating-point number")
+
+
+def test_the_reader_changes_base_60_and_nothing_else():
+    """Run ids hash parsed values: every other YAML 1.1 number must read as before."""
+    import yaml
+
+    from ssa_bench.validation.yaml_file import parse_yaml_text
+
+    same = "a: 12\nb: -7\nc: 0x1f\nd: 010\ne: 1_000\nf: 1.5\ng: 6.0e-5\nh: .inf\ni: -.inf\nj: 1e-4\nk: true\nl: null\n"
+    assert parse_yaml_text(same) == yaml.safe_load(same)
+    assert parse_yaml_text("t: 24:00:00\nu: 1:30\nv: -1:30\nw: 1:30.5\n") == \
+        {"t": "24:00:00", "u": "1:30", "v": "-1:30", "w": "1:30.5"}
