@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ssa_bench.errors import DataError, SpecError, UserError
+from ssa_bench.validation import rules
 from ssa_bench.validation.yaml_file import read_yaml
 from ssa_bench.weights.mapping import KeyMapping
 
@@ -101,10 +102,8 @@ def _read_blocks(path: str) -> dict[str, dict]:
         where = f"weights.{name}"
         if not isinstance(block, dict):
             raise UserError("an entry must be a mapping of keys", file=path, key=where, fix="see docs/weights.md")
-        unknown = [k for k in block if k not in ENTRY_KEYS]
-        if unknown:
-            raise UserError(f"unknown key '{unknown[0]}'", file=path, key=f"{where}.{unknown[0]}",
-                            fix=f"allowed: {', '.join(ENTRY_KEYS)}")
+        with rules.reported_as(UserError, path):        # the one engine: "did you mean 'sha256'?"
+            rules.check_keys(block, ENTRY_KEYS, where)
     return {str(name): dict(block) for name, block in entries.items()}
 
 

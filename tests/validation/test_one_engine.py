@@ -260,3 +260,14 @@ def test_the_reader_changes_base_60_and_nothing_else():
     assert parse_yaml_text(same) == yaml.safe_load(same)
     assert parse_yaml_text("t: 24:00:00\nu: 1:30\nv: -1:30\nw: 1:30.5\n") == \
         {"t": "24:00:00", "u": "1:30", "v": "-1:30", "w": "1:30.5"}
+
+
+def test_a_mistyped_weights_catalog_key_gets_the_engines_suggestion(tmp_path):
+    from ssa_bench.weights import catalog
+
+    path = tmp_path / "catalog.yaml"
+    path.write_text("weights:\n  seaformer_l:\n    file: a.pth\n    sha265: abcdef12\n")
+    with pytest.raises(UserError) as error:
+        catalog._read_blocks(str(path))
+    assert (error.value.file, error.value.key) == (str(path), "weights.seaformer_l.sha265")
+    assert "did you mean 'sha256'?" in error.value.fix
