@@ -8,8 +8,8 @@ from slurm_helpers import fake_run, make_store
 
 from ssa_bench.errors import UserError
 from ssa_bench import runtime as launch
-from ssa_bench.executors.cluster_profiles import (available_profiles, job_resources, load_profile, parse_memory,
-                                                  parse_minutes)
+from ssa_bench.executors.cluster_profiles import available_profiles, job_resources, load_profile
+from ssa_bench.vocabulary.slurm_keys import parse_memory, parse_minutes
 from ssa_bench.executors.slurm import SlurmExecutor
 from ssa_bench.executors.slurm.arrays import plan_arrays
 from ssa_bench.executors.slurm.accounting import JobInfo, job_info, parse_table, reconcile
