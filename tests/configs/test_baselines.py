@@ -7,6 +7,7 @@ import pytest
 
 from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.configs.baselines import BaselineRecipe, baseline_recipe, buildable_baselines
+from ssa_bench.configs.schedule import stretch_schedule
 from ssa_bench.errors import UserError
 
 
@@ -96,13 +97,13 @@ def test_schedule_stretches_to_the_run():
     recipe = baseline_recipe("seaformer_b", 150)
     # the poly decays over the whole run, from 0, as mmcv 1.x; an mmengine scheduler reaches its
     # end value at step end - 1 (tests/configs/test_poly_span.py)
-    warmup, decay = recipe.param_scheduler_for(80_000)
+    warmup, decay = stretch_schedule(recipe.param_scheduler, 80_000)
     assert (warmup["end"], decay["begin"], decay["end"]) == (1501, 0, 80_001)
-    warmup, decay = recipe.param_scheduler_for(400)               # a short CPU run
+    warmup, decay = stretch_schedule(recipe.param_scheduler, 400)               # a short CPU run
     assert (warmup["end"], decay["begin"], decay["end"]) == (41, 0, 401)
-    (decay,) = recipe.param_scheduler_for(5)
+    (decay,) = stretch_schedule(recipe.param_scheduler, 5)
     assert (decay["begin"], decay["end"]) == (0, 6)
-    (poly,) = baseline_recipe("fcn_r101", 150).param_scheduler_for(80_000)
+    (poly,) = stretch_schedule(baseline_recipe("fcn_r101", 150).param_scheduler, 80_000)
     assert (poly["begin"], poly["end"], poly["power"]) == (0, 80_001, 0.9)
 
 

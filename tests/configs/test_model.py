@@ -7,7 +7,7 @@ import types
 import pytest
 
 import ssa_bench.classifier_settings as classifier_settings
-import ssa_bench.configs.model as model_module
+import ssa_bench.configs.classifier as classifier_module
 from ssa_bench.classifier_settings.ssa import SSASettings
 from ssa_bench.configs import build_mmseg_config, build_model_config
 from ssa_bench.configs.classifier import CLASSIFIERS_IMPORT, SSA_IMPORT
@@ -148,7 +148,7 @@ def test_ssa_and_another_classifier_cannot_share_a_head(fake_classifier):
 def test_ssa_settings_reach_apply_ssa(monkeypatch):
     # The plumbing only: the run's settings go to apply_ssa unchanged.
     calls = []
-    monkeypatch.setattr(model_module, "apply_ssa", lambda model, settings: calls.append(settings))
+    monkeypatch.setattr(classifier_module, "apply_ssa", lambda model, settings: calls.append(settings))
     settings = {"enabled": True, "variant": "paper", "sepa": True}
     _, imports = build_model_config(run_config(ssa=settings))
     assert calls == [settings] and imports[-1] == SSA_IMPORT
