@@ -1,7 +1,7 @@
 """Put a pixel classifier into an mmseg model config (pure dict work, no torch).
 
-A run's classifier (its ``ssa:`` or ``classifier:`` block): :func:`apply_run_classifier`, which
-the model section calls.
+A run's classifier (its ``ssa:`` or ``classifier:`` block, resolved by
+``classifier_settings.run_classifier``): :func:`wrap_decode_head`, which the model section calls.
 
 SSA:
 ``apply_ssa(model_cfg, settings)`` wraps the decode head -- the last one of a cascade such as
@@ -19,9 +19,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ssa_bench.classifier_settings import SettingsError, resolve_classifier
+from ssa_bench.classifier_settings import resolve_classifier
 from ssa_bench.classifier_settings.ssa import resolve_settings
-from ssa_bench.errors import UserError
 
 SSA_IMPORT = "ssa_bench.models.ssa"
 CLASSIFIERS_IMPORT = "ssa_bench.models.classifiers"
@@ -29,27 +28,15 @@ HEAD_TYPE = "SSAHead"
 CLASSIFIER_HEAD_TYPE = "ClassifierHead"
 
 
-def apply_run_classifier(model_cfg: dict, run_config: dict) -> str | None:
-    """Wrap the decode head in the run's pixel classifier; the module to import, or None for the
-    plain classifier. SSA keeps its ``ssa:`` block; every classifier may also come as
-    ``classifier: {type: ..., ...}``."""
-    block = run_config.get("classifier")
-    ssa = run_config.get("ssa") or {}
-    if block and ssa.get("enabled"):
-        # Two classifiers cannot wrap one head; the spec loader should not let this through, but
-        # a hand-written run.json could.
-        raise UserError("a run config enables both an 'ssa' block and a 'classifier' block",
-                        key="classifier",
-                        fix="keep one: 'ssa: {enabled: false}' beside 'classifier:', or drop 'classifier:'")
-    if block:
-        try:
-            return apply_classifier(model_cfg, block)
-        except SettingsError as error:
-            raise UserError(error.message, key=f"classifier.{error.key}", fix=error.fix) from None
-    if ssa.get("enabled"):
-        apply_ssa(model_cfg, ssa)
+def wrap_decode_head(model_cfg: dict, kind: str, settings: dict) -> str:
+    """Wrap the (last) decode head of ``model_cfg`` in place in classifier ``kind`` with its
+    resolved ``settings`` (``classifier_settings.run_classifier``); returns the module the config
+    must import. ``ssa`` is ``SSAHead``; every other type is ``ClassifierHead``."""
+    if kind == "ssa":
+        _wrap_last_head(model_cfg, HEAD_TYPE, ssa=settings)
         return SSA_IMPORT
-    return None
+    _wrap_last_head(model_cfg, CLASSIFIER_HEAD_TYPE, classifier={"type": kind, **settings})
+    return CLASSIFIERS_IMPORT
 
 
 def apply_ssa(model_cfg: dict, settings: dict) -> None:
@@ -80,9 +67,7 @@ def apply_classifier(model_cfg: dict, block: dict) -> str:
     if kind == "ssa":
         apply_ssa(model_cfg, {**settings.to_dict(), "enabled": True})
         return SSA_IMPORT
-    _wrap_last_head(model_cfg, CLASSIFIER_HEAD_TYPE,
-                    classifier={"type": kind, **settings.to_dict()})
-    return CLASSIFIERS_IMPORT
+    return wrap_decode_head(model_cfg, kind, settings.to_dict())
 
 
 def _wrap_last_head(model_cfg: dict, wrapper: str, **settings) -> None:

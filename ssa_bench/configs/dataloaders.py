@@ -1,5 +1,5 @@
 """The data section of a run's config: train/val/test dataloaders over the data set's pipelines,
-the evaluators, and the multi-scale + flip test of ``evaluate.aug_test``.
+the evaluators, and the multi-scale + flip test of ``evaluate.aug_test`` (``test_time_aug.py``).
 
 The pipelines are mmseg's own ``_base_/datasets`` files, loaded and adjusted (the run's crop,
 the data set's root, the SSA authors' test resize), so a new mmseg release changes what it
@@ -11,6 +11,7 @@ import copy
 import os
 
 from ssa_bench.configs.baselines import mmseg_config_dir
+from ssa_bench.configs.test_time_aug import test_time_aug_keys
 from ssa_bench.runtime import per_device_batch
 from ssa_bench.vocabulary import authors_runs
 from ssa_bench.vocabulary.names import DATASETS
@@ -27,8 +28,7 @@ EVALUATOR = dict(type="SSABenchIoUMetric", iou_metrics=["mIoU"])
 
 def data_section(run_config: dict) -> tuple[dict, dict]:
     """``(dataloaders and evaluators, test-time augmentation)`` as config keys; the second is
-    empty unless the run sets ``evaluate.aug_test`` (``tta_model`` and ``tta_pipeline`` then,
-    which ``use_test_time_aug`` swaps in for the evaluate stage)."""
+    empty unless the run sets ``evaluate.aug_test`` (``test_time_aug.py``)."""
     shipped = _shipped_dataset_config(run_config)
     train, val = _datasets(run_config, shipped)
     workers = int(run_config["train"]["num_workers"])
@@ -44,8 +44,7 @@ def data_section(run_config: dict) -> tuple[dict, dict]:
     )
     test_time_aug = {}
     if evaluate_settings(run_config)["aug_test"]:
-        test_time_aug = dict(tta_model=dict(type="SegTTAModel"),
-                             tta_pipeline=_test_time_aug_pipeline(shipped, val["pipeline"]))
+        test_time_aug = test_time_aug_keys(shipped, val["pipeline"])
     return loaders, test_time_aug
 
 
@@ -74,7 +73,6 @@ def _datasets(run_config: dict, shipped) -> tuple[dict, dict]:
     crop = tuple(run_config["train"]["crop_size"])
     train = copy.deepcopy(shipped.train_dataloader.dataset.to_dict())
     val = copy.deepcopy(shipped.val_dataloader.dataset.to_dict())
-    root = str(dataset_root(name, definition))
     scale, reduce = None, None
     if definition or DATASETS[name].generated:
         reduce = bool(definition["reduce_zero_label"]) if definition else True
@@ -87,12 +85,13 @@ def _datasets(run_config: dict, shipped) -> tuple[dict, dict]:
                                metainfo=dict(classes=tuple(definition["classes"])))
             else:
                 dataset.update(type="DemoShapesDataset", reduce_zero_label=True)
-    for dataset in (train, val):
-        dataset["data_root"] = root
     train["pipeline"] = _set_pipeline(train["pipeline"], crop, scale, reduce)
     val["pipeline"] = _set_pipeline(val["pipeline"], crop, scale, reduce)
     if not definition and not DATASETS[name].generated:
         val["pipeline"] = _authors_test_resize(val["pipeline"], run_config["baseline"], name)
+    root = str(dataset_root(name, definition))
+    for dataset in (train, val):
+        dataset["data_root"] = root
     return train, val
 
 
@@ -123,37 +122,3 @@ def _authors_test_resize(pipeline: list, baseline: str, dataset: str) -> list:
         if step["type"] == "Resize" and divisor is not None:
             out.append(dict(type="ResizeToMultiple", size_divisor=divisor))
     return out
-
-
-def _test_time_aug_pipeline(shipped, test_pipeline: list) -> list:
-    """Multi-scale + flip test (``evaluate.aug_test``): the ratios and flips of the dataset's shipped
-    ``tta_pipeline``, each ratio applied to the test scale of the single-scale pipeline -- what
-    ``MultiScaleFlipAug(img_scale, img_ratios, flip=True)`` did in mmseg 0.x, where the ViT-Adapter
-    authors ran it (mmseg 1.x's ``tta_pipeline`` scales the raw image by ``scale_factor`` instead,
-    which is not the same for images whose size differs from the test scale)."""
-    (tta,) = [step for step in copy.deepcopy(shipped.tta_pipeline) if step["type"] == "TestTimeAug"]
-    resizes, flips = tta["transforms"][0], tta["transforms"][1]
-    ratios = [float(step["scale_factor"]) for step in resizes]
-    steps = {step["type"]: step for step in test_pipeline}
-    resize = steps.get("Resize")
-    if resize is not None and resize.get("scale"):
-        scale = resize["scale"]
-        scaled = [dict(type="Resize", scale=(int(scale[0] * r), int(scale[1] * r)),
-                       keep_ratio=resize.get("keep_ratio", True)) for r in ratios]
-    else:
-        scaled = [dict(type="Resize", scale_factor=r, keep_ratio=True) for r in ratios]
-    return [copy.deepcopy(steps["LoadImageFromFile"]),
-            dict(type="TestTimeAug", transforms=[scaled, flips, [copy.deepcopy(steps["LoadAnnotations"])],
-                                                 [copy.deepcopy(steps["PackSegInputs"])]])]
-
-
-def use_test_time_aug(cfg) -> None:
-    """Swap in the multi-scale + flip test of a run with ``evaluate.aug_test`` (a no-op otherwise),
-    as mmseg's ``tools/test.py --tta`` does: the test loader gets ``tta_pipeline``, the model is
-    wrapped in ``tta_model`` (``SegTTAModel``). Only for the evaluate stage: training and its
-    validation stay single-scale."""
-    if not cfg.get("tta_model"):
-        return
-    cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
-    cfg.tta_model.module = cfg.model
-    cfg.model = cfg.tta_model

@@ -5,8 +5,9 @@ measuring (a run's ``measure`` stage and ``ssa-bench measure``) needs only the m
 (``ssa_bench.configs.build_model_config``). One function for both keeps what is measured the
 model that was trained. In order: the run's recipe's model (``baselines.run_recipe``: the
 baseline with the data set's classes and overrides), the run's crop as the preprocessor size,
-the test protocol, the pixel classifier (``classifier.py``: ``ssa:`` or ``classifier:``) and the
-run's raw ``model.*`` overrides (``overrides.py``).
+the test protocol, the pixel classifier (the run's ``ssa:`` or ``classifier:`` block resolved by
+``classifier_settings.run_classifier``, the head wrapped by ``classifier.py``) and the run's raw
+``model.*`` overrides (``overrides.py``).
 
 Pure dict work; torch is not imported.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import copy
 
-from ssa_bench.configs.classifier import apply_run_classifier
+from ssa_bench.classifier_settings import run_classifier
+from ssa_bench.configs.classifier import wrap_decode_head
 from ssa_bench.configs.overrides import with_model_overrides
 from ssa_bench.vocabulary.names import dataset_info
 from ssa_bench.vocabulary.protocol import slide_window
@@ -31,9 +33,12 @@ def model_section(run_config: dict, recipe) -> tuple[dict, list[str]]:
     model["data_preprocessor"]["size"] = crop_size
     model["test_cfg"] = _test_cfg({**run_config, "train": {**(run_config.get("train") or {}), "crop_size": crop_size}})
     imports = list(recipe.imports)
-    classifier_import = apply_run_classifier(model, run_config)
-    if classifier_import and classifier_import not in imports:
-        imports.append(classifier_import)
+    classifier = run_classifier(run_config)
+    if classifier:
+        kind, settings = classifier
+        classifier_import = wrap_decode_head(model, kind, settings)
+        if classifier_import not in imports:
+            imports.append(classifier_import)
     return with_model_overrides(model, run_config), imports
 
 

@@ -27,7 +27,8 @@ def hooks_section(run_config: dict, work_dir: str) -> dict:
         # mmengine keeps best_mIoU_iter_N.pth beside the regular checkpoints (mmcv 1.x's
         # EvalHook(save_best='mIoU') in the authors' runs); the evaluate stage tests it
         default_hooks["checkpoint"].update(save_best="mIoU", rule="greater")
-    custom_hooks = [dict(type="SSABenchProgressHook", path=run_paths_of_work_dir(work_dir).progress, priority="VERY_LOW"),
+    progress = run_paths_of_work_dir(work_dir).progress
+    custom_hooks = [dict(type="SSABenchProgressHook", path=progress, priority="VERY_LOW"),
                     dict(type="SSABenchValidationCatchUpHook", priority="LOW")]
     # train.log_backends: LocalVisBackend (the curve the train stage reads) + TensorBoard/W&B/MLflow;
     # a missing tracker package is one line in the run's log, not an ImportError mid-training

@@ -193,3 +193,20 @@ def test_vit_adapter_l_follows_the_authors_config_of_each_dataset(tmp_path, monk
     cfg = build_mmseg_config(config, str(tmp_path / "w"))
     assert list(cfg.model.data_preprocessor.mean) == [123.675, 116.28, 103.53]
     assert cfg.optim_wrapper.paramwise_cfg.decay_rate == 0.90
+
+
+def test_run_recipe_is_the_recipe_on_the_runs_data_set():
+    # What the model and schedule sections start from: the run's classes, the data set's lr and
+    # overrides already applied, and nothing per data set left to apply twice.
+    from ssa_bench.configs.baselines import run_recipe
+
+    run = {"baseline": "seaformer_b", "dataset": "coco_stuff10k", "train": {"pretrained": None}}
+    recipe = run_recipe(run)
+    assert recipe.optim_wrapper["optimizer"]["lr"] == 2e-4
+    assert recipe.model["decode_head"]["num_classes"] == 171
+    assert recipe.lr_by_dataset == {} and recipe.overrides_by_dataset == {}
+    vit = run_recipe({"baseline": "vit_adapter_l", "dataset": "pascal_context59", "train": {}})
+    assert vit.model["data_preprocessor"]["std"] == [58.395, 57.12, 57.375]
+    assert vit.optim_wrapper["paramwise_cfg"]["decay_rate"] == 0.90
+    inline = run_recipe({"baseline": "fcn_r101", "dataset": "mine", "dataset_def": {"classes": ["a", "b", "c"]}})
+    assert inline.model["decode_head"]["num_classes"] == inline.model["auxiliary_head"]["num_classes"] == 3
