@@ -2,7 +2,10 @@
 columns = metrics (per column group when the spec pivots, e.g. per dataset), and in each cell the
 paper's number, ours (mean over seeds), the difference, and the gain over the section's baseline row.
 
-Renderers (LaTeX, Markdown, CSV, terminal) only format this model; every number is decided here.
+Every number is decided here (``build_table``). The model also holds the texts every renderer
+prints: each cell's and row's text (written by ``cells.write_cell_texts``) and the caption's
+sentences (``caption.write_caption``); ``api.report_table`` runs these steps in order, and the
+renderers (LaTeX, Markdown, CSV, JSON, terminal) only lay the model out.
 """
 from __future__ import annotations
 
@@ -20,6 +23,36 @@ from ssa_bench.matrix.report_settings import interval_mode
 from ssa_bench.vocabulary.paper_numbers import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
 
 DEFAULT_COLUMNS = ("mIoU",)
+MISSING = "—"          # a number of ours that was asked for and has no record yet
+_PLAIN_GAIN = {"up": " ↑{}", "down": " ↓{}", "noise": " ({})"}
+
+
+@dataclass(frozen=True)
+class CellText:
+    """One number of a cell as text: a value, an optional seed spread (or, with ``report.intervals:
+    pm``, the bootstrap interval's half-width), an optional interval ``[low, high]``
+    (``report.intervals: ci``), and an optional gain over the section's baseline row with its kind:
+    "up"/"down" (an arrow) or "noise" (shown in brackets). Renderers only decide the markup."""
+    value: str                   # "45.36", MISSING (ours missing) or "" (nothing to show)
+    spread: str | None = None    # seed std, "0.20"
+    gain: str | None = None      # "3.00" for an arrow, "+0.05" for a gain within the noise
+    gain_kind: str | None = None  # "up", "down", "noise"
+    interval: str | None = None  # "44.10, 46.52": the bootstrap interval (report.intervals: ci)
+
+    @property
+    def missing(self) -> bool:
+        return self.value == MISSING
+
+    def plain(self) -> str:
+        """As plain text (Markdown): "45.36 ± 0.20 [44.10, 46.52] ↑3.00"."""
+        text = self.value
+        if self.spread is not None:
+            text += f" ± {self.spread}"
+        if self.interval is not None:
+            text += f" [{self.interval}]"
+        if self.gain_kind is not None:
+            text += _PLAIN_GAIN[self.gain_kind].format(self.gain)
+        return text
 
 
 @dataclass
@@ -44,6 +77,11 @@ class Cell:
     gain_p: float | None = None       # its two-sided p-value (docs/statistics.md)
     gain_rule: str | None = None      # what decided gain_shown: "interval", "seeds" or "single"
     seeds_share: float | None = None  # with several seeds: the share of the gain's spread the seeds explain
+    # The texts every renderer prints (cells.write_cell_texts; None before it ran); Δ is "" where
+    # the table shows none.
+    paper_text: CellText | None = None
+    ours_text: CellText | None = None
+    delta_text: str = ""
 
     @property
     def missing(self) -> bool:
@@ -75,6 +113,11 @@ class Row:
     run_ids: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)   # states of runs without a record
     rank: int | None = None            # 1 = best mean of report.rank_by within its section
+    # The texts every renderer prints (cells.write_cell_texts)
+    section_title: str = ""            # the section's name on its first row, blank below (as the paper prints)
+    label_text: str = ""               # the label, "(paper only)" after a row not run here
+    rank_text: str = ""
+    seeds_text: str = ""               # "3", or "2/3" when fewer seeds are done than asked
 
     @property
     def seeds(self) -> tuple[int, int]:
@@ -112,6 +155,9 @@ class ReportTable:
     intervals: str = "off"             # report.intervals: how renderers show ci_low/ci_high (off, ci, pm)
     interval_facts: dict = field(default_factory=dict)   # level, method, resamples, images (intervals.py)
     overrides: list[str] = field(default_factory=list)   # --set KEY=VALUE the runs were planned with, if recorded
+    # The caption every renderer prints (caption.write_caption)
+    sentences: list[str] = field(default_factory=list)   # one per fact, plain text; the first is the heading
+    caption_line: str = ""             # the heading without "Table N:" and what the numbers are (LaTeX's \\caption)
 
     @property
     def latency_comparable(self) -> bool:
@@ -130,8 +176,20 @@ class ReportTable:
     def max_seeds(self) -> int:
         return max((row.seeds[1] for row in self.rows), default=0)
 
+    @property
+    def notes(self) -> list[str]:
+        """The caption's details, printed under the table: every sentence but the heading."""
+        return self.sentences[1:]
+
     def decimals_for(self, metric: str) -> int:
         return self.decimals.get(metric, DEFAULT_DECIMALS.get(metric, 2))
+
+    def shows_delta(self, column: Column) -> bool:
+        """Whether a Δ (ours − paper) may be printed for this column: never under a profile the caption
+        calls not comparable with the paper (cpu-demo), never for a latency measured on another device."""
+        if not self.has_paper or self.profile == "cpu-demo":
+            return False
+        return column.metric != "latency_ms" or self.latency_comparable
 
 
 def _value(series_value):

@@ -14,7 +14,8 @@ from ssa_bench.report import report_table, report_text, terminal_table, write_re
 from ssa_bench.report.render_csv import CSV_COLUMNS, render_csv
 from ssa_bench.report.render_latex import render_latex
 from ssa_bench.report.render_markdown import render_markdown
-from ssa_bench.report.text import format_number, latex_escape, latex_label
+from ssa_bench.report.cells import format_number
+from ssa_bench.report.render_latex import latex_escape, latex_label
 
 
 def _demo(tmp_path, seeds=1, spread=0.0):
