@@ -92,6 +92,7 @@ def _script(colour: str, before: str, after: str = "") -> tuple[str, str]:
     return rf"$^{{\mbox{{\tiny\color{{{colour}}}{before}", rf"{after}}}}}$"
 
 
+# a gain within the noise in brackets, closed inside the superscript
 _GAIN = {"up": _script(UP_COLOUR, r"$\uparrow$"), "down": _script(DOWN_COLOUR, r"$\downarrow$"),
          "noise": _script(NOISE_COLOUR, "(", ")")}
 
@@ -107,8 +108,6 @@ def _cell(text: CellText) -> str:
     if text.gain_kind is not None:
         before, after = _GAIN[text.gain_kind]
         rendered += before + latex_escape(text.gain) + after
-    if text.gain_kind == "noise":     # the bracket opened in the superscript closes inside it
-        rendered = rendered[:-len("}}$")] + ")}}$"
     return rendered
 
 

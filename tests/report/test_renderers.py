@@ -223,3 +223,11 @@ def test_the_table_is_built_in_one_pass_and_renderers_only_lay_it_out():
         assert not _report_imports(step) & later, f"{step} uses a later step"
     for renderer in _RENDERERS:
         assert not _report_imports(renderer) & set(_STEPS[1:]), f"{renderer} computes instead of laying out"
+
+
+def test_latex_gain_within_the_noise_is_in_one_pair_of_brackets(tmp_path):
+    # The superscript printed "(+0.50))": the bracket was closed twice.
+    spec, runs = _table3(tmp_path, [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0)
+    tex = render_latex(report_table(spec, runs, tmp_path))
+    assert r"42.50{\tiny$\pm$1.00}$^{\mbox{\tiny\color{black!50}(+0.50)}}_{" in tex
+    assert "))}}" not in tex
