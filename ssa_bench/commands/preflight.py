@@ -7,7 +7,7 @@ from argparse import Namespace
 
 from rich.table import Table
 
-from ssa_bench.commands.shared import err, load, out, run_name, unique_runs
+from ssa_bench.commands.shared import err, load, out, unique_runs
 from ssa_bench.errors import UserError
 
 
@@ -42,7 +42,7 @@ def cmd_preflight(args: Namespace) -> int:
     problems, models = [], []
     for number, (key, group) in enumerate(groups.items(), 1):
         first = group["runs"][0]
-        name = run_name(first)
+        name = _run_name(first)
         err.print(f"[{number}/{len(groups)}] {name}: batch {group['batch']} per device ...", highlight=False)
         try:
             result = probe(group["config"], batch_per_device=group["batch"], scale=args.scale, steps=args.steps)
@@ -50,7 +50,7 @@ def cmd_preflight(args: Namespace) -> int:
         except ProbeError as failure:
             result, error = None, failure
             for run in group["runs"]:
-                problems.append(f"run {run.id} ({run_name(run)}): {failure.one_line()}")
+                problems.append(f"run {run.id} ({_run_name(run)}): {failure.one_line()}")
         group["result"] = result
         models.append({"model": number, "name": name, "baseline": first.config["baseline"],
                        "dataset": first.config["dataset"], "runs": [run.id for run in group["runs"]],
@@ -58,7 +58,7 @@ def cmd_preflight(args: Namespace) -> int:
     rows = []
     for run, key, world, limit in placed:
         result = groups[key]["result"]
-        row = {"id": run.id, "label": run.label, "name": run_name(run), "model": list(groups).index(key) + 1,
+        row = {"id": run.id, "label": run.label, "name": _run_name(run), "model": list(groups).index(key) + 1,
                "max_iters": run.config["train"]["max_iters"], "world_size": world,
                "time_limit_s": limit, "executor": "slurm" if limit else "local"}
         if result:
@@ -82,6 +82,10 @@ def cmd_preflight(args: Namespace) -> int:
     for line in problems:
         err.print(f"ssa-bench: error: {line}", highlight=False, markup=False, soft_wrap=True)
     return 2 if problems else 0
+
+
+def _run_name(run) -> str:
+    return " / ".join(str(p) for p in (run.section, run.label, run.column) if p)
 
 
 def _peak_cell(model: dict) -> str:

@@ -108,11 +108,6 @@ def state_of(store, run_id: str) -> dict:
     return {**view.info, "state": view.state, **({"reason": damage} if damage else {})}
 
 
-def run_name(run) -> str:
-    """A run's row as a table shows it: section / label / column."""
-    return " / ".join(str(p) for p in (run.section, run.label, run.column) if p)
-
-
 def checkpoint_cell(verdict) -> str:
     """A checkpoint verdict as one coloured table cell (plan's table, run --dry-run's lines)."""
     if verdict.state == "none":
