@@ -163,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the spec's table: paper, ours, delta")
     _add_spec_arguments(report)
-    report.add_argument("--format", action="append", choices=["latex", "markdown", "csv"], default=None,
-                        help="output format (repeatable; default: all three)")
+    report.add_argument("--format", action="append", choices=["latex", "markdown", "csv", "json"], default=None,
+                        help="output format (repeatable; default: latex, markdown and csv; json on request)")
     report.add_argument("--out", default=None, help="output directory (default <results>/reports/<spec>)")
     report.add_argument("--check-paper", type=_tolerance, action="append", default=None, metavar="TOL",
                         help="compare every cell that has a paper number and exit 1 when one differs by more "

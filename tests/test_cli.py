@@ -121,7 +121,7 @@ def test_run_status_report_figures_of_a_tiny_spec(tmp_path, capsys):
     assert main(["run", str(spec), *argv]) == 0
     assert "2 already done" in capsys.readouterr().err
     out = tmp_path / "report"
-    assert main(["report", str(spec), "--format", "csv", "--out", str(out), *argv]) == 0
+    assert main(["report", str(spec), "--format", "csv", "--format", "json", "--out", str(out), *argv]) == 0
     capsys.readouterr()
     import pandas as pd
 
@@ -129,6 +129,13 @@ def test_run_status_report_figures_of_a_tiny_spec(tmp_path, capsys):
     miou = frame[frame["metric"] == "mIoU"].set_index("label")["ours"]
     for label, record in records.items():
         assert miou[label] == pytest.approx(record["metrics"]["mIoU"], abs=0.01)
+    # The evaluate stage kept each run's bootstrap draws; the JSON report carries the intervals.
+    for row in rows:
+        assert (results / "runs" / row["id"] / "stages" / "evaluate_draws.bin").is_file()
+    (table_json,) = [path for path in out.glob("*.json") if not path.name.endswith(".provenance.json")]
+    document = json.loads(table_json.read_text())
+    for cell in (cell for cell in document["cells"] if cell["metric"] == "mIoU"):
+        assert cell["ci_low"] <= cell["ours"] <= cell["ci_high"], cell
     assert main(["figures", str(spec), "--out", str(tmp_path / "figures"), *argv]) == 0
     assert list((tmp_path / "figures").glob("*.pdf")) or list((tmp_path / "figures").glob("*.png"))
 

@@ -1,5 +1,6 @@
 """`ssa-bench status SPEC`: every run's state, with what SLURM says about its job (pending reason,
-node, attempts) and a local `running` run whose worker is gone shown as failed."""
+node, attempts: ``ssa_bench.executors.slurm.status``) and a local `running` run whose worker is gone
+shown as failed."""
 from __future__ import annotations
 
 import json
@@ -46,24 +47,6 @@ def cmd_status(args: Namespace) -> int:
     return 0
 
 
-# SLURM's pending reasons a user meets most, in words that say what to do (squeue(1) lists all).
-_PENDING_REASONS = {
-    "BeginTime": "start time not reached (a requeued job waits about 2 min; `scontrol update jobid=J StartTime=now`)",
-    "Priority": "other jobs have priority",
-    "Resources": "waiting for free nodes/GPUs",
-    "JobHeldAdmin": "held by an administrator (ask them to `scontrol release J`)",
-    "JobHeldUser": "held (`scontrol release J`)",
-    "Dependency": "waiting for a dependency",
-    "DependencyNeverSatisfied": "its dependency can never be met: cancel and resubmit",
-    "JobArrayTaskLimit": "the array's --max-parallel limit",
-    "QOSMaxJobsPerUserLimit": "your QOS allows no more running jobs",
-    "AssocGrpGRES": "your account's GPU limit is reached",
-    "ReqNodeNotAvail": "a requested node is unavailable (down or reserved)",
-    "PartitionDown": "the partition is down",
-    "launch failed requeued held": "the job failed to launch and is held (`scontrol release J`)",
-}
-
-
 def _status_row(run, store, infos: dict) -> dict:
     """One run's line of `status`: its state with what SLURM says about its job."""
     state = state_of(store, run.id)
@@ -77,23 +60,19 @@ def _status_row(run, store, infos: dict) -> dict:
             state = {**state, "state": "failed", "traceback": log, "reason": state.get("reason") or
                      f"the worker (pid {state.get('pid')}) ended without recording a result; see {log} "
                      f"and rerun the same `ssa-bench run`"}
+    from ssa_bench.executors.slurm import job_columns
+
     progress = store.read_progress(run.id) or {}
     attempts = state.get("attempts") or []
     job_id = state.get("job_id")
-    info = infos.get(str(job_id)) if job_id else None
-    node = (info.node if info and info.node else None) or (attempts[-1].get("node") if attempts else None)
+    slurm = job_columns(store, run.id, state, infos)
+    node = slurm["node"]
     if state.get("executor") == "local" or (not node and state["state"] in ("running", "done", "failed")):
         node = node or state.get("host")
-    slurm_reason = state.get("slurm_reason") or (info.reason if info and info.state == "PENDING" else None)
-    orphan = None
-    if state.get("executor") == "slurm" and state["state"] == "queued" and not job_id:
-        from ssa_bench.executors.slurm import orphan_submission
-
-        orphan = orphan_submission(store, run.id, state)
     return {"id": run.id, "label": run.label, "section": run.section, "column": run.column,
             "seed": run.seed, "state": state["state"], "traceback": store.resolve(run.id, state.get("traceback")),
-            "reason": orphan or state.get("reason"), "job_id": job_id,
-            "slurm_state": info.state if info else None, "slurm_reason": slurm_reason,
+            "reason": slurm["orphan"] or state.get("reason"), "job_id": job_id,
+            "slurm_state": slurm["slurm_state"], "slurm_reason": slurm["slurm_reason"],
             "attempts": len(attempts) or state.get("attempt") or None, "requeued": state.get("requeued") or 0,
             "node": node, "iter": progress.get("iter"), "max_iters": progress.get("max_iters")}
 
@@ -106,10 +85,9 @@ def _status_details(row: dict) -> str:
     if row["state"] == "queued":
         reason = row["slurm_reason"]
         if reason:
-            words = _PENDING_REASONS.get(reason, "")
-            waiting = f"pending: {reason}" + (f" -- {words.replace('J', str(row['job_id']).split('_')[0])}"
-                                              if words else "")
-            prefix = f"requeued {row['requeued']}x; " if row["requeued"] else ""
-            return f"{job}, {prefix}{waiting}" if job else f"{prefix}{waiting}"
+            from ssa_bench.executors.slurm import pending_text
+
+            waiting = pending_text(reason, row["job_id"], row["requeued"])
+            return f"{job}, {waiting}" if job else waiting
         return ", ".join(p for p in (job, row["reason"] or "") if p)
     return job or (row["reason"] or "")

@@ -15,12 +15,15 @@ from ssa_bench.report.gather import gather, results_root
 from ssa_bench.report.paper_check import (EXAMPLE, PaperCheck, Tolerances, compare_with_paper, parse_tolerances,
                                           uncovered_metrics)
 from ssa_bench.report.render_csv import render_csv
+from ssa_bench.report.render_json import render_json
 from ssa_bench.report.render_latex import render_latex
 from ssa_bench.report.render_markdown import render_markdown
 from ssa_bench.report.render_terminal import terminal_renderable, terminal_text
 from ssa_bench.report.table_model import ReportTable, build_table
 
-RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md"), "csv": (render_csv, ".csv")}
+RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md"), "csv": (render_csv, ".csv"),
+             "json": (render_json, ".json")}
+DEFAULT_FORMATS = ("latex", "markdown", "csv")     # json on request: --format json
 
 
 def report_table(spec, runs, store) -> ReportTable:
@@ -42,7 +45,7 @@ def default_out_dir(spec, store) -> Path:
     return results_root(store) / "reports" / str(spec.name)
 
 
-def write_report(spec, runs, store, formats=("latex", "markdown", "csv"), out_dir=None,
+def write_report(spec, runs, store, formats=DEFAULT_FORMATS, out_dir=None,
                  table: ReportTable | None = None) -> dict[str, Path]:
     """Write the table in each format to `out_dir` (default <results>/reports/<spec name>/)."""
     unknown = [f for f in formats if f not in RENDERERS]

@@ -16,8 +16,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from ssa_bench.validation.yaml_file import read_yaml
 from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.vocabulary.protocol import EVAL_MODES, SINGLE_SCALE
 from ssa_bench.errors import DataError
@@ -247,9 +246,9 @@ def load_paper_numbers(path: str | Path | None = None) -> PaperNumbers:
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> PaperNumbers:
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise DataError(f"cannot read the paper numbers: {error}", file=str(path),
+        raw = read_yaml(path, error=DataError, what="paper-numbers file")
+    except DataError as error:           # the packaged file: whatever is wrong, git has it right
+        raise DataError(f"cannot read the paper numbers: {error.message}", file=error.file, key=error.key,
                         fix="restore the file from git") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
         raise _fail(path, "tables", "expected a top-level 'tables' mapping")

@@ -145,11 +145,11 @@ def test_a_slurm_submitter_writing_to_a_log_prints_each_runs_state_changes_and_p
     import threading
     import time
 
-    from ssa_bench.executors import slurm
+    from ssa_bench.executors.slurm import accounting, polling
     from ssa_bench.store import write_json_atomic
 
-    monkeypatch.setattr(slurm, "refresh_states", lambda store, runs: None)   # no SLURM here
-    monkeypatch.setattr(slurm, "POLL_DISK_S", 0.05)
+    monkeypatch.setattr(accounting, "refresh_states", lambda store, runs: None)   # no SLURM here
+    monkeypatch.setattr(polling, "POLL_DISK_S", 0.05)
     store, run = Store(tmp_path), _run("r1")
     store.write_run(run)
     store.set_state(run.id, "queued", executor="slurm", job_id="77_0", slurm_reason="Resources")
@@ -166,7 +166,7 @@ def test_a_slurm_submitter_writing_to_a_log_prints_each_runs_state_changes_and_p
     worker = threading.Thread(target=job)
     worker.start()
     stream = io.StringIO()
-    assert slurm.wait_for([run], store, Console(file=stream, force_terminal=False), poll_slurm_s=3600) == 0
+    assert polling.wait_for([run], store, Console(file=stream, force_terminal=False), poll_slurm_s=3600) == 0
     worker.join()
     words = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines() if " r1 row r1: " in line]
     assert words[0] == "queued (job 77_0, pending: Resources)", words

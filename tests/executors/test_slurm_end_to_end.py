@@ -97,8 +97,8 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo
     checkpoint, and the record says so."""
     from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, start_real_training, until
 
-    from ssa_bench.executors.slurm import wait_for
-    from ssa_bench.executors.slurm_accounting import refresh_states
+    from ssa_bench.executors.slurm.accounting import refresh_states
+    from ssa_bench.executors.slurm.polling import wait_for
 
     run, store, job_id, trained_past = start_real_training(
         tmp_path / "results", demo_data, "train.max_iters=300", "train.val_interval=300",
