@@ -1,7 +1,7 @@
 """``load_spec(path, profile, overrides) -> Spec``: read, validate, expand and resolve a matrix.
 
 The result holds one :class:`~ssa_bench.matrix.run.Run` per table cell to fill -- a row label, its section and column,
-a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.plan``).
+a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.matrix.run``).
 Nothing here imports torch: ``plan`` and ``status`` must answer in well under a second.
 """
 from __future__ import annotations
