@@ -129,7 +129,7 @@ def planned_elsewhere_hint(args: Namespace, spec, runs, store) -> str | None:
     if recorded:
         return recorded
     from ssa_bench.matrix import load_spec, plan
-    from ssa_bench.matrix.profiles import PROFILES
+    from ssa_bench.vocabulary.profiles import PROFILES
 
     overrides = list(getattr(args, "overrides", None) or [])
     tries = [(profile, overrides) for profile in PROFILES if profile != spec.profile]

@@ -24,7 +24,8 @@ from ssa_bench.matrix.overrides import parse_overrides
 from ssa_bench.matrix.run import Run, run_id
 from ssa_bench.matrix.report_settings import check_pivot_key, check_report
 from ssa_bench.matrix.values import check_value
-from ssa_bench.matrix.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
+from ssa_bench.matrix.profiles import apply_profile, measure_defaults, train_defaults
+from ssa_bench.vocabulary.profiles import PROFILES
 from ssa_bench.weights.catalog import check_pretrained, resolve_pretrained
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
