@@ -29,6 +29,7 @@ MMSEG_DATASET_FILES = {
     "pascal_context59": "_base_/datasets/pascal_context_59.py",
 }
 HOOKS_IMPORT = "ssa_bench.stages.hooks"
+METRIC_IMPORT = "ssa_bench.stages.iou_metric"      # registers SSABenchIoUMetric, the evaluators' type
 DATASETS_IMPORT = "ssa_bench.data.mmseg_datasets"
 
 
@@ -190,7 +191,7 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     train = run_config["train"]
     recipe = recipe_for(run_config)
     model, imports = build_model_config(run_config, recipe)
-    imports += [DATASETS_IMPORT, HOOKS_IMPORT]
+    imports += [DATASETS_IMPORT, HOOKS_IMPORT, METRIC_IMPORT]
     optim_wrapper = recipe.optim_wrapper_for(run_config["dataset"])
     if train.get("lr") is not None:
         optim_wrapper["optimizer"]["lr"] = float(train["lr"])

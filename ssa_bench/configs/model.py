@@ -14,7 +14,7 @@ from __future__ import annotations
 from ssa_bench.vocabulary.names import dataset_info
 from ssa_bench.classifier_settings import SettingsError
 from ssa_bench.configs.baselines import BaselineRecipe, baseline_recipe
-from ssa_bench.configs.classifier import SSA_IMPORT, apply_classifier, apply_ssa
+from ssa_bench.configs.classifier_wiring import SSA_IMPORT, apply_classifier, apply_ssa
 from ssa_bench.vocabulary.protocol import slide_window
 from ssa_bench.errors import UserError
 

@@ -1,4 +1,6 @@
-"""Put a pixel classifier into an mmseg model config (pure dict work, no torch).
+"""Put a pixel classifier into an mmseg model config (pure dict work, no torch): a classifier's
+wiring, between its settings (``ssa_bench.classifier_settings``) and its torch code
+(``ssa_bench.models.classifiers``, ``ssa_bench.models.ssa``).
 
 SSA:
 ``apply_ssa(model_cfg, settings)`` wraps the decode head -- the last one of a cascade such as
