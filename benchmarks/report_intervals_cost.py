@@ -31,8 +31,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from ssa_bench.matrix import load_spec  # noqa: E402
-from ssa_bench.plan import plan  # noqa: E402
+from ssa_bench.matrix import load_spec, plan  # noqa: E402
 from ssa_bench.report.api import report_table  # noqa: E402
 from ssa_bench.statistics import ImageCounts, point_metrics  # noqa: E402
 from ssa_bench.store import Store  # noqa: E402

@@ -22,8 +22,9 @@ from ssa_bench.configs.runner_hooks import hooks_section
 from ssa_bench.configs.schedule import schedule_section
 from ssa_bench.runtime import launcher
 
-# Modules the config names for mmengine to import: the bench's data sets and hooks register there.
+# Modules the config names for mmengine to import: the bench's data sets, hooks and metric register there.
 HOOKS_IMPORT = "ssa_bench.stages.hooks"
+METRIC_IMPORT = "ssa_bench.stages.iou_metric"      # registers SSABenchIoUMetric, the evaluators' type
 DATASETS_IMPORT = "ssa_bench.data.mmseg_datasets"
 
 
@@ -37,7 +38,8 @@ def build_mmseg_config(run_config: dict, work_dir: str):
     data, test_time_aug = data_section(run_config)
     cfg = Config(dict(
         default_scope="mmseg",
-        custom_imports=dict(imports=imports + [DATASETS_IMPORT, HOOKS_IMPORT], allow_failed_imports=False),
+        custom_imports=dict(imports=imports + [DATASETS_IMPORT, HOOKS_IMPORT, METRIC_IMPORT],
+                            allow_failed_imports=False),
         model=model,
         **data,
         **schedule,

@@ -6,7 +6,7 @@ measuring (a run's ``measure`` stage and ``ssa-bench measure``) needs only the m
 model that was trained. In order: the run's recipe's model (``baselines.run_recipe``: the
 baseline with the data set's classes and overrides), the run's crop as the preprocessor size,
 the test protocol, the pixel classifier (the run's ``ssa:`` or ``classifier:`` block resolved by
-``classifier_settings.run_classifier``, the head wrapped by ``classifier.py``) and the run's raw
+``classifier_settings.run_classifier``, the head wrapped by ``classifier_wiring.py``) and the run's raw
 ``model.*`` overrides (``overrides.py``).
 
 Pure dict work; torch is not imported.
@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 
 from ssa_bench.classifier_settings import run_classifier
-from ssa_bench.configs.classifier import wrap_decode_head
+from ssa_bench.configs.classifier_wiring import wrap_decode_head
 from ssa_bench.configs.overrides import with_model_overrides
 from ssa_bench.vocabulary.names import dataset_info
 from ssa_bench.vocabulary.protocol import slide_window

@@ -27,7 +27,7 @@ from rich.table import Table
 
 from ssa_bench.executors.base import Executor, Outcome, in_flight
 from ssa_bench.executors.progress_lines import ProgressLines
-from ssa_bench.plan import Run
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Owner, Store
 from ssa_bench.store.claims import pid_alive
 from ssa_bench.store.storage import StorageError

@@ -1,7 +1,7 @@
 """``load_spec(path, profile, overrides) -> Spec``: read, validate, expand and resolve a matrix.
 
 The result holds one :class:`~ssa_bench.matrix.run.Run` per table cell to fill -- a row label, its section and column,
-a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.plan``).
+a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.matrix.run``).
 Nothing here imports torch: ``plan`` and ``status`` must answer in well under a second.
 """
 from __future__ import annotations
@@ -24,7 +24,8 @@ from ssa_bench.matrix.overrides import parse_overrides
 from ssa_bench.matrix.run import Run, run_id
 from ssa_bench.matrix.report_settings import check_pivot_key, check_report
 from ssa_bench.matrix.values import check_value
-from ssa_bench.matrix.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
+from ssa_bench.matrix.profiles import apply_profile, measure_defaults, train_defaults
+from ssa_bench.vocabulary.profiles import PROFILES
 from ssa_bench.weights.catalog import check_pretrained, resolve_pretrained
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"

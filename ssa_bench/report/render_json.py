@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import math
 
-from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.render_csv import tidy_frame
 from ssa_bench.report.table_model import ReportTable
 
@@ -25,5 +24,5 @@ def render_json(table: ReportTable) -> str:
     cells = [{key: _plain(value) for key, value in record.items()}
              for record in tidy_frame(table).to_dict(orient="records")]
     document = {"table": table.name, "profile": table.profile, "title": table.title,
-                "intervals": table.interval_facts or None, "caption": caption_sentences(table), "cells": cells}
+                "intervals": table.interval_facts or None, "caption": table.sentences, "cells": cells}
     return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"

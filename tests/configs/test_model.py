@@ -9,7 +9,7 @@ import pytest
 import ssa_bench.classifier_settings as classifier_settings
 from ssa_bench.classifier_settings.ssa import SSASettings, resolve_settings
 from ssa_bench.configs import build_mmseg_config, build_model_config
-from ssa_bench.configs.classifier import CLASSIFIERS_IMPORT, SSA_IMPORT
+from ssa_bench.configs.classifier_wiring import CLASSIFIERS_IMPORT, SSA_IMPORT
 from ssa_bench.errors import UserError
 
 SSA_ON = SSASettings.from_spec({"enabled": True, "variant": "paper"}).to_dict()

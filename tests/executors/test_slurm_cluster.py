@@ -241,8 +241,7 @@ def start_real_training(results: Path, demo_data: str, *overrides: str):
     """The first row of fixtures/two_rows.yaml (a real mmseg training) submitted to the local
     cluster without waiting: (run, store, job_id, trained_past), ``trained_past(n)`` true once the
     job's train stage has reached iteration n."""
-    from ssa_bench.matrix import load_spec
-    from ssa_bench.plan import plan
+    from ssa_bench.matrix import load_spec, plan
     from ssa_bench.store import Store
 
     os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it

@@ -13,7 +13,7 @@ def _metric(n_classes: int):
     from ssa_bench.compat import patch_openmmlab
 
     patch_openmmlab()
-    from ssa_bench.stages.hooks import SSABenchIoUMetric
+    from ssa_bench.stages.iou_metric import SSABenchIoUMetric
 
     metric = SSABenchIoUMetric(iou_metrics=["mIoU"])
     metric.dataset_meta = {"classes": [f"c{index}" for index in range(n_classes)]}

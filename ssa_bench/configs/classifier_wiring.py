@@ -1,4 +1,6 @@
-"""Put a pixel classifier into an mmseg model config (pure dict work, no torch).
+"""Put a pixel classifier into an mmseg model config (pure dict work, no torch): a classifier's
+wiring, between its settings (``ssa_bench.classifier_settings``) and its torch code
+(``ssa_bench.models.classifiers``, ``ssa_bench.models.ssa``).
 
 A run's classifier (its ``ssa:`` or ``classifier:`` block, resolved by
 ``classifier_settings.run_classifier``): :func:`wrap_decode_head`, which the model section calls.
