@@ -1,7 +1,7 @@
 """Run config -> mmseg/mmengine Config, one module per section (``compose.py`` calls them in
 order): the baseline recipes (``baselines``), the model (``model``, with ``classifier`` and
 ``overrides``), the optimisation (``schedule``), the hooks (``runner_hooks``, with ``tracking``),
-the data (``dataloaders``, with ``test_time_aug``).
+the data (``dataloaders``, with ``multi_scale`` for ``evaluate.aug_test``).
 
 The functions are imported on call: ``import ssa_bench.configs`` stays cheap for callers that
 only read facts.

@@ -6,7 +6,7 @@ by its own module:
 3. the optimisation (``schedule.py``: optim wrapper, schedule stretched to the run, loops);
 4. the hooks (``runner_hooks.py``: checkpoints, logging, progress, trackers);
 5. the data (``dataloaders.py``: mmseg's shipped pipelines adjusted, evaluators; the multi-scale
-   test of ``evaluate.aug_test`` from ``test_time_aug.py``);
+   test of ``evaluate.aug_test`` from ``multi_scale.py``);
 6. the run's other raw ``cfg`` overrides, last (``overrides.py``).
 
 Distributed facts (launcher, world size) come from the environment the executor sets

@@ -1,5 +1,5 @@
 """The data section of a run's config: train/val/test dataloaders over the data set's pipelines,
-the evaluators, and the multi-scale + flip test of ``evaluate.aug_test`` (``test_time_aug.py``).
+the evaluators, and the multi-scale + flip test of ``evaluate.aug_test`` (``multi_scale.py``).
 
 The pipelines are mmseg's own ``_base_/datasets`` files, loaded and adjusted (the run's crop,
 the data set's root, the SSA authors' test resize), so a new mmseg release changes what it
@@ -11,7 +11,7 @@ import copy
 import os
 
 from ssa_bench.configs.baselines import mmseg_config_dir
-from ssa_bench.configs.test_time_aug import test_time_aug_keys
+from ssa_bench.configs.multi_scale import test_time_aug_keys
 from ssa_bench.runtime import per_device_batch
 from ssa_bench.vocabulary import authors_runs
 from ssa_bench.vocabulary.names import DATASETS
@@ -28,7 +28,7 @@ EVALUATOR = dict(type="SSABenchIoUMetric", iou_metrics=["mIoU"])
 
 def data_section(run_config: dict) -> tuple[dict, dict]:
     """``(dataloaders and evaluators, test-time augmentation)`` as config keys; the second is
-    empty unless the run sets ``evaluate.aug_test`` (``test_time_aug.py``)."""
+    empty unless the run sets ``evaluate.aug_test`` (``multi_scale.py``)."""
     shipped = _shipped_dataset_config(run_config)
     train, val = _datasets(run_config, shipped)
     workers = int(run_config["train"]["num_workers"])

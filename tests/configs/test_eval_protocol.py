@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from ssa_bench.configs import build_mmseg_config
-from ssa_bench.configs.test_time_aug import use_test_time_aug
+from ssa_bench.configs.multi_scale import use_test_time_aug
 from ssa_bench.vocabulary.protocol import MULTI_SCALE_FLIP, SINGLE_SCALE, TTA_RATIOS, describe, eval_mode
 from ssa_bench.errors import DataError, SpecError
 
