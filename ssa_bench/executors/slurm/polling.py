@@ -110,25 +110,26 @@ def wait_for(runs: list, store, console: Console, *, poll_slurm_s: float | None 
     lines = None if console.is_terminal else _SlurmLines(console.file)
     display = Live(console=console, refresh_per_second=1, transient=False) if lines is None else contextlib.nullcontext()
     with display as live:
-        while True:
-            if time.time() - last_query >= poll_slurm_s:
-                accounting.refresh_states(store, runs)
-                last_query = time.time()
+
+        def show() -> dict:
             table, counts = _progress_table(runs, store, started)
             if lines is not None:
                 lines.update(runs, store)
             else:
                 live.update(table)
+            return counts
+
+        while True:
+            if time.time() - last_query >= poll_slurm_s:
+                accounting.refresh_states(store, runs)
+                last_query = time.time()
+            counts = show()
             if counts["done"] + counts["failed"] >= len(runs):
                 # Confirm with SLURM before giving up on a 'failed': a task leaving through
                 # submitit's requeue looks failed for a moment while its job is back in the queue.
                 accounting.refresh_states(store, runs)
                 last_query = time.time()
-                table, counts = _progress_table(runs, store, started)
-                if lines is not None:
-                    lines.update(runs, store)
-                else:
-                    live.update(table)
+                counts = show()
                 if counts["done"] + counts["failed"] >= len(runs):
                     break
             time.sleep(POLL_DISK_S)
