@@ -138,7 +138,9 @@ def test_a_piped_run_of_the_demo_model_prints_progress_for_each_run_before_it_fi
     for label in ("Baseline", "SSA"):
         words = [line.split(": ", 1)[1] for line in err.splitlines() if f" {label}: " in line]
         done = words.index(next(w for w in words if w.startswith("done")))
-        assert any(w.startswith("iteration ") for w in words[:done]), err
+        # Progress is a line naming an iteration: "iteration 8/20 (40%), loss ..." or, when the
+        # progress file's last write before a poll was a validation, "validated at iteration 8".
+        assert any(w.startswith("iteration ") or " at iteration " in w for w in words[:done]), err
 
 
 def test_a_slurm_submitter_writing_to_a_log_prints_each_runs_state_changes_and_progress(tmp_path, monkeypatch):
