@@ -35,7 +35,7 @@ def build(name: str, classifier: str):
     from mmengine.model import revert_sync_batchnorm
     from mmseg.registry import MODELS
 
-    from ssa_bench.configs.classifier import apply_classifier
+    from ssa_bench.configs.classifier_wiring import apply_classifier
 
     cfg = model_cfg(name)
     if classifier != "plain":

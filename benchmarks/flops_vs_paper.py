@@ -32,7 +32,7 @@ TOLERANCE = 0.05
 
 def ssa_available() -> tuple[bool, str]:
     try:
-        from ssa_bench.configs.classifier import apply_ssa  # noqa: F401
+        from ssa_bench.configs.classifier_wiring import apply_ssa  # noqa: F401
     except ImportError as error:
         return False, str(error)
     return True, ""

@@ -30,9 +30,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 from gather_scale import synthetic_record  # noqa: E402
 
-from ssa_bench.plan import plan  # noqa: E402
 from ssa_bench.report.gather import gather  # noqa: E402
-from ssa_bench.matrix import load_spec  # noqa: E402
+from ssa_bench.matrix import load_spec, plan  # noqa: E402
 
 TARGET_S = 2.0
 PLAN_CPU_TARGET_S = 1.0

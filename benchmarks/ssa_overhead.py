@@ -62,7 +62,7 @@ def build(name: str, ssa: dict | None):
     from mmengine.model import revert_sync_batchnorm
     from mmseg.registry import MODELS
 
-    from ssa_bench.configs.classifier import apply_ssa
+    from ssa_bench.configs.classifier_wiring import apply_ssa
 
     cfg = model_cfg(name)
     if ssa is not None:

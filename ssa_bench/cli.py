@@ -1,4 +1,5 @@
-"""The ``ssa-bench`` command line: parses arguments, calls one function per command, maps errors.
+"""The ``ssa-bench`` command line: parses arguments, calls the command's module (``ssa_bench/commands/<verb>.py``),
+maps errors.
 
 Exit codes (fixed by the contract): 0 success, 1 some runs failed (or a --check-paper gate
 tripped), 2 bad input -- a spec, an argument or missing data -- with a one-line error on stderr.
@@ -162,8 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="the spec's table: paper, ours, delta")
     _add_spec_arguments(report)
-    report.add_argument("--format", action="append", choices=["latex", "markdown", "csv"], default=None,
-                        help="output format (repeatable; default: all three)")
+    report.add_argument("--format", action="append", choices=["latex", "markdown", "csv", "json"], default=None,
+                        help="output format (repeatable; default: latex, markdown and csv; json on request)")
     report.add_argument("--out", default=None, help="output directory (default <results>/reports/<spec>)")
     report.add_argument("--check-paper", type=_tolerance, action="append", default=None, metavar="TOL",
                         help="compare every cell that has a paper number and exit 1 when one differs by more "
@@ -288,9 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     missing = _missing_command(parser, args)
     if missing is not None:
         return missing
-    from ssa_bench import commands
+    from importlib import import_module
 
-    handler = getattr(commands, f"cmd_{args.command}")
+    # One module per verb (ssa_bench/commands/<verb>.py): only the one asked for is imported.
+    handler = getattr(import_module(f"ssa_bench.commands.{args.command}"), f"cmd_{args.command}")
     try:
         return handler(args)
     except UserError as error:

@@ -86,10 +86,10 @@ def test_weights_list_names_every_paper_baseline_whole_on_a_narrow_terminal(monk
 
     from rich.console import Console
 
-    from ssa_bench import commands
+    from ssa_bench.commands import weights as weights_command
 
     screen = io.StringIO()
-    monkeypatch.setattr(commands, "_out", Console(file=screen, width=60))
+    monkeypatch.setattr(weights_command, "out", Console(file=screen, width=60))
     assert main(["weights", "list"]) == 0
     for name in ("seaformer_b", "afformer_b", "vit_adapter_l", "segformer_b5", "upernet_swin_l"):
         assert name in screen.getvalue()
@@ -121,7 +121,7 @@ def test_run_status_report_figures_of_a_tiny_spec(tmp_path, capsys):
     assert main(["run", str(spec), *argv]) == 0
     assert "2 already done" in capsys.readouterr().err
     out = tmp_path / "report"
-    assert main(["report", str(spec), "--format", "csv", "--out", str(out), *argv]) == 0
+    assert main(["report", str(spec), "--format", "csv", "--format", "json", "--out", str(out), *argv]) == 0
     capsys.readouterr()
     import pandas as pd
 
@@ -129,6 +129,13 @@ def test_run_status_report_figures_of_a_tiny_spec(tmp_path, capsys):
     miou = frame[frame["metric"] == "mIoU"].set_index("label")["ours"]
     for label, record in records.items():
         assert miou[label] == pytest.approx(record["metrics"]["mIoU"], abs=0.01)
+    # The evaluate stage kept each run's bootstrap draws; the JSON report carries the intervals.
+    for row in rows:
+        assert (results / "runs" / row["id"] / "stages" / "evaluate_draws.bin").is_file()
+    (table_json,) = [path for path in out.glob("*.json") if not path.name.endswith(".provenance.json")]
+    document = json.loads(table_json.read_text())
+    for cell in (cell for cell in document["cells"] if cell["metric"] == "mIoU"):
+        assert cell["ci_low"] <= cell["ours"] <= cell["ci_high"], cell
     assert main(["figures", str(spec), "--out", str(tmp_path / "figures"), *argv]) == 0
     assert list((tmp_path / "figures").glob("*.pdf")) or list((tmp_path / "figures").glob("*.png"))
 
@@ -270,12 +277,12 @@ def test_ctrl_c_in_weights_fetch_says_what_is_kept(monkeypatch, tmp_path, capsys
 
 
 def test_ctrl_c_in_run_says_finished_runs_are_kept(monkeypatch, tmp_path, capsys):
-    from ssa_bench import commands
+    from ssa_bench.commands import run as run_command
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, "cmd_run", interrupted)
+    monkeypatch.setattr(run_command, "cmd_run", interrupted)
     assert main(["run", "tables/table3.yaml", "--results-dir", str(tmp_path)]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "finished runs are kept" in err[0]
@@ -295,12 +302,38 @@ def test_a_damaged_archive_is_one_line_without_escaped_newlines(tmp_path):
 
 
 def test_ctrl_c_in_a_slurm_run_says_the_jobs_keep_running(monkeypatch, tmp_path, capsys):
-    from ssa_bench import commands
+    from ssa_bench.commands import run as run_command
 
     def interrupted(args):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(commands, "cmd_run", interrupted)
+    monkeypatch.setattr(run_command, "cmd_run", interrupted)
     assert main(["run", "tables/table3.yaml", "--executor", "slurm", "--results-dir", str(tmp_path)]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "keep running" in err[0] and "finished runs" not in err[0]
+
+
+def test_each_command_is_one_module_and_only_the_one_asked_for_is_imported(tmp_path):
+    """ssa_bench/commands/ holds one module per verb of the parser (plus shared.py), each with its
+    cmd_<verb>; `status` imports its own module and the shared one, none of the other verbs'."""
+    import argparse
+    import importlib
+    import subprocess
+    import sys
+
+    from ssa_bench.cli import build_parser
+
+    parser = build_parser()
+    verbs = set(next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices)
+    modules = {path.stem for path in (REPO / "ssa_bench" / "commands").glob("*.py")} - {"__init__", "shared"}
+    assert modules == verbs
+    for verb in verbs:
+        assert callable(getattr(importlib.import_module(f"ssa_bench.commands.{verb}"), f"cmd_{verb}"))
+    code = ("import sys\nfrom ssa_bench.cli import main\n"
+            f"code = main(['status', 'tables/table3.yaml', '--json', '--results-dir', {str(tmp_path)!r}])\n"
+            "print(sorted(m for m in sys.modules if m.startswith('ssa_bench.commands')), file=sys.stderr)\n"
+            "sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    loaded = done.stderr.strip().splitlines()[-1]
+    assert loaded == str(["ssa_bench.commands", "ssa_bench.commands.shared", "ssa_bench.commands.status"]), loaded

@@ -20,7 +20,7 @@ DOCS = [ROOT / "README.md", ROOT / "experiments" / "README.md", *sorted((ROOT / 
 # ssa_bench/a/b.py, ssa_bench/a/, ssa_bench/a (stops at what cannot be part of a path)
 PACKAGE_PATH = re.compile(r"ssa_bench/[A-Za-z0-9_./]*[A-Za-z0-9_/]")
 LAYOUT_DOCS = [ROOT / "README.md", ROOT / "docs" / "ARCHITECTURE.md"]
-# `plan.py` or `store/atomic.py` in backquotes: a module the text locates in the package
+# `run.py` or `store/atomic.py` in backquotes: a module the text locates in the package
 SHORT_NAME = re.compile(r"`([A-Za-z0-9_]+(?:/[A-Za-z0-9_]+)*\.py)`")
 
 
@@ -32,7 +32,7 @@ def short_names(text: str) -> list[str]:
     return sorted({match.group(1) for match in SHORT_NAME.finditer(text)})
 
 
-# ssa_bench.report.gather.gather, ssa_bench.plan.plan: a module, then the names it defines
+# ssa_bench.report.gather.gather, ssa_bench.matrix.run.plan: a module, then the names it defines
 DOTTED_NAME = re.compile(r"ssa_bench(?:\.[A-Za-z_][A-Za-z0-9_]*)+")
 
 
@@ -69,7 +69,7 @@ def _resolves(dotted: str) -> bool:
 
 
 def _exists_in_package(name: str) -> bool:
-    """A short name like `plan.py` or `store/atomic.py`: somewhere under ssa_bench/ (or the
+    """A short name like `run.py` or `store/atomic.py`: somewhere under ssa_bench/ (or the
     repository root, for tests/..., benchmarks/...)."""
     if (ROOT / name).exists():
         return True
@@ -95,8 +95,8 @@ def test_every_dotted_name_a_doc_gives_resolves(doc):
 
 
 def test_the_checks_find_a_stale_pointer():
-    assert _resolves("ssa_bench.report.gather.gather") and _resolves("ssa_bench.plan.Run")
-    assert not _resolves("ssa_bench.report.tables") and not _resolves("ssa_bench.plan.no_such_function")
+    assert _resolves("ssa_bench.report.gather.gather") and _resolves("ssa_bench.matrix.run.Run")
+    assert not _resolves("ssa_bench.report.tables") and not _resolves("ssa_bench.matrix.run.no_such_function")
     text = "the records are in `store.py` and ssa_bench/report/tables.py"
     assert package_paths(text) == ["ssa_bench/report/tables.py"] and not (ROOT / package_paths(text)[0]).exists()
     assert short_names(text) == ["store.py"] and not _exists_in_package("store.py")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from ssa_bench.executors.base import prepare_runs, select_runs
-from ssa_bench.plan import Run, estimate_seconds, plan, run_id
-from ssa_bench.matrix import load_spec
+from ssa_bench.matrix import Run, load_spec, plan, run_id
+from ssa_bench.matrix.cost import estimate_seconds
 from ssa_bench.store import Store
 
 REPO = Path(__file__).resolve().parents[1]

@@ -154,8 +154,7 @@ def test_the_worker_does_not_hide_the_failure_when_it_cannot_record_it(tmp_path,
 
 def test_status_shows_a_local_run_whose_worker_is_gone_as_failed(tmp_path, capsys, monkeypatch, from_repo_root):
     from ssa_bench.cli import main
-    from ssa_bench.plan import plan
-    from ssa_bench.matrix import load_spec
+    from ssa_bench.matrix import load_spec, plan
 
     spec = tmp_path / "one.yaml"
     spec.write_text("name: one\nbase: {baseline: segformer_mini, dataset: demo_shapes}\n"

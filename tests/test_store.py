@@ -12,7 +12,7 @@ import pytest
 
 from ssa_bench.errors import UserError
 from ssa_bench.executors.base import prepare_runs, select_runs
-from ssa_bench.plan import Run
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Damaged, Owner, Store, records
 
 REPO = Path(__file__).resolve().parents[1]

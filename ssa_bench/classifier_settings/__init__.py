@@ -12,6 +12,7 @@ import importlib
 from typing import Any
 
 from ssa_bench.classifier_settings.fields import SettingsError
+from ssa_bench.errors import UserError
 
 # type -> the module holding its settings dataclass and ``resolve``.
 CLASSIFIER_TYPES: dict[str, str] = {
@@ -43,4 +44,32 @@ def resolve_classifier(block: dict[str, Any]) -> tuple[str, Any]:
     return kind, settings_module(kind).resolve(block)
 
 
-__all__ = ["CLASSIFIER_TYPES", "SettingsError", "resolve_classifier", "settings_module"]
+def run_classifier(config: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The pixel classifier a run config chooses, resolved: ``(type, settings as a dict)`` of its
+    ``classifier:`` block or of its enabled ``ssa:`` block; None for the plain classifier.
+
+    A bad setting of a ``classifier:`` block is a :class:`UserError` at ``classifier.<key>``."""
+    from ssa_bench.classifier_settings.ssa import resolve_settings
+
+    block = config.get("classifier")
+    ssa = config.get("ssa") or {}
+    if block and ssa.get("enabled"):
+        # Two classifiers cannot wrap one head; the spec loader should not let this through, but
+        # a hand-written run.json could.
+        raise UserError("a run config enables both an 'ssa' block and a 'classifier' block",
+                        key="classifier",
+                        fix="keep one: 'ssa: {enabled: false}' beside 'classifier:', or drop 'classifier:'")
+    if block:
+        try:
+            kind, settings = resolve_classifier(block)
+            if kind == "ssa":
+                return kind, resolve_settings({**settings.to_dict(), "enabled": True}).to_dict()
+            return kind, settings.to_dict()
+        except SettingsError as error:
+            raise UserError(error.message, key=f"classifier.{error.key}", fix=error.fix) from None
+    if ssa.get("enabled"):
+        return "ssa", resolve_settings(ssa).to_dict()
+    return None
+
+
+__all__ = ["CLASSIFIER_TYPES", "SettingsError", "resolve_classifier", "run_classifier", "settings_module"]

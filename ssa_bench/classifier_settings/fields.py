@@ -1,23 +1,21 @@
-"""Type and range checks shared by every classifier's settings dataclass (no torch).
+"""Every classifier's settings dataclass, checked by the one engine (``ssa_bench.validation.rules``).
 
 A classifier's settings are a frozen dataclass whose field types are ``bool``, ``int``, ``float``
-or a ``Literal`` of strings; :func:`resolve_fields` turns a spec block into an instance, naming
-the offending key in :class:`SettingsError` so the spec loader can point at ``rows[2].classifier.x``.
+or a ``Literal`` of strings; :func:`as_field` turns each into the engine's Field (with its range
+rule), and :func:`resolve_fields` turns a spec block into an instance, naming the offending key in
+:class:`SettingsError` so the spec loader can point at ``rows[2].classifier.x``.
 """
 from __future__ import annotations
 
-import difflib
-import math
 from dataclasses import fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
+from ssa_bench.validation import rules
+from ssa_bench.validation.rules import Field, Invalid
 
-class SettingsError(ValueError):
-    """A bad classifier setting: ``key`` (within the block), what is wrong, and the fix."""
-
-    def __init__(self, key: str, message: str, fix: str = "") -> None:
-        super().__init__(message)
-        self.key, self.message, self.fix = key, message, fix
+# A bad classifier setting: ``key`` (within the block), what is wrong, and the fix -- the one
+# engine's error, which the spec loader turns into a SpecError at rows[2].classifier.<key>.
+SettingsError = Invalid
 
 
 def field_names(cls) -> tuple[str, ...]:
@@ -28,37 +26,19 @@ def _field_default(cls, name: str) -> Any:
     return next(f.default for f in fields(cls) if f.name == name)
 
 
-def check_type(key: str, value: Any, hint: Any) -> None:
+def as_field(hint: Any, rule: Any = None) -> Field:
+    """The engine's Field of a settings dataclass field: its type hint (``bool``, ``int``, ``float``
+    or a ``Literal`` of strings) and its range rule (">=0", ">0", or a closed interval ``(low, high)``)."""
     if get_origin(hint) is Literal:
-        allowed = get_args(hint)
-        if value not in allowed:
-            raise SettingsError(key, f"'{value}' is not allowed",
-                                f"use one of: {', '.join(map(str, allowed))}")
-        return
-    if hint is bool:
-        ok = isinstance(value, bool)
-    elif hint is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    elif hint is float:
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if ok and not math.isfinite(value):
-            raise SettingsError(key, f"must be a finite number, got {value}", "give a finite value")
-    else:
-        ok = isinstance(value, hint)
-    if not ok:
-        raise SettingsError(key, f"expected {getattr(hint, '__name__', hint)}, got "
-                                 f"{type(value).__name__} {value!r}", "fix the value's type")
-
-
-def check_range(key: str, value: Any, rule: Any) -> None:
-    """``rule``: ">=0", ">0", or a closed interval ``(low, high)``."""
-    if rule == ">=0" and value < 0:
-        raise SettingsError(key, f"must be >= 0, got {value}", "use 0 to switch it off")
-    if rule == ">0" and value <= 0:
-        raise SettingsError(key, f"must be > 0, got {value}", "use a positive value")
-    if isinstance(rule, tuple) and not rule[0] <= value <= rule[1]:
-        raise SettingsError(key, f"must be in [{rule[0]}, {rule[1]}], got {value}",
-                            f"use a value between {rule[0]} and {rule[1]}")
+        return Field(str, choices=get_args(hint))
+    bounds: dict[str, Any] = {}
+    if rule == ">=0":
+        bounds = {"at_least": 0, "what": "0 or more (0 switches it off)"}
+    elif rule == ">0":
+        bounds = {"at_least": 1} if hint is int else {"above": 0, "what": "a positive value"}
+    elif isinstance(rule, tuple):
+        bounds = {"at_least": rule[0], "at_most": rule[1]}
+    return Field(hint, finite=hint is float, **bounds)
 
 
 def resolve_fields(cls, block: dict[str, Any] | None, presets: dict[str, dict] | None = None,
@@ -72,11 +52,9 @@ def resolve_fields(cls, block: dict[str, Any] | None, presets: dict[str, dict] |
     hints = {name: hint for name, hint in get_type_hints(cls).items() if name in names}
     for key, value in block.items():
         if key not in hints:
-            close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
             raise SettingsError(key, f"unknown {getattr(cls, 'LABEL', cls.__name__)} setting '{key}'",
-                                f"{hint}use one of: {', '.join(sorted(names))}")
-        check_type(key, value, hints[key])
+                                f"{rules.closest(str(key), names)}use one of: {', '.join(sorted(names))}")
+        rules.check_field(value, as_field(hints[key], (ranges or {}).get(key)), key)
     values = dict(block)
     if presets is not None:
         # The preset's name goes into the values too, so the settings always say which preset
@@ -86,6 +64,4 @@ def resolve_fields(cls, block: dict[str, Any] | None, presets: dict[str, dict] |
     for key, value in values.items():
         if hints[key] is float:
             values[key] = float(value)
-        if ranges and key in ranges:
-            check_range(key, values[key], ranges[key])
     return cls(**values)

@@ -26,10 +26,11 @@ vit_adapter_l  AdamW 2e-5, wd 0.05, layer-wise lr decay 0.95 over the 24 ViT blo
 
 What a composer reads besides ``model``/``optim_wrapper``/``param_scheduler``:
 
-* ``recipe.lr_for(dataset)``: the base learning rate on that dataset (per-dataset values live in
-  ``lr_by_dataset``); ``recipe.optim_wrapper_for(dataset)`` is the optim wrapper with it set.
-* ``recipe.param_scheduler_for(max_iters)``: the schedule stretched to the run's length (the
-  shipped configs end at 160k; COCO-Stuff and PASCAL-Context run 80k).
+* ``run_recipe(run_config)``: the recipe as one run trains it -- the run's classes and
+  ``train.pretrained``, and ``recipe.for_dataset(dataset)``: the model and optim wrapper with the
+  data set's learning rate (``lr_by_dataset``, ``recipe.lr_for(dataset)``) and overrides.
+* ``recipe.param_scheduler``: the shipped 160k schedule; ``schedule.py`` stretches it to the
+  run's length (COCO-Stuff and PASCAL-Context run 80k).
 * ``recipe.imports``: ``custom_imports`` the model needs (the ports register themselves).
 * ``recipe.test_cfg``-like settings stay in ``model["test_cfg"]`` (e.g. sliding window).
 
@@ -50,6 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ssa_bench.errors import UserError
+from ssa_bench.vocabulary.names import dataset_info
 
 PORTS_MODULE = "ssa_bench.models.backbones"
 
@@ -97,39 +99,12 @@ class BaselineRecipe:
                 node = node[part]
             node[leaf] = copy.deepcopy(value)
 
-    def param_scheduler_for(self, max_iters: int) -> list[dict[str, Any]]:
-        """The schedule with its decay ending at ``max_iters``, as mmcv 1.x ran it.
-
-        mmcv 1.x's ``PolyLrUpdaterHook`` (which the authors' mmseg 0.x used) decays over all
-        iterations from 0 and multiplies that lr by the linear warm-up factor during the warm-up
-        (``mmcv/runner/hooks/lr_updater.py``: ``get_lr`` with ``progress = runner.iter``,
-        ``max_progress = runner.max_iters``; ``get_warmup_lr``). mmengine's schedulers are
-        chainable: ``LinearLR`` over the warm-up and ``PolyLR`` over the whole run, both active
-        during the warm-up, give exactly that product when the poly decays to 0 (every warm-up
-        recipe here). An mmengine scheduler reaches its end value at step ``end - 1``
-        (``total_iters = end - begin - 1``), so ``end`` is one past mmcv's ``warmup_iters`` and
-        ``max_iters``; tests/configs/test_poly_span.py compares both at several iterations.
-
-        The warm-up keeps its length (1500 iterations at 160k and at 80k, as the authors ran
-        it) unless that is more than a tenth of the run -- a short CPU run -- where it is cut
-        to a tenth.
-        """
-        if max_iters < 1:
-            raise ValueError(f"max_iters must be positive, got {max_iters}")
-        schedulers = copy.deepcopy(self.param_scheduler)
-        *warmups, decay = schedulers
-        warmup_end = max((s["end"] for s in warmups), default=0)
-        if warmup_end > max_iters // 10:
-            warmup_end = max_iters // 10
-            warmups = [w for w in warmups if warmup_end > w.get("begin", 0)]
-        if warmups and decay.get("eta_min", 0.0) != 0.0:
-            # (lr - eta_min) * poly + eta_min is not a product with the warm-up factor
-            raise ValueError("a warm-up chained with a poly decay to eta_min != 0 is not mmcv 1.x's schedule")
-        for warmup in warmups:
-            warmup["end"] = warmup_end + 1
-        decay["begin"] = 0
-        decay["end"] = max_iters + 1
-        return warmups + [decay]
+    def for_dataset(self, dataset: str) -> "BaselineRecipe":
+        """This recipe as it trains on ``dataset``: the model and optim wrapper with the data
+        set's learning rate and overrides applied (a copy; nothing per data set left)."""
+        return BaselineRecipe(model=self.model_for(dataset), optim_wrapper=self.optim_wrapper_for(dataset),
+                              param_scheduler=copy.deepcopy(self.param_scheduler), imports=list(self.imports),
+                              shipped_pretrained=self.shipped_pretrained)
 
 
 def mmseg_config_dir() -> str:
@@ -381,6 +356,22 @@ def baseline_recipe(name: str, num_classes: int, pretrained: str | None = None) 
     if pretrained:
         _attach_pretrained(recipe, name, pretrained)
     return recipe
+
+
+def num_classes(run_config: dict) -> int:
+    definition = run_config.get("dataset_def")
+    if definition:
+        return len(definition["classes"])
+    return dataset_info(run_config["dataset"], key="dataset").num_classes
+
+
+def run_recipe(run_config: dict) -> BaselineRecipe:
+    """The baseline's recipe as this run trains it: its data set's classes, learning rate and
+    overrides, its ``train.pretrained`` checkpoint. The model and optimisation sections of the
+    config start from it (``model.py``, ``schedule.py``)."""
+    pretrained = (run_config.get("train") or {}).get("pretrained")
+    recipe = baseline_recipe(run_config["baseline"], num_classes(run_config), pretrained)
+    return recipe.for_dataset(run_config["dataset"])
 
 
 def buildable_baselines() -> list[str]:

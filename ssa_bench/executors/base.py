@@ -4,13 +4,13 @@
 Around the backend-specific :meth:`Executor.execute`, the base class owns what must not differ
 between backends: the ``--max-parallel`` check, which runs still need executing
 (:func:`select_runs`, with the store's rule that a valid record means done), which runs are in
-flight elsewhere (:func:`in_flight`: a live claim, or a SLURM job the disk says is queued), and
-the preparation of a run about to be trained again (results dropped for ``--force``, damaged files
-moved aside, kept).
+flight elsewhere (:func:`in_flight`: a live claim, or what the run's own backend says of the
+process or job its state names), and the preparation of a run about to be trained again (results
+dropped for ``--force``, damaged files moved aside, kept).
 """
 from __future__ import annotations
 
-import socket
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
@@ -18,7 +18,19 @@ from rich.console import Console
 
 from ssa_bench.errors import UserError
 from ssa_bench.store import Store
-from ssa_bench.store.claims import _pid_alive
+
+# Each executor name and the class that runs it. Imported on demand (:func:`backend`): the SLURM
+# backend is not needed by local runs, and a backend module imports this one.
+BACKENDS = {
+    "local": "ssa_bench.executors.local:LocalExecutor",
+    "slurm": "ssa_bench.executors.slurm:SlurmExecutor",
+}
+
+
+def backend(name: str) -> type["Executor"]:
+    """The Executor class of a BACKENDS name."""
+    module, attribute = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass
@@ -32,23 +44,17 @@ class Outcome:
 def in_flight(store: Store, run_id: str, state: dict | None = None) -> bool:
     """Queued or running somewhere that may still finish it.
 
-    A live claim says so for every executor. Without one, a SLURM job is trusted until `status`
-    (sacct) says otherwise; a local worker only while its process lives on this host -- after a
-    Ctrl-C or a reboot its 'running' is stale.
+    A live claim says so for every executor. Without one, the backend named in the run's state
+    answers (``Executor.state_in_flight``); a state naming no known backend (written before states
+    named theirs) is judged as a local one.
     """
     if store.claim_is_live(run_id):
         return True
     state = state if state is not None else store.read_state(run_id)
     if not isinstance(state, dict) or state.get("state") not in ("queued", "running"):
         return False
-    if state.get("executor") == "slurm":
-        return True
-    if state.get("host") not in (None, socket.gethostname()):
-        return True
-    # A local "running" state without a pid (written by an older version, or cut short) has no
-    # process to ask; os.kill(0, 0) would ask our own process group and call it alive forever.
-    pid = state.get("pid")
-    return state.get("state") == "running" and isinstance(pid, int) and pid > 0 and _pid_alive(pid)
+    name = state.get("executor")
+    return backend(name if name in BACKENDS else "local").state_in_flight(state)
 
 
 def select_runs(runs: list, store: Store, rerun_failed: bool = False, force: bool = False):
@@ -124,6 +130,12 @@ class Executor(ABC):
 
     def describe(self, runs: list) -> None:
         """Dry run: say what would be executed; nothing is written."""
+
+    @staticmethod
+    @abstractmethod
+    def state_in_flight(state: dict) -> bool:
+        """Whether the worker or job that a 'queued' or 'running' state of this backend names may
+        still finish the run (asked by :func:`in_flight` when no live claim says so)."""
 
     @abstractmethod
     def execute(self, runs: list, attach: list) -> Outcome:

@@ -2,8 +2,10 @@
 
 A profile says what a lab's cluster looks like (partition, account, GPUs per node, time limit, how
 to set up the job's environment); a spec row may ask for more or less (``slurm: {gpus: 8,
-time: "48:00:00"}``, the spec grammar's ``slurm`` keys). :func:`job_resources` merges the two into the sbatch parameters submitit takes,
-so the dry run and the real submission are produced from the same dictionary.
+time: "48:00:00"}``). Both are checked by the one engine against one table of keys,
+``ssa_bench/vocabulary/slurm_keys.py``, and read by the one YAML reader. :func:`job_resources`
+merges the two into the sbatch parameters submitit takes, so the dry run and the real submission
+are produced from the same dictionary.
 
 No torch, no submitit: planning and ``--dry-run`` must work on a laptop without either a GPU or SLURM.
 """
@@ -11,14 +13,14 @@ from __future__ import annotations
 
 import math
 import os
-import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ssa_bench.errors import UserError
+from ssa_bench.validation import rules
+from ssa_bench.validation.yaml_file import read_yaml
+from ssa_bench.vocabulary.slurm_keys import ROW_KEYS, profile_keys
 
 DEFAULT_CLUSTER = "example-gpu"
 _REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -52,22 +54,6 @@ class ClusterProfile:
 
     def default_gpus(self) -> int:
         return self.gpus if self.gpus is not None else self.gpus_per_node
-
-
-_PROFILE_KEYS = {f.name for f in fields(ClusterProfile)} - {"name", "path"}
-# What a spec row may override under `slurm:` (the spec grammar's SLURM_KEYS); the rest is the
-# cluster's business.
-ROW_KEYS = {"gpus", "nodes", "cpus_per_gpu", "mem_per_gpu", "time", "partition", "constraint", "qos",
-            "account", "extra"}
-_INT_KEYS = {"gpus_per_node", "gpus", "nodes", "cpus_per_gpu", "cpus_per_task", "signal_delay_s",
-             "max_requeues", "max_parallel"}
-# Zero of these is no request at all (sbatch rejects --cpus-per-task=0; an array of 0 at once never runs).
-_POSITIVE_KEYS = {"nodes", "cpus_per_gpu", "cpus_per_task", "max_parallel"}
-# Beyond these a value is a typo (gpus: 100000000), refused here rather than as an odd sbatch error.
-_AT_MOST = {"gpus_per_node": 64, "gpus": 4096, "nodes": 1024, "cpus_per_gpu": 1024, "cpus_per_task": 4096,
-            "max_requeues": 1000, "max_parallel": 100_000}
-_MEM_KEYS = {"mem_per_gpu", "mem_per_cpu"}
-_STR_KEYS = {"description", "partition", "account", "qos", "constraint", "job_name", "python"}
 
 
 def search_dirs() -> list[Path]:
@@ -109,54 +95,19 @@ def find_profile(name: str | None) -> Path:
 def load_profile(name: str | None = None) -> ClusterProfile:
     path = find_profile(name)
     file = str(path)
-    data = _read_yaml(path)
+    data = read_yaml(path, what="cluster profile", arg="--cluster")
     if data is None or data == {}:
         raise UserError("the cluster profile is empty", file=file,
                         fix="set at least partition and time (see slurm/clusters/example-gpu.yaml)")
     if not isinstance(data, dict):
         raise UserError(f"a cluster profile is a mapping of keys to values, not a {type(data).__name__}",
                         file=file, fix="write one 'key: value' per line (see slurm/clusters/example-gpu.yaml)")
-    values = _check_values(data, file, allowed=_PROFILE_KEYS, where="")
+    values = _check_values(data, file, profile_keys(), where="")
     values = {k: v for k, v in values.items() if v is not None or k in ("gpus", "nodes", "max_parallel")}
     profile = ClusterProfile(name=path.stem, path=file, **values)
     _check_consistency(profile, set(data))
     job_resources(profile)   # what every run inherits must make a valid job on its own
     return profile
-
-
-def _read_yaml(path: Path):
-    file = str(path)
-    try:
-        text = path.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise UserError(f"not UTF-8 text (byte {error.start})", file=file,
-                        fix="save the profile as UTF-8 YAML") from None
-    except OSError as error:
-        raise UserError(f"cannot read the cluster profile ({error.strerror})", file=file,
-                        fix="check the path and its permissions") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise UserError(f"not valid YAML: {_yaml_problem(error)}", file=file,
-                        fix="check the indentation and quoting there") from None
-    except RecursionError:
-        raise UserError("not valid YAML: brackets nested too deeply to read", file=file,
-                        fix="write one 'key: value' per line (see slurm/clusters/example-gpu.yaml)") from None
-
-
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """Where and what, e.g. 'line 2, column 7: while scanning a quoted scalar: found unexpected end
-    of stream (line 3, column 1)': the construct that was left open is where the typo usually is."""
-    def at(mark) -> str:
-        return f"line {mark.line + 1}, column {mark.column + 1}"
-
-    problem_mark, context_mark = getattr(error, "problem_mark", None), getattr(error, "context_mark", None)
-    problem = getattr(error, "problem", None) or error.__class__.__name__
-    context = getattr(error, "context", None)
-    if context_mark is not None and context:
-        text = f"{at(context_mark)}: {context}: {problem}"
-        return text + (f" ({at(problem_mark)})" if problem_mark is not None else "")
-    return f"{at(problem_mark)}: {problem}" if problem_mark is not None else problem
 
 
 def _check_consistency(profile: ClusterProfile, given: set[str]) -> None:
@@ -180,97 +131,14 @@ def _check_consistency(profile: ClusterProfile, given: set[str]) -> None:
                             f"or raise time")
 
 
-def parse_minutes(value) -> int | None:
-    """SLURM's time formats (minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS) -> whole minutes."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value if value > 0 else None
-    if not isinstance(value, str):
-        return None
-    match = re.fullmatch(r"\s*(?:(\d+)-)?(\d+)(?::(\d+))?(?::(\d+))?\s*", value)
-    if not match:
-        return None
-    days, first, second, third = match.groups()
-    # SLURM reads "25:99" as 25 min 99 s; a limit written like that is a typo, not a request.
-    if days is not None:          # D-HH[:MM[:SS]]
-        if int(first) > 23 or int(second or 0) > 59 or int(third or 0) > 59:
-            return None
-        seconds = int(days) * 86400 + int(first) * 3600 + int(second or 0) * 60 + int(third or 0)
-    elif third is not None:       # HH:MM:SS
-        if int(second) > 59 or int(third) > 59:
-            return None
-        seconds = int(first) * 3600 + int(second) * 60 + int(third)
-    elif second is not None:      # MM:SS
-        if int(second) > 59:
-            return None
-        seconds = int(first) * 60 + int(second)
-    else:                         # minutes
-        seconds = int(first) * 60
-    minutes = math.ceil(seconds / 60)
-    return minutes if minutes > 0 else None
-
-
-def parse_memory(value) -> str | None:
-    """A size as sbatch takes it: a number means GB; "48G", "48GB", "4096M", "1T" pass (normalised)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if value <= 0:
-            return None
-        return f"{int(value)}G" if float(value).is_integer() else f"{int(value * 1024)}M"
-    if not isinstance(value, str):
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([KMGT])B?\s*", value, flags=re.IGNORECASE)
-    if not match or int(match.group(1)) <= 0:
-        return None
-    return f"{match.group(1)}{match.group(2).upper()}"
-
-
-def _check_values(data: dict, file: str, *, allowed: set[str], where: str) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        path = f"{where}{key}"
-        if key not in allowed:
-            raise UserError(f"unknown key '{key}'", file=file, key=path,
-                            fix=f"use one of: {', '.join(sorted(allowed))}")
-        if value is None:
-            out[key] = None
-        elif key in _INT_KEYS:
-            least = 1 if key in _POSITIVE_KEYS else 0
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise UserError(f"must be a whole number >= {least}, got {value!r}", file=file, key=path,
-                                fix="write e.g. 4" + (" (or leave the key out for the default)" if least else ""))
-            if value > _AT_MOST.get(key, value):
-                raise UserError(f"{value} is more than {_AT_MOST[key]:,}", file=file, key=path,
-                                fix="write the real count, e.g. 4")
-            out[key] = value
-        elif key == "time":
-            minutes = parse_minutes(value)
-            if minutes is None:
-                raise UserError(f"not a SLURM time limit: {value!r}", file=file, key=path,
-                                fix='write minutes (e.g. 1440) or "HH:MM:SS" / "D-HH:MM:SS" (e.g. "2-00:00:00"), '
-                                    'minutes and seconds below 60, hours after a day below 24')
-            out[key] = minutes
-        elif key in _MEM_KEYS:
-            size = parse_memory(value)
-            if size is None:
-                raise UserError(f"not a memory size: {value!r}", file=file, key=path,
-                                fix='write e.g. "48G" or "4096M" (a bare number means GB)')
-            out[key] = size
-        elif key in _STR_KEYS:
-            if not isinstance(value, str):
-                raise UserError(f"must be a string, got {value!r}", file=file, key=path, fix="quote it")
-            out[key] = value
-        elif key == "extra":
-            if not isinstance(value, dict):
-                raise UserError("must map sbatch option names to values", file=file, key=path,
-                                fix="write e.g. {exclusive: true, mail-type: END}")
-            out[key] = {str(k).lstrip("-").replace("_", "-"): v for k, v in value.items()}
-        elif key in ("setup", "srun_args"):
-            if isinstance(value, str):
-                value = [value]
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise UserError("must be a list of strings", file=file, key=path,
-                                fix="write one shell line (or srun argument) per item")
-            out[key] = list(value)
-    return out
+def _check_values(data: dict, file: str, table: dict, *, where: str) -> dict[str, Any]:
+    """A profile's (or a row's ``slurm:``) values checked by the one engine against the fields of
+    ``ssa_bench.vocabulary.slurm_keys``, normalised (time in minutes, memory as sbatch writes it);
+    null means "the default" and passes."""
+    with rules.reported_as(UserError, file, where):
+        rules.check_keys(data, table, "")
+        return {key: None if value is None else rules.check_field(value, table[key], str(key))
+                for key, value in data.items()}
 
 
 @dataclass(frozen=True)
@@ -290,7 +158,7 @@ def job_resources(profile: ClusterProfile, row: dict | None = None, *, row_where
                   row_file: str | None = None) -> JobResources:
     """The sbatch parameters of one run: the profile, with the run's ``slurm:`` row overrides."""
     row_file = row_file or profile.path
-    overrides = _check_values(dict(row or {}), row_file, allowed=ROW_KEYS, where=f"{row_where}.")
+    overrides = _check_values(dict(row or {}), row_file, ROW_KEYS, where=row_where)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     merged = {f.name: getattr(profile, f.name) for f in fields(profile)}
     extra = dict(profile.extra)

@@ -27,8 +27,9 @@ from rich.table import Table
 
 from ssa_bench.executors.base import Executor, Outcome, in_flight
 from ssa_bench.executors.progress_lines import ProgressLines
-from ssa_bench.plan import Run
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Owner, Store
+from ssa_bench.store.claims import pid_alive
 from ssa_bench.store.storage import StorageError
 
 POLL_SECONDS = 0.5
@@ -334,6 +335,17 @@ class LocalExecutor(Executor):
     def __init__(self, store: Store, *, worker_command: tuple[str, ...] = WORKER_COMMAND, **options):
         super().__init__(store, **options)
         self.worker_command = tuple(worker_command)
+
+    @staticmethod
+    def state_in_flight(state: dict) -> bool:
+        # A worker on another host sharing the results is trusted; one on this host only while its
+        # process lives -- after a Ctrl-C or a reboot its 'running' is stale. A 'running' state
+        # without a pid (written by an older version, or cut short) has no process to ask:
+        # os.kill(0, 0) would ask our own process group and call it alive forever.
+        if state.get("host") not in (None, socket.gethostname()):
+            return True
+        pid = state.get("pid")
+        return state.get("state") == "running" and isinstance(pid, int) and pid > 0 and pid_alive(pid)
 
     def attachable(self, skipped: list) -> list:
         return [run for run in super().attachable(skipped) if _followable(self.store, run)]

@@ -1,7 +1,7 @@
 """``load_spec(path, profile, overrides) -> Spec``: read, validate, expand and resolve a matrix.
 
 The result holds one :class:`~ssa_bench.matrix.run.Run` per table cell to fill -- a row label, its section and column,
-a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.plan``).
+a seed, and the fully resolved run config whose hash is the run's id (``ssa_bench.matrix.run``).
 Nothing here imports torch: ``plan`` and ``status`` must answer in well under a second.
 """
 from __future__ import annotations
@@ -17,14 +17,15 @@ from ssa_bench.vocabulary.protocol import EVALUATE_DEFAULTS
 from ssa_bench.errors import SpecError
 from ssa_bench.classifier_settings import SettingsError, resolve_classifier
 from ssa_bench.classifier_settings.ssa import DISABLED_BLOCK, SSASettingsError, resolve_settings
+from ssa_bench.validation.yaml_file import read_yaml
 from ssa_bench.vocabulary import spec_keys as schema
 from ssa_bench.matrix.expand import expand, get_path, set_path
 from ssa_bench.matrix.overrides import parse_overrides
 from ssa_bench.matrix.run import Run, run_id
 from ssa_bench.matrix.report_settings import check_pivot_key, check_report
 from ssa_bench.matrix.values import check_value
-from ssa_bench.matrix.yaml_file import load_yaml
-from ssa_bench.matrix.profiles import PROFILES, apply_profile, measure_defaults, train_defaults
+from ssa_bench.matrix.profiles import apply_profile, measure_defaults, train_defaults
+from ssa_bench.vocabulary.profiles import PROFILES
 from ssa_bench.weights.catalog import check_pretrained, resolve_pretrained
 
 REPO_EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
@@ -64,7 +65,7 @@ def resolve_path(path: str) -> Path:
 
 
 def _read_yaml(path: Path) -> dict:
-    document = load_yaml(path)
+    document = read_yaml(path, error=SpecError, what="YAML spec", arg="SPEC")
     if document is None:
         raise SpecError("the spec file is empty", file=str(path), key="(file)",
                         fix="write at least `base: {baseline: ..., dataset: ...}` and `rows:`")
@@ -83,18 +84,9 @@ def _check_row_block(block, file: str, where: str, need_label: bool) -> None:
                         fix="add label: with the paper's row name, e.g. label: + SEPA")
 
 
-def _check_test_mode(evaluate: dict, file: str, where: str) -> None:
-    mode = evaluate.get("test_mode", "authors")
-    if mode not in schema.EVALUATE_TEST_MODES:
-        raise SpecError(f"unknown test mode '{mode}'", file=file, key=f"{where}.test_mode",
-                        fix=f"use one of: {', '.join(schema.EVALUATE_TEST_MODES)} (authors = as the "
-                            "SSA authors' configs: whole image, ViT-Adapter-L slides)")
-
-
 def _check_axis_key(key: str, file: str, where: str) -> None:
     parts = key.split(".")
-    nested = {"train": schema.TRAIN_KEYS, "measure": schema.MEASURE_KEYS, "slurm": schema.SLURM_KEYS,
-              "evaluate": schema.EVALUATE_KEYS}
+    nested = schema.NESTED
     allowed = set(schema.ROW_KEYS) - {"label", "section", "paper_only"}
     if parts[0] not in allowed:
         raise SpecError(f"unknown axis key '{key}'", file=file, key=f"{where}.{key}",
@@ -160,19 +152,12 @@ def _check_datasets(block, file: str) -> dict:
         if name in DATASETS:
             raise SpecError(f"inline dataset '{name}' shadows a built-in dataset", file=file, key=where,
                             fix="give your dataset another name")
-        schema.check_block(definition, schema.DATASET_KEYS, file, where)
+        schema.check_block(definition, schema.DATASET_KEYS, file, where)     # types, sizes, max_iters
         for required in ("root", "classes"):
             if required not in definition:
                 raise SpecError(f"inline dataset needs '{required}'", file=file, key=f"{where}.{required}",
                                 fix="give root: (a folder in ADE20K layout) and classes: [names...]")
         _check_classes(definition["classes"], file, f"{where}.classes")
-        if "crop_size" in definition:
-            schema.check_size(definition["crop_size"], file, f"{where}.crop_size")
-        if "scale" in definition:
-            schema.check_size(definition["scale"], file, f"{where}.scale")
-        if definition.get("max_iters", 1) < 1:
-            raise SpecError(f"max_iters must be at least 1, got {definition['max_iters']}", file=file,
-                            key=f"{where}.max_iters", fix="give a positive number of iterations")
         if not definition["root"].strip():
             raise SpecError("empty dataset root", file=file, key=f"{where}.root",
                             fix="give the folder holding images/ and annotations/")
@@ -248,11 +233,8 @@ def _check_baseline_and_dataset(values: dict, file: str, where: str, datasets: d
 def _check_ssa_block(values: dict, file: str, where: str) -> None:
     try:
         _resolved_ssa(values.get("ssa") or {})
-    except SSASettingsError as error:
-        from ssa_bench.classifier_settings.ssa import SSASettings
-
-        hint = schema.closest(str(error.key), SSASettings.field_names()) if "unknown" in error.message else ""
-        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=hint + error.fix) from None
+    except SSASettingsError as error:      # the engine's error: its fix has the 'did you mean'
+        raise SpecError(error.message, file=file, key=f"{where}.ssa.{error.key}", fix=error.fix) from None
 
 
 def _validate_paper_only(values: dict, file: str, where: str, datasets: dict) -> None:
@@ -265,23 +247,10 @@ def _validate_paper_only(values: dict, file: str, where: str, datasets: dict) ->
 
 def _validate_values(values: dict, file: str, where: str, datasets: dict) -> None:
     _check_baseline_and_dataset(values, file, where, datasets, required=True)
+    # Every other value of the row was checked where it was written (check_value: rows, axes,
+    # --set); what is left needs the row's baseline and its other blocks.
     baseline = values["baseline"]
     train = values.get("train") or {}
-    for key in ("crop_size",):
-        if key in train:
-            schema.check_size(train[key], file, f"{where}.train.{key}")
-    for key in ("max_iters", "batch_size", "val_interval", "checkpoint_interval"):
-        if key in train and train[key] < 1:
-            raise SpecError(f"{key} must be at least 1, got {train[key]}", file=file,
-                            key=f"{where}.train.{key}", fix="give a positive integer")
-    if "device" in train and train["device"] not in schema.TRAIN_DEVICES:
-        raise SpecError(f"unknown device '{train['device']}'", file=file, key=f"{where}.train.device",
-                        fix=f"use one of: {', '.join(schema.TRAIN_DEVICES)}")
-    if "input_size" in (values.get("measure") or {}):
-        schema.check_size(values["measure"]["input_size"], file, f"{where}.measure.input_size")
-    if values.get("evaluate") is not None:
-        schema.check_block(values["evaluate"], schema.EVALUATE_KEYS, file, f"{where}.evaluate")
-        _check_test_mode(values["evaluate"], file, f"{where}.evaluate")
     check_pretrained(train.get("pretrained"), baseline, file, f"{where}.train.pretrained")
     _check_classifier(values, file, where)
     _check_ssa_block(values, file, where)

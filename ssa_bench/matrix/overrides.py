@@ -3,16 +3,15 @@
 ``KEY`` is a dotted path. Its first part decides where it goes: a top-level spec key
 (``seeds``, ``columns``, ``report.caption``) changes the spec before expansion; a row key
 (``dataset``, ``baseline``, ``train.max_iters``, ``ssa.variant``, ``cfg.<mmseg key>``) is set on
-every run after the profile. VALUE is parsed as YAML, so ``train.lr=6e-5`` is a number and
-``seeds=[0,1,2]`` a list.
+every run after the profile. VALUE is parsed as YAML by the one reader
+(``ssa_bench.validation.yaml_file``), so ``train.lr=6e-5`` is a number and ``seeds=[0,1,2]`` a list.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from ssa_bench.errors import SpecError
+from ssa_bench.validation.yaml_file import parse_yaml_text
 from ssa_bench.vocabulary.spec_keys import ROW_KEYS, TOP_KEYS, unicode_note
 from ssa_bench.matrix.values import check_value, suggest
 
@@ -57,14 +56,9 @@ def parse_overrides(items) -> list[Override]:
         if head == "cfg" and key == "cfg":
             raise SpecError("--set cfg needs the mmseg key after it", key="--set",
                             fix="write e.g. --set cfg.model.decode_head.channels=256")
-        try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError as error:
-            raise SpecError(f"--set {key}: value '{raw}' is not valid YAML ({error.problem})", key="--set",
-                            fix="quote strings with special characters") from None
-        except RecursionError:
-            raise SpecError(f"--set {key}: the value nests too deeply to read", key="--set",
-                            fix="give a plain value, list or mapping") from None
+        # the one YAML reader: a key written twice in a --set mapping, an alias bomb or 1:30:00 read
+        # as a base-60 number are what they are in a spec file
+        value = parse_yaml_text(raw, error=SpecError, key=f"--set {key}") if raw.strip() else None
         if head in _ROW_LEVEL:
             check_value(key, value, None, f"--set {key}")
         if head == "ssa" and "." in key:

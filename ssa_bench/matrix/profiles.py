@@ -9,22 +9,9 @@ from __future__ import annotations
 
 from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.vocabulary.authors_runs import intervals
+from ssa_bench.vocabulary.profiles import CPU_DEMO, PAPER_BATCH_SIZE
 from ssa_bench.vocabulary.spec_keys import DEFAULT_LOG_BACKENDS
 
-PAPER_BATCH_SIZE = 16          # 4 GPUs x 4 images in the authors' configs
-
-# The one place the CPU demo's schedule is set (tuned so Table 3's seven runs finish within ten
-# minutes on two cores, two runs at a time: measured 6.5 min at 2000 iterations; see README).
-CPU_DEMO = {
-    "baseline": "segformer_mini",
-    "dataset": "demo_shapes",
-    # the demo model has no pretrained checkpoint: every demo run trains from scratch
-    "train": {"max_iters": 2000, "batch_size": 8, "crop_size": [64, 64], "val_interval": 500,
-              "checkpoint_interval": 500, "num_workers": 0, "device": "cpu", "pretrained": "none"},
-    "measure": {"input_size": [64, 64], "latency_warmup": 2, "latency_iters": 10, "threads": 1},
-}
-
-PROFILES = ("paper", "cpu-demo")
 
 
 def train_defaults(dataset: str, dataset_def: dict | None, baseline: str | None = None,

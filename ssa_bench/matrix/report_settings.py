@@ -8,6 +8,7 @@ the ``baseline_row``, the paper's table and its paper-only rows, the keys ``colu
 from __future__ import annotations
 
 from ssa_bench.errors import SpecError
+from ssa_bench.validation.rules import Field, check_field, reported_as
 from ssa_bench.vocabulary.spec_keys import closest
 from ssa_bench.vocabulary.metrics import METRICS
 
@@ -16,21 +17,20 @@ MAX_DECIMALS = 6
 # (docs/statistics.md): not at all, as [low, high], or as ± its half-width. CSV always carries it.
 INTERVAL_MODES = ("off", "ci", "pm")
 
-
-def _metric(name, file: str, key: str) -> None:
-    if name not in METRICS:
-        raise SpecError(f"unknown metric '{name}'", file=file, key=key,
-                        fix=f"{closest(str(name), METRICS)}use one of: {', '.join(METRICS)}")
+# The report block's values, as rules of the one validation engine.
+METRIC = Field(str, choices=METRICS, noun="metric")
+DECIMALS = Field(int, at_least=0, at_most=MAX_DECIMALS, example="mIoU: 1",
+                 what=f"a whole number of decimals from 0 to {MAX_DECIMALS}, e.g. mIoU: 1")
+# YAML reads a bare on/off as true/false: off is mapped above, and on is refused as a mode, not as a type.
+INTERVALS = Field((str, bool), choices=INTERVAL_MODES, noun="intervals mode")
 
 
 def interval_mode(report: dict, file: str | None = None) -> str:
     """``report.intervals`` as one of INTERVAL_MODES ("off" when absent; YAML's bare ``off`` is false)."""
     value = report.get("intervals", "off")
     value = "off" if value is False else value
-    if value not in INTERVAL_MODES:
-        raise SpecError(f"unknown intervals mode {value!r}", file=file, key="report.intervals",
-                        fix=f"{closest(str(value), INTERVAL_MODES)}use one of: {', '.join(INTERVAL_MODES)}")
-    return value
+    with reported_as(SpecError, file):
+        return check_field(value, INTERVALS, "report.intervals")
 
 
 def check_pivot_key(doc: dict, file: str) -> None:
@@ -56,16 +56,14 @@ def _ssa_fields():
 def check_report(doc: dict, report: dict, labels: set[str], paper_only_rows: list[str], file: str) -> None:
     """``labels``: every row label of the expanded matrix; ``paper_only_rows``: key paths of rows
     with ``paper_only: true``."""
-    columns = report.get("columns") or []
-    for index, metric in enumerate(columns):
-        _metric(metric, file, f"report.columns[{index}]")
-    if "rank_by" in report:
-        _metric(report["rank_by"], file, "report.rank_by")
-    for metric, places in (report.get("decimals") or {}).items():
-        _metric(metric, file, f"report.decimals.{metric}")
-        if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
-            raise SpecError(f"decimals must be a whole number from 0 to {MAX_DECIMALS}, got {places!r}", file=file,
-                            key=f"report.decimals.{metric}", fix="write e.g. mIoU: 1")
+    with reported_as(SpecError, file):
+        for index, metric in enumerate(report.get("columns") or []):
+            check_field(metric, METRIC, f"report.columns[{index}]")
+        if "rank_by" in report:
+            check_field(report["rank_by"], METRIC, "report.rank_by")
+        for metric, places in (report.get("decimals") or {}).items():
+            check_field(metric, METRIC, f"report.decimals.{metric}")
+            check_field(places, DECIMALS, f"report.decimals.{metric}")
     interval_mode(report, file)
     baseline_row = report.get("baseline_row")
     if baseline_row is not None and baseline_row not in labels:

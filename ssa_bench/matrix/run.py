@@ -1,4 +1,5 @@
-"""``Run``: one table cell to fill, from the spec's matrix to the report -- the one type every stage shares.
+"""``Run``: one table cell to fill, from the spec's matrix to the report -- the one type every stage shares;
+``plan(spec)``: a spec's runs.
 
 A run's id is the first 12 hex digits of sha256 over the canonical JSON of its resolved config.
 Labels, sections and columns are not hashed, so reordering a YAML file changes no id, and two
@@ -76,3 +77,9 @@ class Run:
     paper_dataset: str             # mapped them), to find the paper's numbers
     slurm: dict | None = None      # the row's slurm: block (resources), or None
     origin: str = ""               # key path of its row in the spec: rows[2], include[0], base
+
+
+def plan(spec) -> list[Run]:
+    """The spec's runs, in the matrix's order (the loader gave each its id); a copy, so a caller may
+    sort or filter it without changing the spec."""
+    return list(spec.runs)

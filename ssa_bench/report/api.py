@@ -1,5 +1,6 @@
 """What the CLI calls: gather a spec's runs, build its table, write or print it, gate on the paper.
 
+    report_table(spec, runs, store) -> ReportTable (numbers, intervals, cell texts, caption: in that order)
     write_report(spec, runs, store, formats, out_dir) -> {format: path}
     terminal_table(spec, runs, store) -> rich renderable
     check_paper(spec, runs, store, tolerance) -> PaperCheck (compared, differences, missing; paper_check.py)
@@ -9,40 +10,55 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from ssa_bench.errors import UserError
-from ssa_bench.store import write_text_atomic
-from ssa_bench.report.caption import provenance
+from ssa_bench.store import Store, write_text_atomic
+from ssa_bench.report.caption import from_scratch_baselines, write_caption
+from ssa_bench.report.cells import write_cell_texts
 from ssa_bench.report.gather import gather, results_root
+from ssa_bench.report.intervals import attach_intervals
 from ssa_bench.report.paper_check import (EXAMPLE, PaperCheck, Tolerances, compare_with_paper, parse_tolerances,
                                           uncovered_metrics)
 from ssa_bench.report.render_csv import render_csv
+from ssa_bench.report.render_json import render_json
 from ssa_bench.report.render_latex import render_latex
 from ssa_bench.report.render_markdown import render_markdown
 from ssa_bench.report.render_terminal import terminal_renderable, terminal_text
 from ssa_bench.report.table_model import ReportTable, build_table
 
-RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md"), "csv": (render_csv, ".csv")}
+RENDERERS = {"latex": (render_latex, ".tex"), "markdown": (render_markdown, ".md"), "csv": (render_csv, ".csv"),
+             "json": (render_json, ".json")}
+DEFAULT_FORMATS = ("latex", "markdown", "csv")     # json on request: --format json
 
 
 def report_table(spec, runs, store) -> ReportTable:
-    """Gather the spec's runs from the store and build its table model."""
-    from ssa_bench.report.caption import from_scratch_baselines
-    from ssa_bench.report.intervals import attach_intervals
-    from ssa_bench.store import Store
-
+    """Gather the spec's runs from the store and build its table model, each step once and in order:
+    every number (table_model), the bootstrap intervals from the runs' evidence (intervals), every
+    cell's and row's text (cells), the caption (caption). The renderers only lay it out."""
     frame = gather(store, runs)
     table = build_table(spec, frame)
     table.from_scratch = from_scratch_baselines(runs)
     table.batch_notes = sorted({note for note in frame["train_batch_note"] if isinstance(note, str) and note})
-    attach_intervals(table, frame, Store(results_root(store)))
     table.overrides = list(spec.overrides)
+    attach_intervals(table, frame, Store(results_root(store)))
+    write_cell_texts(table)
+    write_caption(table)
     return table
+
+
+def provenance(table: ReportTable) -> dict:
+    """What the report's provenance JSON records next to the rendered files."""
+    return {"table": table.name, "spec": table.spec_path, "profile": table.profile,
+            "paper_table": table.paper_name or None, "caption": table.caption_line, "notes": table.notes,
+            "overrides": list(table.overrides), "baselines": list(table.ours_baselines),
+            "datasets": list(table.ours_datasets), "eval_modes": list(table.ours_eval_modes),
+            "from_scratch": list(table.from_scratch), "batch_notes": list(table.batch_notes),
+            "runs": sorted({run_id for row in table.rows for run_id in row.run_ids})}
 
 
 def default_out_dir(spec, store) -> Path:
     return results_root(store) / "reports" / str(spec.name)
 
 
-def write_report(spec, runs, store, formats=("latex", "markdown", "csv"), out_dir=None,
+def write_report(spec, runs, store, formats=DEFAULT_FORMATS, out_dir=None,
                  table: ReportTable | None = None) -> dict[str, Path]:
     """Write the table in each format to `out_dir` (default <results>/reports/<spec name>/)."""
     unknown = [f for f in formats if f not in RENDERERS]

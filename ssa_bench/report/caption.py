@@ -1,4 +1,5 @@
-"""What a table's caption must say, as plain-text sentences every renderer shows.
+"""What a table's caption must say, as plain-text sentences every renderer shows, written into the
+model once (``write_caption``) after its numbers, intervals and cell texts.
 
 The profile (a cpu-demo table says it is a CPU demo on synthetic data, not the paper's setting), what
 paper | ours | Δ mean, how the gain arrow was decided (seed spread, or a single seed), the device of
@@ -9,7 +10,6 @@ from __future__ import annotations
 import re
 
 from ssa_bench.vocabulary.names import DATASETS
-from ssa_bench.report.cells import delta_shown
 from ssa_bench.report.table_model import ReportTable
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, HEADINGS
 
@@ -19,7 +19,7 @@ def _paper_sentence(table: ReportTable) -> str:
         return "The paper has no table for this comparison: only our numbers are shown."
     note = f" ({table.paper.note})" if table.paper.note else ""
     # the Δ legend only where a Δ is printed (never under a profile not comparable with the paper)
-    delta = "; Δ = ours − paper" if any(delta_shown(table, column) for column in table.columns) else ""
+    delta = "; Δ = ours − paper" if any(table.shows_delta(column) for column in table.columns) else ""
     return f"Paper: {table.paper.title.split(':')[0]} of arXiv 2405.06525{note}{delta}."
 
 
@@ -209,11 +209,11 @@ def _short_sentence(table: ReportTable) -> str:
     return "Our numbers only."
 
 
-def caption_parts(table: ReportTable) -> tuple[str, list[str]]:
-    """(caption of one or two sentences, the notes printed under the table): what a paper-ready
-    table shows. The notes carry the details (paper, profile, seeds, evaluation, overrides)."""
-    caption = f"{heading(table, numbered=False)} {_short_sentence(table)}"
-    return caption, caption_sentences(table)[1:]
+def write_caption(table: ReportTable) -> None:
+    """Fill ``table.sentences`` (the caption, one sentence per fact) and ``table.caption_line`` (one
+    or two sentences: what a paper-ready table shows; the other sentences are its notes)."""
+    table.sentences = caption_sentences(table)
+    table.caption_line = f"{heading(table, numbered=False)} {_short_sentence(table)}"
 
 
 def notes_overrides(table: ReportTable) -> str | None:
@@ -223,17 +223,6 @@ def notes_overrides(table: ReportTable) -> str | None:
     if not table.overrides:
         return None
     return "Runs planned with " + " ".join(f"--set {o}" for o in table.overrides) + "."
-
-
-def provenance(table: ReportTable) -> dict:
-    """What the report's provenance JSON records next to the rendered files."""
-    caption, notes = caption_parts(table)
-    return {"table": table.name, "spec": table.spec_path, "profile": table.profile,
-            "paper_table": table.paper_name or None, "caption": caption, "notes": notes,
-            "overrides": list(table.overrides), "baselines": list(table.ours_baselines),
-            "datasets": list(table.ours_datasets), "eval_modes": list(table.ours_eval_modes),
-            "from_scratch": list(table.from_scratch), "batch_notes": list(table.batch_notes),
-            "runs": sorted({run_id for row in table.rows for run_id in row.run_ids})}
 
 
 def caption_sentences(table: ReportTable) -> list[str]:

@@ -5,8 +5,11 @@ their per-image evidence (the evaluate stage's ``image_counts`` file) and resamp
 (``statistics.Resampled``: one set of image weights for the whole column, so a row and its
 baseline row are paired). A cell gets ``ci_low``/``ci_high``; a row's gain over the section's
 baseline row gets ``gain_low``/``gain_high``/``gain_p``, and its arrow follows the interval: drawn
-only when the interval excludes 0 (``gain_rule = "interval"``). A cell with any run lacking
-evidence -- a record older than the file, a damaged file, or a file that does not reproduce the
+only when the interval excludes 0 (``gain_rule = "interval"``). A run's evidence is read from its
+bootstrap draws (``RunPaths.bootstrap_draws``, drawn by the evaluate stage under the test set's
+canonical weights: reading them is all a report does) or, for a run evaluated before the draws
+file existed, resampled from its per-image counts -- the same numbers either way. A cell with any
+run lacking evidence -- a record older than the file, a damaged file, or a file that does not reproduce the
 record's own mIoU -- keeps the seed rule of ``table_model`` and says so (``gain_rule``).
 """
 from __future__ import annotations
@@ -22,33 +25,46 @@ import pandas as pd
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.aggregate import cell_key
 from ssa_bench.report.table_model import ReportTable
-from ssa_bench.statistics import ImageCounts, Resampled, point_metrics
+from ssa_bench.statistics import (TABLE_LEVEL, TABLE_METHOD, TABLE_RESAMPLES, TABLE_SEED, ImageCounts, Resampled,
+                                  RunDraws, point_metrics)
 from ssa_bench.store import Store, read_json, write_json_atomic
-from ssa_bench.store.image_counts import read_image_counts
+from ssa_bench.store.image_counts import read_bootstrap_draws, read_image_counts
 
-LEVEL = 0.95
-METHOD = "bca"
-RESAMPLES = 2000        # per column of a table; docs/statistics.md: the Monte Carlo error this leaves
-SEED = 0
+LEVEL = TABLE_LEVEL
+METHOD = TABLE_METHOD
+RESAMPLES = TABLE_RESAMPLES   # per column of a table; docs/statistics.md: the Monte Carlo error this leaves
+SEED = TABLE_SEED
 # The record keeps mmseg's number rounded to 2 decimals (in float32): evidence that does not give
 # the same number back is not this record's.
 _AGREEMENT = 0.011
 
 
-def _evidence(store: Store, run_id: str, record_miou) -> ImageCounts | None:
-    arrays = read_image_counts(store.paths(run_id).image_counts)
+def _evidence(store: Store, run_id: str, record_miou) -> RunDraws | ImageCounts | None:
+    """The run's draws when its file is there and fits this report's bootstrap, else its counts."""
+    if record_miou is None or (isinstance(record_miou, float) and math.isnan(record_miou)):
+        return None
+    paths = store.paths(run_id)
+    arrays = read_bootstrap_draws(paths.bootstrap_draws)
+    if isinstance(arrays, dict):
+        try:
+            draws = RunDraws.from_arrays(arrays)
+        except (ValueError, KeyError, TypeError):
+            draws = None
+        if draws is not None and (draws.n_resamples, draws.seed) == (RESAMPLES, SEED):
+            return draws if _agrees(draws.point["mIoU"], record_miou) else None
+    arrays = read_image_counts(paths.image_counts)
     if not isinstance(arrays, dict):
         return None
     counts = ImageCounts.from_arrays(arrays)
-    if record_miou is None or (isinstance(record_miou, float) and math.isnan(record_miou)):
-        return None
-    if abs(point_metrics(counts)["mIoU"] - float(record_miou)) > _AGREEMENT:
-        return None
-    return counts
+    return counts if _agrees(point_metrics(counts)["mIoU"], record_miou) else None
+
+
+def _agrees(evidence_miou: float, record_miou) -> bool:
+    return abs(evidence_miou - float(record_miou)) <= _AGREEMENT
 
 
 FIELDS = ("ci_low", "ci_high", "gain_low", "gain_high", "gain_p", "gain_rule", "gain_shown", "seeds_share")
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 
 def attach_intervals(table: ReportTable, frame: pd.DataFrame, store: Store) -> None:
@@ -115,14 +131,15 @@ def _fingerprint(table: ReportTable, ids: dict, store: Store, accuracy: list[int
         paths = [store.paths(run_id) for run_id in runs]
         parts["rows"].append([row.section, row.label, row.is_baseline, row.paper_only,
                               [row.cells[i].gain is not None for i in accuracy],
-                              [[run_id, _stat(p.record), _stat(p.image_counts)] for run_id, p in zip(runs, paths)]])
+                              [[run_id, _stat(p.record), _stat(p.image_counts), _stat(p.bootstrap_draws)]
+                               for run_id, p in zip(runs, paths)]])
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _compute(table: ReportTable, ids: dict, miou: dict, store: Store, accuracy: list[int]) -> dict:
     """{"cells": {"row/column": {field: value}}, "facts": {...}} for every cell with evidence."""
     out: dict[str, dict] = {}
-    cache: dict[str, ImageCounts | None] = {}
+    cache: dict[str, RunDraws | ImageCounts | None] = {}
     images: set[int] = set()
     for group in dict.fromkeys(table.columns[i].group for i in accuracy):
         cells, positions = [], {}

@@ -23,14 +23,14 @@ import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ssa_bench.vocabulary.metrics import METRICS
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, METRICS
 
 # How a user may spell a metric on the command line -> the report's metric name.
 _ALIASES = {"params": "params_m", "latency": "latency_ms", "miou": "mIoU", "macc": "mAcc", "aacc": "aAcc",
             **{m.lower(): m for m in METRICS}}
 EXAMPLE = "e.g. --check-paper 0.5 or --check-paper 0.5,gflops=5%,latency_ms=off or --check-paper mIoU=ci,gflops=5%"
 # Metrics that have a bootstrap interval over test images (report/intervals.py).
-_INTERVAL_METRICS = ("mIoU", "mAcc", "aAcc")
+_INTERVAL_METRICS = ACCURACY_METRICS      # what the per-image counts give an interval for
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,18 @@ caption of one or two sentences and the details in a notes block under the table
 
 Needs \\usepackage{booktabs,xcolor}; the file says so in its first lines. No \\resizebox: when the
 plain text estimate is wide, the table steps down to a smaller font and tighter column gaps.
+
+Every text comes from the table model (api.report_table wrote the cells' texts and the caption);
+this module lays them out and is the one place plain text becomes LaTeX: specials escaped, the few
+unicode signs mapped to math, and row labels in the paper's notation ("+ SEPA + Lg + Lsd" ->
+"+ SEPA + $\\mathcal{L}_{g}$ + $\\mathcal{L}_{sd}$").
 """
 from __future__ import annotations
 
 import re
 from dataclasses import replace
 
-from ssa_bench.report.caption import caption_parts
-from ssa_bench.report.cells import (CellText, Mark, Notation, delta_shown, delta_text, ours_text,
-                                    paper_text, rank_text, section_titles, seeds_text)
-from ssa_bench.report.table_model import Column, ReportTable
-from ssa_bench.report.text import latex_escape, latex_label
+from ssa_bench.report.table_model import CellText, Column, ReportTable
 from ssa_bench.vocabulary.metrics import HEADINGS
 
 UP_COLOUR = "green!60!black"
@@ -32,32 +33,88 @@ SMALL_LINES = 32
 FOOTNOTESIZE_LINES = 40
 
 
-def _script(colour: str | None, before: str, after: str = "") -> Mark:
-    """A gain as a tiny superscript, coloured; stacks over the Δ subscript instead of widening the cell."""
-    colour_cmd = rf"\color{{{colour}}}" if colour else ""
-    return Mark(rf"$^{{\mbox{{\tiny{colour_cmd}{before}", rf"{after}}}}}$")
+# Unicode the plain-text renderers use, and what it is in LaTeX.
+_UNICODE_TO_LATEX = {
+    "±": r"$\pm$", "↑": r"$\uparrow$", "↓": r"$\downarrow$", "Δ": r"$\Delta$", "—": "---",
+    "–": "--", "−": "$-$", "×": r"$\times$", "√": r"$\surd$", "²": r"$^2$", "·": r"$\cdot$",
+}
+_LATEX_SPECIALS = {
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}",
+}
 
 
-LATEX = Notation(spread=Mark(r"{\scriptsize$\pm$", "}"),
-                 gain={"up": _script(UP_COLOUR, r"$\uparrow$"),
-                       "down": _script(DOWN_COLOUR, r"$\downarrow$"),
-                       "noise": _script(NOISE_COLOUR, "(", ")")},
-                 escape=latex_escape, interval=Mark(r" {\scriptsize[", "]}"))
+def latex_escape(text: str) -> str:
+    """Plain text -> LaTeX text: specials escaped, the few unicode signs we use mapped to math."""
+    out = []
+    for char in str(text):
+        if char in _LATEX_SPECIALS:
+            out.append(_LATEX_SPECIALS[char])
+        elif char in _UNICODE_TO_LATEX:
+            out.append(_UNICODE_TO_LATEX[char])
+        elif ord(char) < 128:
+            out.append(char)
+        else:
+            # pdflatex without inputenc extras chokes on arbitrary unicode; keep the table compiling.
+            out.append("?")
+    return "".join(out)
+
+
+# Plain label tokens -> the paper's notation (Tables 3-6).
+_LABEL_TOKENS = [
+    (re.compile(r"(?<![A-Za-z])L_?\{?(g|c|rd|sd|pd)\}?(?![A-Za-z])"), lambda m: rf"$\mathcal{{L}}_{{{m.group(1)}}}$"),
+    (re.compile(r"(?<![A-Za-z])Softmax_?\{?(K|HW)\}?(?![A-Za-z])"), lambda m: rf"Softmax$_{{{m.group(1)}}}$"),
+    (re.compile(r"(?<![A-Za-z0-9])-\s?(H|B|E)(?![A-Za-z0-9])"), lambda m: rf"$-\mathcal{{{m.group(1)}}}$"),
+]
+
+
+def latex_label(label: str) -> str:
+    """A plain row label in the paper's LaTeX: "Lg" -> $\\mathcal{L}_{g}$, "Softmax_HW" -> Softmax$_{HW}$."""
+    text = str(label)
+    pieces: list[tuple[int, int, str]] = []
+    for pattern, replace in _LABEL_TOKENS:
+        for match in pattern.finditer(text):
+            if not any(start < match.end() and match.start() < end for start, end, _ in pieces):
+                pieces.append((match.start(), match.end(), replace(match)))
+    out, position = [], 0
+    for start, end, latex in sorted(pieces):
+        out.append(latex_escape(text[position:start]))
+        out.append(latex)
+        position = end
+    out.append(latex_escape(text[position:]))
+    return "".join(out)
+
+
+def _script(colour: str, before: str, after: str = "") -> tuple[str, str]:
+    """A gain as a tiny superscript, coloured: (what comes before the gain, what after); it stacks
+    over the Δ subscript instead of widening the cell."""
+    return rf"$^{{\mbox{{\tiny\color{{{colour}}}{before}", rf"{after}}}}}$"
+
+
+# a gain within the noise in brackets, closed inside the superscript
+_GAIN = {"up": _script(UP_COLOUR, r"$\uparrow$"), "down": _script(DOWN_COLOUR, r"$\downarrow$"),
+         "noise": _script(NOISE_COLOUR, "(", ")")}
 
 
 def _cell(text: CellText) -> str:
-    if text.value == "—":
+    if text.missing:
         return "---"
-    rendered = text.render(LATEX)
-    if text.gain_kind == "noise":     # the bracket opened in the superscript closes inside it
-        rendered = rendered[:-len("}}$")] + ")}}$"
+    rendered = latex_escape(text.value)
+    if text.spread is not None:
+        rendered += rf"{{\scriptsize$\pm${latex_escape(text.spread)}}}"
+    if text.interval is not None:
+        rendered += rf" {{\scriptsize[{latex_escape(text.interval)}]}}"
+    if text.gain_kind is not None:
+        before, after = _GAIN[text.gain_kind]
+        rendered += before + latex_escape(text.gain) + after
     return rendered
 
 
 def _ours_and_spread(text: CellText) -> tuple[str, str]:
     """Ours, and its seed spread as a tiny line of its own under it (a column as narrow as one
     number: Table 1 over three seeds fits the text width); a zero spread is left out."""
-    if text.value == "—" or text.spread is None:
+    if text.missing or text.spread is None:
         return _cell(text), ""
     spread = "" if not text.spread.strip("0.") else rf"{{\tiny$\pm${latex_escape(text.spread)}}}"
     return _cell(replace(text, spread=None)), spread
@@ -148,23 +205,22 @@ def _body(table: ReportTable, lead: list[str], spread_inline: bool) -> tuple[lis
     width = len(lead) + len(table.columns)
     body = [r"\toprule", *_header(table, lead), r"\midrule"]
     row_cells: list[list[str]] = []
-    for index, (row, section) in enumerate(zip(table.rows, section_titles(table))):
-        if section:
+    for index, row in enumerate(table.rows):
+        if row.section_title:
             if index:
                 body.append(r"\midrule")
-            body.append(rf"\multicolumn{{{width}}}{{@{{}}l}}{{\textit{{{latex_escape(section)}}}}} \\")
+            body.append(rf"\multicolumn{{{width}}}{{@{{}}l}}{{\textit{{{latex_escape(row.section_title)}}}}} \\")
         cells = [latex_label(row.label) + (" (paper only)" if row.paper_only else "")]
         if table.rank_by:
-            cells.append(rank_text(row))
+            cells.append(row.rank_text)
         if table.max_seeds > 1:
-            cells.append(seeds_text(row))
-        for column, cell in zip(table.columns, row.cells):
-            ours, spread = _ours_and_spread(ours_text(table, row, column, cell))
+            cells.append(row.seeds_text)
+        for cell in row.cells:
+            ours, spread = _ours_and_spread(cell.ours_text)
             if spread and spread_inline:
                 ours, spread = _inline(ours, spread), ""
             if table.has_paper:
-                delta = delta_text(table, column, cell) if delta_shown(table, column) else ""
-                cells.append(_stacked([_cell(paper_text(table, row, column, cell)), _with_delta(ours, delta), spread]))
+                cells.append(_stacked([_cell(cell.paper_text), _with_delta(ours, cell.delta_text), spread]))
             else:
                 cells.append(_stacked([ours, spread]))
         body.append(" & ".join(cells) + r" \\")
@@ -181,7 +237,7 @@ def _inline(ours: str, spread: str) -> str:
 
 def _height(table: ReportTable, row_cells: list[list[str]]) -> int:
     lines = sum(max(cell.count(r"\\") + 1 for cell in cells) for cells in row_cells)
-    return lines + sum(1 for section in section_titles(table) if section)
+    return lines + sum(1 for row in table.rows if row.section_title)
 
 
 def render_latex(table: ReportTable) -> str:
@@ -192,7 +248,7 @@ def render_latex(table: ReportTable) -> str:
     if _width(row_cells) > FOOTNOTESIZE_CHARACTERS:
         body, row_cells = _body(table, lead, spread_inline=False)
     size, gap = _font(_width(row_cells), _height(table, row_cells))
-    caption, notes = caption_parts(table)
+    notes = table.notes
     lines = [
         f"% ssa-bench report '{table.name}' (profile {table.profile}); generated -- edit the spec, not this file.",
         r"% Needs \usepackage{booktabs} and \usepackage{xcolor}.",
@@ -200,7 +256,7 @@ def render_latex(table: ReportTable) -> str:
         r"\centering",
         size,
         rf"\setlength{{\tabcolsep}}{{{gap}}}",
-        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\caption{{{latex_escape(table.caption_line)}}}",
         rf"\label{{{_label_for_tex(table.name)}}}",
         rf"\begin{{tabular}}{{{spec}}}", *body, r"\end{tabular}",
     ]

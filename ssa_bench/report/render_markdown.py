@@ -1,9 +1,8 @@
 """The report table as GitHub Markdown: a pipe table (one header row, groups folded into the
-column names) followed by the caption's sentences as a list."""
+column names) followed by the caption's sentences as a list. Every text comes from the table model
+(api.report_table wrote the cells' texts and the caption); this module lays them out."""
 from __future__ import annotations
 
-from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
 from ssa_bench.report.table_model import Column, ReportTable
 from ssa_bench.vocabulary.metrics import HEADINGS
 
@@ -29,16 +28,16 @@ def render_markdown(table: ReportTable) -> str:
     for column in table.columns:
         header += column_titles(table, column)
     rows = []
-    for row, section in zip(table.rows, section_titles(table)):
-        cells = ([section] if table.has_sections else []) + [label_text(row)]
+    for row in table.rows:
+        cells = ([row.section_title] if table.has_sections else []) + [row.label_text]
         if table.rank_by:
-            cells.append(rank_text(row))
+            cells.append(row.rank_text)
         if table.max_seeds > 1:
-            cells.append(seeds_text(row))
-        for column, cell in zip(table.columns, row.cells):
-            ours = ours_text(table, row, column, cell).plain()
+            cells.append(row.seeds_text)
+        for cell in row.cells:
+            ours = cell.ours_text.plain()
             if table.has_paper:
-                cells += [paper_text(table, row, column, cell).plain(), ours, delta_text(table, column, cell)]
+                cells += [cell.paper_text.plain(), ours, cell.delta_text]
             else:
                 cells.append(ours)
         rows.append(cells)
@@ -50,5 +49,5 @@ def render_markdown(table: ReportTable) -> str:
              "|" + "|".join(":---" if i < len(lead) else "---:" for i in keep) + "|"]
     lines += ["| " + " | ".join(_escape(cells[i]) for i in keep) + " |" for cells in rows]
     lines.append("")
-    lines += [f"- {sentence}" for sentence in caption_sentences(table)[1:]]
+    lines += [f"- {sentence}" for sentence in table.notes]
     return "\n".join(lines) + "\n"

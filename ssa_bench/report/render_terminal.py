@@ -1,5 +1,7 @@
 """The report table for the terminal: a rich Table with coloured arrows, missing cells in red with
-their runs' state, one rule between sections, and the caption's sentences underneath."""
+their runs' state, one rule between sections, and the caption's sentences underneath. Every text
+comes from the table model (api.report_table wrote the cells' texts and the caption); this module
+lays them out."""
 from __future__ import annotations
 
 import io
@@ -8,17 +10,14 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
-from ssa_bench.report.caption import caption_sentences
-from ssa_bench.report.cells import CellText, delta_shown, delta_text, label_text, ours_text, paper_text, rank_text, section_titles, seeds_text
-from ssa_bench.report.table_model import ReportTable, Row
-from ssa_bench.report.text import MISSING
+from ssa_bench.report.table_model import MISSING, CellText, ReportTable, Row
 from ssa_bench.vocabulary.metrics import HEADINGS
 
 _STYLES = {"up": "green", "down": "red", "noise": "dim"}
 
 
 def _text(cell: CellText, row: Row | None = None) -> Text:
-    if cell.value == MISSING:
+    if cell.missing:
         states = ", ".join(sorted(row.states)) if row is not None and row.states else "not run"
         return Text(f"{MISSING} {states}", style="red")
     text = Text(cell.value)
@@ -36,10 +35,10 @@ def _delta_column(table: ReportTable, column) -> bool:
     """A Δ column only where the caption calls ours comparable with the paper and some row has one
     (as the Markdown and LaTeX tables): under cpu-demo, or for a latency from another device, the
     column would be empty in every row."""
-    if not delta_shown(table, column):
+    if not table.shows_delta(column):
         return False
     index = table.columns.index(column)
-    return any(delta_text(table, column, row.cells[index]) for row in table.rows)
+    return any(row.cells[index].delta_text for row in table.rows)
 
 
 def terminal_renderable(table: ReportTable) -> Group:
@@ -64,25 +63,25 @@ def terminal_renderable(table: ReportTable) -> Group:
                 grid.add_column(f"{head}\nΔ", justify="right")
         else:
             grid.add_column(head, justify="right")
-    for index, (row, section) in enumerate(zip(table.rows, section_titles(table))):
-        if index and section:
+    for index, row in enumerate(table.rows):
+        if index and row.section_title:
             grid.add_section()
-        label = Text(label_text(row), style="italic dim" if row.paper_only else ("bold" if row.is_baseline else ""))
-        cells: list = ([section] if table.has_sections else []) + [label]
+        label = Text(row.label_text, style="italic dim" if row.paper_only else ("bold" if row.is_baseline else ""))
+        cells: list = ([row.section_title] if table.has_sections else []) + [label]
         if table.rank_by:
-            cells.append(rank_text(row))
+            cells.append(row.rank_text)
         if table.max_seeds > 1:
-            cells.append(seeds_text(row))
+            cells.append(row.seeds_text)
         for column, cell in zip(table.columns, row.cells):
-            ours = _text(ours_text(table, row, column, cell), row)
+            ours = _text(cell.ours_text, row)
             if table.has_paper:
-                cells += [_text(paper_text(table, row, column, cell)), ours]
+                cells += [_text(cell.paper_text), ours]
                 if _delta_column(table, column):
-                    cells.append(delta_text(table, column, cell))
+                    cells.append(cell.delta_text)
             else:
                 cells.append(ours)
         grid.add_row(*cells)
-    notes = Text("\n".join(caption_sentences(table)[1:]), style="dim")
+    notes = Text("\n".join(table.notes), style="dim")
     return Group(grid, notes)
 
 

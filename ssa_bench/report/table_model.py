@@ -2,7 +2,10 @@
 columns = metrics (per column group when the spec pivots, e.g. per dataset), and in each cell the
 paper's number, ours (mean over seeds), the difference, and the gain over the section's baseline row.
 
-Renderers (LaTeX, Markdown, CSV, terminal) only format this model; every number is decided here.
+Every number is decided here (``build_table``). The model also holds the texts every renderer
+prints: each cell's and row's text (written by ``cells.write_cell_texts``) and the caption's
+sentences (``caption.write_caption``); ``api.report_table`` runs these steps in order, and the
+renderers (LaTeX, Markdown, CSV, JSON, terminal) only lay the model out.
 """
 from __future__ import annotations
 
@@ -17,9 +20,39 @@ from ssa_bench.errors import UserError
 from ssa_bench.report.aggregate import SeedStats, aggregate_seeds, cell_key
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS, DEFAULT_DECIMALS, LOWER_IS_BETTER, METRICS
 from ssa_bench.matrix.report_settings import interval_mode
-from ssa_bench.vocabulary.paper_numbers import PaperNumbers, PaperRow, PaperSection, PaperTable, load_paper_numbers, normalize
+from ssa_bench.vocabulary.paper_numbers import MatchedRow, PaperMatch, PaperNumbers, PaperTable, load_paper_numbers
 
 DEFAULT_COLUMNS = ("mIoU",)
+MISSING = "—"          # a number of ours that was asked for and has no record yet
+_PLAIN_GAIN = {"up": " ↑{}", "down": " ↓{}", "noise": " ({})"}
+
+
+@dataclass(frozen=True)
+class CellText:
+    """One number of a cell as text: a value, an optional seed spread (or, with ``report.intervals:
+    pm``, the bootstrap interval's half-width), an optional interval ``[low, high]``
+    (``report.intervals: ci``), and an optional gain over the section's baseline row with its kind:
+    "up"/"down" (an arrow) or "noise" (shown in brackets). Renderers only decide the markup."""
+    value: str                   # "45.36", MISSING (ours missing) or "" (nothing to show)
+    spread: str | None = None    # seed std, "0.20"
+    gain: str | None = None      # "3.00" for an arrow, "+0.05" for a gain within the noise
+    gain_kind: str | None = None  # "up", "down", "noise"
+    interval: str | None = None  # "44.10, 46.52": the bootstrap interval (report.intervals: ci)
+
+    @property
+    def missing(self) -> bool:
+        return self.value == MISSING
+
+    def plain(self) -> str:
+        """As plain text (Markdown): "45.36 ± 0.20 [44.10, 46.52] ↑3.00"."""
+        text = self.value
+        if self.spread is not None:
+            text += f" ± {self.spread}"
+        if self.interval is not None:
+            text += f" [{self.interval}]"
+        if self.gain_kind is not None:
+            text += _PLAIN_GAIN[self.gain_kind].format(self.gain)
+        return text
 
 
 @dataclass
@@ -44,6 +77,11 @@ class Cell:
     gain_p: float | None = None       # its two-sided p-value (docs/statistics.md)
     gain_rule: str | None = None      # what decided gain_shown: "interval", "seeds" or "single"
     seeds_share: float | None = None  # with several seeds: the share of the gain's spread the seeds explain
+    # The texts every renderer prints (cells.write_cell_texts; None before it ran); Δ is "" where
+    # the table shows none.
+    paper_text: CellText | None = None
+    ours_text: CellText | None = None
+    delta_text: str = ""
 
     @property
     def missing(self) -> bool:
@@ -75,6 +113,11 @@ class Row:
     run_ids: list[str] = field(default_factory=list)
     states: dict[str, int] = field(default_factory=dict)   # states of runs without a record
     rank: int | None = None            # 1 = best mean of report.rank_by within its section
+    # The texts every renderer prints (cells.write_cell_texts)
+    section_title: str = ""            # the section's name on its first row, blank below (as the paper prints)
+    label_text: str = ""               # the label, "(paper only)" after a row not run here
+    rank_text: str = ""
+    seeds_text: str = ""               # "3", or "2/3" when fewer seeds are done than asked
 
     @property
     def seeds(self) -> tuple[int, int]:
@@ -112,6 +155,9 @@ class ReportTable:
     intervals: str = "off"             # report.intervals: how renderers show ci_low/ci_high (off, ci, pm)
     interval_facts: dict = field(default_factory=dict)   # level, method, resamples, images (intervals.py)
     overrides: list[str] = field(default_factory=list)   # --set KEY=VALUE the runs were planned with, if recorded
+    # The caption every renderer prints (caption.write_caption)
+    sentences: list[str] = field(default_factory=list)   # one per fact, plain text; the first is the heading
+    caption_line: str = ""             # the heading without "Table N:" and what the numbers are (LaTeX's \\caption)
 
     @property
     def latency_comparable(self) -> bool:
@@ -130,8 +176,20 @@ class ReportTable:
     def max_seeds(self) -> int:
         return max((row.seeds[1] for row in self.rows), default=0)
 
+    @property
+    def notes(self) -> list[str]:
+        """The caption's details, printed under the table: every sentence but the heading."""
+        return self.sentences[1:]
+
     def decimals_for(self, metric: str) -> int:
         return self.decimals.get(metric, DEFAULT_DECIMALS.get(metric, 2))
+
+    def shows_delta(self, column: Column) -> bool:
+        """Whether a Δ (ours − paper) may be printed for this column: never under a profile the caption
+        calls not comparable with the paper (cpu-demo), never for a latency measured on another device."""
+        if not self.has_paper or self.profile == "cpu-demo":
+            return False
+        return column.metric != "latency_ms" or self.latency_comparable
 
 
 def _value(series_value):
@@ -223,17 +281,11 @@ class _Layout:
         self.groups = _ordered_unique(_value(c) for c in frame["column"]) or [None]
 
 
-def _columns(metrics: list[str], layout: _Layout, paper: PaperTable | None) -> list[Column]:
-    groups = layout.groups
+def _columns(metrics: list[str], groups: list, shared: dict[str, str]) -> list[Column]:
+    """One column per metric and column value; a metric the paper prints once per row (``shared``:
+    metric -> the column value it was measured on) comes first, once."""
     if groups == [None]:
         return [Column(metric, None, None) for metric in metrics]
-    shared: dict[str, str] = {}
-    if paper is not None:
-        for metric in metrics:
-            measured_on = paper.shared_metrics.get(metric)
-            if measured_on:
-                matching = [g for g in groups if paper.group(g, layout.paper_datasets.get(g, set())) == measured_on]
-                shared[metric] = matching[0] if matching else groups[0]
     columns = [Column(m, shared[m], _group_title(shared[m]), shared=True) for m in metrics if m in shared]
     columns += [Column(m, g, _group_title(g)) for g in groups for m in metrics if m not in shared]
     return columns
@@ -256,78 +308,58 @@ def _gain(cell: Cell, base: Cell, metric: str) -> None:
 
 
 class _Builder:
-    """Fills the cells of one table: ours from the seed statistics, paper from its transcription."""
+    """Fills the cells of one table: ours from the seed statistics, paper from its match."""
 
-    def __init__(self, spec, frame: pd.DataFrame, paper: PaperTable | None, metrics: list[str]):
-        self.spec, self.paper = spec, paper
-        self.layout = _Layout(frame)
-        self.columns = _columns(metrics, self.layout, paper)
-        self.stats = aggregate_seeds(frame, metrics)
-        self.latency = _latency_facts(spec, frame) if "latency_ms" in metrics else None
-        self.paper_groups = [self._paper_group(c) for c in self.columns]
+    def __init__(self, columns: list[Column], layout: _Layout, stats: dict, latency: dict | None,
+                 match: PaperMatch | None):
+        self.columns, self.layout, self.stats, self.match = columns, layout, stats, match
+        # Our latency (CPU) minus the paper's (V100) would be a device comparison, not a reproduction.
+        self.latency_comparable = latency is not None and latency.get("device") == "cuda"
 
-    def _paper_group(self, column: Column) -> str | None:
-        if self.paper is None or column.group is None:
-            return None
-        return self.paper.group(column.group, self.layout.paper_datasets.get(column.group, set()))
-
-    def paper_cells(self, prow: PaperRow | None) -> list[Cell]:
-        cells = [Cell(paper=self.paper.value(prow, c.metric, g) if prow is not None else None)
-                 for c, g in zip(self.columns, self.paper_groups)]
-        for cell, column, group in zip(cells, self.columns, self.paper_groups):
-            if cell.paper is not None and column.metric in ACCURACY_METRICS:
-                cell.paper_eval = self.paper.eval_mode(prow, group)
+    def paper_cells(self, matched: MatchedRow | None) -> list[Cell]:
+        cells = []
+        for column in self.columns:
+            value, mode = matched.numbers[(column.metric, column.group)] if matched else (None, None)
+            cells.append(Cell(paper=value, paper_eval=mode if value is not None and column.metric in ACCURACY_METRICS
+                              else None))
         return cells
 
-    def paper_section(self, section) -> PaperSection | None:
-        return self.paper.section(section, self.layout.paper_baselines[section]) if self.paper else None
-
-    def spec_row(self, section, label, psection: PaperSection | None) -> tuple[int, Row]:
+    def spec_row(self, section, label) -> tuple[int, Row]:
         """(position in the paper's block, or -1, row) for one of the spec's rows."""
-        prow = psection.row(label) if psection else None
-        cells = self.paper_cells(prow)
-        # Our latency (CPU) minus the paper's (V100) would be a device comparison, not a reproduction.
-        latency_comparable = self.latency is not None and self.latency.get("device") == "cuda"
+        matched = self.match.rows[(section, label)] if self.match else None
+        cells = self.paper_cells(matched)
         for cell, column in zip(cells, self.columns):
             got: SeedStats | None = self.stats.get(cell_key(section, label, column.group), {}).get(column.metric)
             if got is not None:
                 cell.ours, cell.std, cell.n, cell.n_expected = got.mean, got.std, got.n, got.n_expected
-            if cell.ours is not None and cell.paper is not None and (column.metric != "latency_ms" or latency_comparable):
+            if (cell.ours is not None and cell.paper is not None
+                    and (column.metric != "latency_ms" or self.latency_comparable)):
                 cell.delta = cell.ours - cell.paper
+        prow = matched.row if matched else None
         row = Row(section, label, cells, paper_source=prow.source if prow else None,
                   paper_eval_note=prow.eval_note or None if prow else None,
                   run_ids=self.layout.run_ids.get((section, label), []),
                   states=dict(self.layout.states.get((section, label), {})))
-        return (psection.rows.index(prow) if prow is not None else -1), row
+        return (matched.order if matched else -1), row
 
-    def insert_paper_only(self, section, psection: PaperSection | None, section_rows: list, requests) -> set[str]:
-        """Add the requested paper-only rows of this block where the paper prints them; the keys used."""
-        used = set()
-        for label, wanted_section, key in requests:
-            if psection is None or (wanted_section is not None and normalize(wanted_section) != normalize(section)
-                                    and normalize(wanted_section) not in psection.names()):
-                continue
-            prow = psection.row(label)
-            if prow is None:
-                continue
-            used.add(key)
-            if any(row.paper_source == prow.source for _, row in section_rows):
-                continue  # the spec runs this row itself
-            order = psection.rows.index(prow)
+    def insert_paper_only(self, section, section_rows: list) -> None:
+        """Add the paper-only rows of this block where the paper prints them."""
+        for _, label, matched in (self.match.paper_only.get(section, []) if self.match else []):
             # after the last row the paper prints before it
-            position = max((i + 1 for i, (o, _) in enumerate(section_rows) if 0 <= o < order), default=len(section_rows))
-            section_rows.insert(position, (order, Row(section, label, self.paper_cells(prow), paper_only=True,
-                                                      paper_source=prow.source,
-                                                      paper_eval_note=prow.eval_note or None)))
-        return used
+            position = max((i + 1 for i, (o, _) in enumerate(section_rows) if 0 <= o < matched.order),
+                           default=len(section_rows))
+            section_rows.insert(position, (matched.order, Row(section, label, self.paper_cells(matched),
+                                                              paper_only=True, paper_source=matched.row.source,
+                                                              paper_eval_note=matched.row.eval_note or None)))
 
-    def unused_request_error(self, label: str, key: str) -> UserError:
-        where = dict(file=self.spec.path, key=key)
-        if self.paper is None:
-            return UserError(f"paper-only row '{label}' but the spec names no paper table to take it from", **where,
-                             fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
-        return UserError(f"paper-only row '{label}' is not in the paper's {self.paper.title.split(':')[0]}", **where,
-                         fix="use a row name of that table as printed in the paper (see ssa_bench/vocabulary/paper_numbers.yaml)")
+
+def _unused_request_error(spec, paper: PaperTable | None, label: str, key: str) -> UserError:
+    where = dict(file=spec.path, key=key)
+    if paper is None:
+        return UserError(f"paper-only row '{label}' but the spec names no paper table to take it from", **where,
+                         fix="set report.paper_table (or paper_table) to the paper's table number, or drop the row")
+    return UserError(f"paper-only row '{label}' is not in the paper's {paper.title.split(':')[0]}", **where,
+                     fix="use a row name of that table as printed in the paper (see ssa_bench/vocabulary/paper_numbers.yaml)")
 
 
 def _ranked(section_rows: list, columns, metric: str | None) -> list:
@@ -355,21 +387,27 @@ def _decimals(paper: PaperTable | None, report: dict) -> dict[str, int]:
 
 
 def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = None) -> ReportTable:
-    """The report table of a spec from its gathered runs (see `gather`)."""
+    """The report table of a spec from its gathered runs (see `gather`), in order: the spec's report
+    block, the runs' layout and seed statistics, the paper's side (one match), then the rows."""
     report = dict(spec.report or {})
     metrics = _spec_metrics(spec, report)
+    requests = _paper_only_requests(spec, report)
+    intervals = interval_mode(report, str(spec.path or "") or None)
+    layout = _Layout(frame)
+    latency = _latency_facts(spec, frame) if "latency_ms" in metrics else None
+    stats = aggregate_seeds(frame, metrics)
     numbers = paper_numbers or load_paper_numbers()
     paper_name = report.get("paper_table") or spec.paper_table
-    paper = numbers.table(paper_name) if paper_name is not None else None
-    build = _Builder(spec, frame, paper, metrics)
-    requests = _paper_only_requests(spec, report)
-    used_requests: set[str] = set()
+    paper: PaperTable | None = numbers.table(paper_name) if paper_name is not None else None
+    match = paper.match({section: (labels, layout.paper_baselines[section]) for section, labels in layout.sections.items()},
+                        {g: layout.paper_datasets.get(g, set()) for g in layout.groups},
+                        metrics, requests) if paper is not None else None
+    build = _Builder(_columns(metrics, layout.groups, match.shared if match else {}), layout, stats, latency, match)
     rows: list[Row] = []
     baseline_rows: dict = {}
-    for section, labels in build.layout.sections.items():
-        psection = build.paper_section(section)
-        section_rows = [build.spec_row(section, label, psection) for label in labels]
-        used_requests |= build.insert_paper_only(section, psection, section_rows, requests)
+    for section, labels in layout.sections.items():
+        section_rows = [build.spec_row(section, label) for label in labels]
+        build.insert_paper_only(section, section_rows)
         baseline_label = report.get("baseline_row") if report.get("baseline_row") in labels else labels[0]
         baseline_rows[section] = baseline_label
         base = next(row for _, row in section_rows if row.label == baseline_label and not row.paper_only)
@@ -381,15 +419,14 @@ def build_table(spec, frame: pd.DataFrame, paper_numbers: PaperNumbers | None = 
         ranked = _ranked(section_rows, build.columns, report.get("rank_by"))
         rows.extend(row for _, row in ranked)
     for label, _, key in requests:
-        if key not in used_requests:
-            raise build.unused_request_error(label, key)
+        if match is None or key not in match.used:
+            raise _unused_request_error(spec, paper, label, key)
     return ReportTable(
         name=str(spec.name), title=str(spec.title or spec.name),
         caption=report.get("caption"), profile=str(spec.profile), columns=build.columns,
         rows=rows, paper=paper, paper_name=str(paper_name) if paper_name is not None else "",
-        baseline_rows=baseline_rows, rank_by=report.get("rank_by"),
-        intervals=interval_mode(report, str(spec.path or "") or None),
-        decimals=_decimals(paper, report), latency=build.latency,
+        baseline_rows=baseline_rows, rank_by=report.get("rank_by"), intervals=intervals,
+        decimals=_decimals(paper, report), latency=latency,
         ours_baselines=_ordered_unique(b for b in frame["baseline"] if b),
         ours_datasets=_ordered_unique(d for d in frame["dataset"] if d),
         spec_path=str(spec.path or "") or None,

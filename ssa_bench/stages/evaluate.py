@@ -5,7 +5,9 @@ says ``evaluate.aug_test`` (``ssa_bench.vocabulary.protocol``).
 
 Besides the numbers, the stage keeps the evidence: every test image's per-class intersection,
 union and label pixel counts (``RunPaths.image_counts``, compact and compressed), from which
-reports compute bootstrap intervals over test images (docs/statistics.md)."""
+reports compute bootstrap intervals over test images (docs/statistics.md), and the run's bootstrap
+draws for report tables (``RunPaths.bootstrap_draws``): drawn here once, a fraction of a second
+beside the evaluation, so a report pairs runs by reading them instead of resampling every count."""
 from __future__ import annotations
 
 import glob
@@ -14,7 +16,8 @@ import os
 from ssa_bench.vocabulary.protocol import checkpoint_choice
 from ssa_bench.stages.runner import latest_checkpoint, make_runner
 from ssa_bench.store import write_bytes_atomic
-from ssa_bench.store.image_counts import encode_image_counts
+from ssa_bench.statistics import ImageCounts, draw_runs
+from ssa_bench.store.image_counts import encode_bootstrap_draws, encode_image_counts
 from ssa_bench.store.paths import run_paths_at
 
 
@@ -46,6 +49,8 @@ def evaluate_stage(run_config: dict, run_dir: str) -> dict:
     if counts is not None:
         write_bytes_atomic(paths.image_counts, encode_image_counts(
             counts["names"], counts["intersection"], counts["union"], counts["label"]))
+        (draws,) = draw_runs([ImageCounts.from_arrays(counts)])
+        write_bytes_atomic(paths.bootstrap_draws, encode_bootstrap_draws(draws.to_arrays()))
     return {
         "mIoU": float(metrics["mIoU"]), "mAcc": float(metrics["mAcc"]), "aAcc": float(metrics["aAcc"]),
         "per_class_iou": metric.per_class_iou or {},

@@ -235,7 +235,7 @@ def probe(run_config: dict, *, batch_per_device: int, scale: float = 1.0, steps:
     import torch
 
     from ssa_bench.configs import build_mmseg_config
-    from ssa_bench.configs.model import num_classes
+    from ssa_bench.configs.baselines import num_classes
     from ssa_bench.efficiency.latency import resolve_device
     from ssa_bench.stages.runner import import_modules
     from ssa_bench.weights import checkpoint_of

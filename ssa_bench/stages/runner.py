@@ -26,7 +26,7 @@ def make_runner(run_config: dict, run_dir: str, stage: str = "train", **changes)
     work_dir = run_paths_at(run_dir).work_dir
     cfg = build_mmseg_config(run_config, work_dir)
     if stage == "evaluate":
-        from ssa_bench.configs.compose import use_test_time_aug
+        from ssa_bench.configs.multi_scale import use_test_time_aug
 
         use_test_time_aug(cfg)      # evaluate.aug_test: multi-scale + flip; a no-op otherwise
     for key, value in changes.items():

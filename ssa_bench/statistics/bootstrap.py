@@ -15,6 +15,11 @@ resamples, so 10,000 resamples of a 2000 x 150 evaluation need no Python loop ov
   spread is split into what the images and what the seeds explain (``Interval.shares``).
 * ``Resampled(cells)``: a whole table column at once -- every cell under the same image weights,
   each run's counts multiplied once -- then ``.interval(i)`` and ``.gain(i, baseline)``.
+* ``draw_runs(runs)``: each run's resampled metrics (and jackknife values) under the *canonical*
+  image weights of its test set: drawn from ``seed`` alone, over the images sorted by name, so two
+  runs on the same images get the same weights whenever and wherever they are drawn. The evaluate
+  stage keeps them beside the record (``RunPaths.bootstrap_draws``); a report then pairs any two
+  runs from these files without touching the counts (``Resampled`` accepts ``RunDraws``).
 
 Intervals are percentile or BCa (bias-corrected and accelerated; acceleration from the jackknife
 over images). The p-value of a gain inverts the same interval: the smallest 1 - level at which the
@@ -24,6 +29,7 @@ level" are one rule. Everything is reproducible from ``seed`` (one ``numpy.rando
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -36,6 +42,13 @@ from ssa_bench.statistics.counts import METRICS, ImageCounts, metrics_from_total
 METHODS = ("percentile", "bca")
 _NORMAL = NormalDist()
 _CHUNK_BYTES = 64 * 2 ** 20
+
+# What report tables use (docs/statistics.md); the evaluate stage draws each run's resamples with
+# the same number and seed, so a report reads them instead of resampling.
+TABLE_LEVEL = 0.95
+TABLE_METHOD = "bca"
+TABLE_RESAMPLES = 2000
+TABLE_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,83 @@ class Interval:
                 "n_seeds": self.n_seeds, "p": self.p, "shares": self.shares}
 
 
+@dataclass(frozen=True, eq=False)
+class RunDraws:
+    """One run's bootstrap under the canonical image weights of (its test set, ``n_resamples``,
+    ``seed``): what pairing it with any other run of that test set needs, without its counts."""
+    images: str                       # digest of the sorted image names: which test set
+    n_images: int
+    n_classes: int
+    n_resamples: int
+    seed: int
+    point: dict[str, float]           # metric -> the run's own value, from its exact sums
+    resampled: dict[str, np.ndarray]  # metric -> (n_resamples,)
+    left_out: dict[str, np.ndarray]   # metric -> (n_images,), image i (sorted by name) left out
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays for a file (the store writes them; ``from_arrays`` reads them back)."""
+        return {"images": np.asarray(self.images),
+                "shape": np.asarray([self.n_images, self.n_classes, self.n_resamples, self.seed], dtype=np.int64),
+                "point": np.asarray([self.point[m] for m in METRICS], dtype=np.float64),
+                "resampled": np.stack([self.resampled[m] for m in METRICS]).astype(np.float64),
+                "left_out": np.stack([self.left_out[m] for m in METRICS]).astype(np.float64)}
+
+    @classmethod
+    def from_arrays(cls, arrays: dict) -> "RunDraws":
+        n_images, n_classes, n_resamples, seed = (int(v) for v in arrays["shape"])
+        resampled, left_out = np.asarray(arrays["resampled"]), np.asarray(arrays["left_out"])
+        if resampled.shape != (len(METRICS), n_resamples) or left_out.shape != (len(METRICS), n_images):
+            raise ValueError(f"draws of shapes {resampled.shape} and {left_out.shape} for {n_resamples} "
+                             f"resamples of {n_images} images")
+        return cls(images=str(arrays["images"]), n_images=n_images, n_classes=n_classes,
+                   n_resamples=n_resamples, seed=seed,
+                   point={m: float(v) for m, v in zip(METRICS, arrays["point"])},
+                   resampled=dict(zip(METRICS, resampled)), left_out=dict(zip(METRICS, left_out)))
+
+
+def images_digest(names: Sequence[str]) -> str:
+    """Which test set: the same for the same image names in any order."""
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
+
+
+def draw_runs(runs: Sequence[ImageCounts], *, n_resamples: int = TABLE_RESAMPLES,
+              seed: int = TABLE_SEED) -> list[RunDraws]:
+    """Each run's draws (see ``RunDraws``). Runs on one test set share each chunk of weights and
+    a shared label matrix is multiplied once; the values do not depend on which runs are drawn
+    together, only on each run's own counts, ``n_resamples`` and ``seed``."""
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
+    by_test_set: dict[str, list[int]] = {}
+    ordered = []
+    for index, run in enumerate(runs):
+        ordered.append(_sorted_by_name(run))
+        by_test_set.setdefault(images_digest(run.names), []).append(index)
+    out: list[RunDraws | None] = [None] * len(runs)
+    for digest, indices in by_test_set.items():
+        members = [ordered[i] for i in indices]
+        values = _image_resamples([members], n_resamples, np.random.default_rng(seed))[0]
+        for position, (index, run) in enumerate(zip(indices, members)):
+            out[index] = RunDraws(
+                images=digest, n_images=run.n_images, n_classes=run.n_classes, n_resamples=n_resamples, seed=seed,
+                point={m: float(v) for m, v in metrics_from_totals(*run.totals()).items()},
+                resampled={m: values[m][:, position].copy() for m in METRICS}, left_out=_jackknife(run))
+    return out
+
+
+def _sorted_by_name(run: ImageCounts) -> ImageCounts:
+    order = np.argsort(np.asarray(run.names, dtype=str), kind="stable")
+    if np.array_equal(order, np.arange(run.n_images)):
+        return run
+    return ImageCounts(tuple(run.names[i] for i in order), run.intersection[order], run.union[order],
+                       run.label[order])
+
+
+def _jackknife(run: ImageCounts) -> dict[str, np.ndarray]:
+    """metric -> (images,) the run's value with each image left out."""
+    i, u, l = (np.asarray(a, dtype=np.float64) for a in (run.intersection, run.union, run.label))
+    return metrics_from_totals(i.sum(0) - i, u.sum(0) - u, l.sum(0) - l)
+
+
 def bootstrap_metrics(runs: Sequence[ImageCounts], *, n_resamples: int = 10000, level: float = 0.95,
                       method: str = "bca", seed: int = 0, metrics: Sequence[str] = METRICS) -> dict[str, Interval]:
     """Interval of each metric of one cell (``runs``: its seeds, on one test set)."""
@@ -81,20 +171,26 @@ class Resampled:
     under the same image weights, so any two of them can be paired afterwards (a table's rows
     against its baseline row) at the cost of one pass over each run's counts."""
 
-    def __init__(self, groups: Sequence[Sequence[ImageCounts]], *, n_resamples: int = 10000, seed: int = 0):
+    def __init__(self, groups: Sequence[Sequence[ImageCounts | RunDraws]], *, n_resamples: int = 10000,
+                 seed: int = 0):
         if not groups:
             raise ValueError("no cells to resample")
         if n_resamples < 1:
             raise ValueError(f"n_resamples must be at least 1, got {n_resamples}")
-        names = groups[0][0].names if groups[0] else ()
-        self.groups = [_aligned(group, names) for group in groups]
+        if any(not group for group in groups):
+            raise ValueError("no runs to resample")
+        counts = [run for group in groups for run in group if isinstance(run, ImageCounts)]
+        drawn = iter(draw_runs(counts, n_resamples=n_resamples, seed=seed))
+        self.groups = [[run if isinstance(run, RunDraws) else next(drawn) for run in group] for group in groups]
+        _check_pairable(self.groups, n_resamples, seed)
         self.n_resamples = n_resamples
-        rng = np.random.default_rng(seed)
-        # Per group, metric -> (resamples, seeds) values under shared image weights.
-        self._image_draws = _image_resamples(self.groups, n_resamples, rng)
+        # Per group, metric -> (resamples, seeds) values under the test set's canonical weights.
+        self._image_draws = [{m: np.stack([run.resampled[m] for run in group], axis=1) for m in METRICS}
+                             for group in self.groups]
+        # The seeds' draws come from a stream of their own: the image weights stay canonical.
+        rng = np.random.default_rng([seed, 1])
         self._seed_draws = [rng.integers(0, len(group), size=(n_resamples, len(group))) for group in self.groups]
-        self._full = [metrics_of_runs(group) for group in self.groups]       # metric -> (seeds,)
-        self._jackknife: dict = {}
+        self._full = [{m: np.array([run.point[m] for run in group]) for m in METRICS} for group in self.groups]
 
     def interval(self, index: int, metric: str, *, level: float = 0.95, method: str = "bca") -> Interval:
         return self._interval([index], lambda values: values[0], metric, level, method, gain=False)
@@ -137,33 +233,20 @@ class Resampled:
 
     def _left_out(self, index: int, metric: str) -> np.ndarray:
         """(images,) the cell's seed-mean metric with each image left out of every run."""
-        key = (index, metric)
-        if key not in self._jackknife:
-            per_seed = []
-            for run in self.groups[index]:
-                i, u, l = (np.asarray(a, dtype=np.float64) for a in (run.intersection, run.union, run.label))
-                per_seed.append(metrics_from_totals(i.sum(0) - i, u.sum(0) - u, l.sum(0) - l)[metric])
-            self._jackknife[key] = np.mean(per_seed, axis=0)
-        return self._jackknife[key]
+        return np.mean([run.left_out[metric] for run in self.groups[index]], axis=0)
 
 
-def _aligned(runs: Sequence[ImageCounts], names: tuple[str, ...]) -> list[ImageCounts]:
-    """Every run in the image order ``names``; a run on other images cannot be paired."""
-    if not runs:
-        raise ValueError("no runs to resample")
-    aligned = []
-    for run in runs:
-        if run.names != names:
-            if sorted(run.names) != sorted(names):
-                raise ValueError(f"the runs were evaluated on different images ({run.n_images} vs {len(names)}, "
-                                 "or other file names): they cannot be resampled together")
-            order = {name: index for index, name in enumerate(run.names)}
-            take = np.array([order[name] for name in names])
-            run = ImageCounts(names, run.intersection[take], run.union[take], run.label[take])
-        if run.n_classes != runs[0].n_classes:
-            raise ValueError(f"runs with {run.n_classes} and {runs[0].n_classes} classes cannot be compared")
-        aligned.append(run)
-    return aligned
+def _check_pairable(groups: list[list[RunDraws]], n_resamples: int, seed: int) -> None:
+    first = groups[0][0]
+    for run in (run for group in groups for run in group):
+        if run.images != first.images:
+            raise ValueError(f"the runs were evaluated on different images ({run.n_images} vs {first.n_images}, "
+                             "or other file names): they cannot be resampled together")
+        if run.n_classes != first.n_classes:
+            raise ValueError(f"runs with {run.n_classes} and {first.n_classes} classes cannot be compared")
+        if (run.n_resamples, run.seed) != (n_resamples, seed):
+            raise ValueError(f"draws of {run.n_resamples} resamples with seed {run.seed} cannot join a "
+                             f"bootstrap of {n_resamples} with seed {seed}")
 
 
 def metrics_of_runs(runs: Sequence[ImageCounts]) -> dict[str, np.ndarray]:

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-METRICS = ("mIoU", "mAcc", "aAcc")
+from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
+
+# The metrics the evaluation's counts give: the vocabulary's accuracy metrics, in its order.
+METRICS = ACCURACY_METRICS
 
 
 @dataclass(frozen=True)

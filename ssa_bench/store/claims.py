@@ -120,7 +120,8 @@ def holder(path: str) -> Owner | None:
     return _read_owner(path)[0]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this host lives (a failed check counts as alive)."""
     try:
         os.kill(int(pid), 0)
     except ProcessLookupError:
@@ -154,7 +155,7 @@ def is_stale(path: str, owner: Owner | None = None, *, now: float | None = None)
         except Exception:  # noqa: BLE001 -- a scheduler that cannot be asked is an unknown: keep the claim
             return False
     if owner.host == socket.gethostname():
-        return not _pid_alive(owner.pid)
+        return not pid_alive(owner.pid)
     return _age(path, now) > HEARTBEAT_TIMEOUT_S
 
 

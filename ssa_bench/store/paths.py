@@ -22,6 +22,8 @@ class RunPaths:
     record: str            # record.json: written last, present = done
     image_counts: str      # stages/evaluate_counts.npz: per-image, per-class pixel counts of the
                            # evaluation (docs/statistics.md); goes and comes with stages/evaluate.json
+    bootstrap_draws: str   # stages/evaluate_draws.bin: the run's bootstrap draws for report tables
+                           # (statistics.RunDraws), made from the counts by the same stage
     traceback: str
     claim: str             # claim.json: who may train the run (ssa_bench.store.claims)
     worker_log: str
@@ -50,7 +52,8 @@ def _layout(run_dir: str, run_id: str) -> RunPaths:
     return RunPaths(run_id=run_id, run_dir=run_dir, work_dir=join("work_dir"), progress=join("progress.json"),
                     state=join("state.json"), config=join("run.json"), stages_dir=join("stages"),
                     dump_dir=join("dump"), record=join("record.json"),
-                    image_counts=join("stages" + os.sep + "evaluate_counts.npz"), traceback=join("traceback.txt"),
+                    image_counts=join("stages" + os.sep + "evaluate_counts.npz"),
+                    bootstrap_draws=join("stages" + os.sep + "evaluate_draws.bin"), traceback=join("traceback.txt"),
                     claim=join("claim.json"), worker_log=join("worker.log"))
 
 

@@ -3,7 +3,9 @@
 A spec names things its own way ("SSA (Ours)" under a section "seaformer_l", a column "ade20k");
 the paper file names them the paper's way. Matching is by normalised text against a name and its
 aliases, plus the run's paper-scale baseline and dataset (which survive the cpu-demo profile's
-mapping), so a spec author never has to copy keys out of this file.
+mapping), so a spec author never has to copy keys out of this file. A report table reads its
+whole paper side in one call (``PaperTable.match``: the block, row, group and number of each of its
+sections, rows and cells, and the paper-only rows it asked for).
 
 Each number also carries how the paper tested it (``PaperTable.eval_mode(row, group)``): the file's
 ``evaluation.default`` (single-scale, Sec. 4.2) unless a row marks it otherwise (``eval_mode``, with
@@ -16,8 +18,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
+from ssa_bench.validation.yaml_file import read_yaml
 from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.vocabulary.protocol import EVAL_MODES, SINGLE_SCALE
 from ssa_bench.errors import DataError
@@ -84,6 +85,23 @@ class PaperSection:
 
 
 @dataclass(frozen=True)
+class MatchedRow:
+    """One paper row a report table shows: where the paper prints it in its block, and its numbers."""
+    row: PaperRow
+    order: int              # position in the paper's block
+    numbers: dict           # (metric, the table's column value) -> (the paper's number or None, its eval mode)
+
+
+@dataclass(frozen=True)
+class PaperMatch:
+    """A report table's layout read against one paper table, in one pass (``PaperTable.match``)."""
+    shared: dict            # metric printed once per row -> the table's column value it was measured on
+    rows: dict              # (section, label) of the spec's rows -> MatchedRow, or None where the paper has none
+    paper_only: dict        # section -> [(request key, label, MatchedRow)] to show with the paper's numbers only
+    used: frozenset         # the request keys the paper has a row for (in some section)
+
+
+@dataclass(frozen=True)
 class PaperTable:
     key: str
     title: str
@@ -125,6 +143,46 @@ class PaperTable:
                 return name
         matches = known & set(paper_datasets)
         return next(iter(matches)) if len(matches) == 1 else None
+
+    def match(self, sections: dict, groups: dict, metrics: list, requests: list) -> PaperMatch:
+        """The paper's side of a report table. ``sections``: section -> (its row labels, the runs'
+        paper baselines); ``groups``: the table's column values in order (None when it does not pivot)
+        -> the runs' paper datasets; ``requests``: (label, section or None, key) of the rows asked for
+        with the paper's numbers only. A paper-only row the spec runs itself is not repeated."""
+        paper_groups = {value: self.group(value, datasets) for value, datasets in groups.items()}
+        shared = {}
+        if list(groups) != [None]:
+            for metric in metrics:
+                measured_on = self.shared_metrics.get(metric)
+                if measured_on:
+                    matching = [g for g in groups if paper_groups[g] == measured_on]
+                    shared[metric] = matching[0] if matching else list(groups)[0]
+
+        def matched(block: PaperSection, row: PaperRow) -> MatchedRow:
+            numbers = {(metric, value): (self.value(row, metric, group), self.eval_mode(row, group))
+                       for metric in metrics for value, group in paper_groups.items()}
+            return MatchedRow(row, block.rows.index(row), numbers)
+
+        rows, paper_only, used = {}, {}, set()
+        for section, (labels, baselines) in sections.items():
+            block = self.section(section, baselines)
+            for label in labels:
+                row = block.row(label) if block else None
+                rows[(section, label)] = matched(block, row) if row is not None else None
+            if block is None:
+                continue
+            shown = {rows[(section, label)].row.source for label in labels if rows[(section, label)]}
+            for label, wanted, key in requests:
+                if wanted is not None and normalize(wanted) != normalize(section) and normalize(wanted) not in block.names():
+                    continue
+                row = block.row(label)
+                if row is None:
+                    continue
+                used.add(key)
+                if row.source not in shown:
+                    shown.add(row.source)
+                    paper_only.setdefault(section, []).append((key, label, matched(block, row)))
+        return PaperMatch(shared, rows, paper_only, frozenset(used))
 
     def eval_mode(self, row: PaperRow, group: str | None) -> str:
         """How the paper's numbers of `row` in column group `group` were tested (single-scale unless
@@ -247,9 +305,9 @@ def load_paper_numbers(path: str | Path | None = None) -> PaperNumbers:
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> PaperNumbers:
     try:
-        raw = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise DataError(f"cannot read the paper numbers: {error}", file=str(path),
+        raw = read_yaml(path, error=DataError, what="paper-numbers file")
+    except DataError as error:           # the packaged file: whatever is wrong, git has it right
+        raise DataError(f"cannot read the paper numbers: {error.message}", file=error.file, key=error.key,
                         fix="restore the file from git") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("tables"), dict):
         raise _fail(path, "tables", "expected a top-level 'tables' mapping")

@@ -1,16 +1,20 @@
-"""The spec grammar as data: which keys exist where, and the type of each value.
+"""The spec grammar as data: which keys exist where, and what each value may hold.
 
-Validation walks a spec against these tables and raises ``SpecError`` at the first bad value,
-naming the file, the key path (``rows[3].train.max_iters``) and the fix. Kept as plain tables
-(not a schema library) so the error messages say exactly what a researcher should type.
+Each key's rule (type, range, choices) is a :class:`~ssa_bench.validation.rules.Field` written
+once here; every door a value comes through -- a row, an axis value, ``--set``, an inline dataset
+-- is checked against these tables by the one engine (``ssa_bench.validation.rules``), which raises
+``SpecError`` at the first bad value naming the file, the key path (``rows[3].train.max_iters``)
+and the fix. Why an engine of our own and not a schema library: ``ssa_bench/validation/rules.py``.
 """
 from __future__ import annotations
 
-import difflib
-import unicodedata
 from typing import Any
 
 from ssa_bench.errors import SpecError
+from ssa_bench.validation import rules
+from ssa_bench.validation.rules import Field, closest, type_ok, unicode_note  # noqa: F401 (the spec door)
+from ssa_bench.vocabulary import protocol
+from ssa_bench.vocabulary.slurm_keys import ROW_KEYS as SLURM_KEYS
 
 # Top level of a spec file.
 TOP_KEYS = {
@@ -38,105 +42,81 @@ ROW_KEYS = {
     "seed": int, "slurm": dict, "evaluate": dict,
 }
 
-TRAIN_KEYS = {
-    "max_iters": int, "batch_size": int, "crop_size": list, "val_interval": int,
-    "checkpoint_interval": int, "lr": (float, type(None)), "num_workers": int,
-    # pretrained: catalog | none | catalog:NAME | a path | {baseline or default: one of those}
-    # (ssa_bench/weights/catalog.py; null = the profile's default)
-    "device": str, "pretrained": (str, dict, type(None)),
-    # mmengine visualizer backends the run logs its curves to (ssa_bench/configs/tracking.py);
-    # not part of the run id: they change where curves go, not what is trained
-    "log_backends": list,
-}
 TRAIN_DEVICES = ("auto", "cpu", "cuda")
 LOG_BACKENDS = ("tensorboard", "wandb", "mlflow")
 DEFAULT_LOG_BACKENDS = ["tensorboard"]
 # aug_test: multi-scale (0.5-1.75) + flip test as the ViT-Adapter authors; false (default) = single
-# scale, as the paper tests (Sec. 4.2). ssa_bench/vocabulary/protocol.py
-# checkpoint: the checkpoint the evaluate stage tests -- authors (default: the SSA authors' choice
-# for the baseline, ssa_bench/vocabulary/authors_runs.py), last, or best (highest validation mIoU)
-EVALUATE_KEYS = {"aug_test": bool, "test_mode": str, "checkpoint": str}
-EVALUATE_TEST_MODES = ("authors", "slide", "whole")
-EVALUATE_CHECKPOINTS = ("authors", "last", "best")
-MEASURE_KEYS = {"input_size": list, "latency_warmup": (int, type(None)),
-                "latency_iters": (int, type(None)), "threads": int}
-SLURM_KEYS = {"gpus": int, "nodes": int, "cpus_per_gpu": int, "mem_per_gpu": str, "time": str,
-              "partition": str, "constraint": str, "qos": str, "account": str, "extra": dict}
+# scale, as the paper tests (Sec. 4.2). The test modes and the checkpoint choices (authors, the
+# default: the SSA authors' choice for the baseline; last; best validation mIoU) are the test
+# protocol's facts, kept in ssa_bench/vocabulary/protocol.py.
+EVALUATE_TEST_MODES = protocol.TEST_MODES
+EVALUATE_CHECKPOINTS = protocol.CHECKPOINT_CHOICES
+
+# Upper bounds: a count this large is a typo (1e15 iterations, a batch of 1e8) that would only show
+# inside a queued job, as a time limit or an out-of-memory error.
+MAX_ITERS = Field(int, at_least=1, at_most=10_000_000, what="a positive number of iterations")
+INTERVAL = Field(int, at_least=1, at_most=10_000_000, what="a positive interval")
+SIZE = Field(list, size=True)
+
+TRAIN_KEYS = {
+    "max_iters": MAX_ITERS,
+    "batch_size": Field(int, at_least=1, at_most=4096, what="a positive batch size"),
+    "crop_size": SIZE,
+    "val_interval": INTERVAL,
+    "checkpoint_interval": INTERVAL,
+    "lr": Field((float, type(None)), above=0, finite=True,
+                what="a positive finite number, e.g. 6e-5, or null for the baseline's own learning rate"),
+    "num_workers": Field(int, at_least=0, at_most=256, what="0 (load in the main process) or more workers"),
+    "device": Field(str, choices=TRAIN_DEVICES, noun="device"),
+    # pretrained: catalog | none | catalog:NAME | a path | {baseline or default: one of those}
+    # (ssa_bench/weights/catalog.py checks it; null = the profile's default)
+    "pretrained": (str, dict, type(None)),
+    # mmengine visualizer backends the run logs its curves to (ssa_bench/configs/tracking.py);
+    # not part of the run id: they change where curves go, not what is trained
+    "log_backends": Field(list, choices=LOG_BACKENDS, noun="log backend", unique=True,
+                          note="(a list, e.g. [tensorboard, wandb]; [] logs to local files only)"),
+}
+EVALUATE_KEYS = {
+    "aug_test": bool,
+    "test_mode": Field(str, choices=EVALUATE_TEST_MODES, noun="test mode",
+                       note="(authors = as the SSA authors' configs: whole image, ViT-Adapter-L slides)"),
+    "checkpoint": Field(str, choices=EVALUATE_CHECKPOINTS, noun="checkpoint choice"),
+}
+MEASURE_KEYS = {
+    "input_size": SIZE,
+    "latency_warmup": Field((int, type(None)), at_least=0, at_most=100_000, what="0 or more warm-up iterations"),
+    "latency_iters": Field((int, type(None)), at_least=1, at_most=100_000, what="at least 1 timed iteration"),
+    "threads": Field(int, at_least=1, at_most=1024, what="at least 1 thread"),
+}
+# Row keys whose value is a block of named keys, with the table of those keys.
+NESTED = {"train": TRAIN_KEYS, "measure": MEASURE_KEYS, "slurm": SLURM_KEYS, "evaluate": EVALUATE_KEYS}
+
 DATASET_KEYS = {"root": str, "classes": list, "reduce_zero_label": bool, "img_suffix": str,
-                "seg_map_suffix": str, "crop_size": list, "max_iters": int,
+                "seg_map_suffix": str, "crop_size": SIZE, "max_iters": MAX_ITERS,
                 # the resize scale of the train/test pipelines (ADE20K's is [2048, 512])
-                "scale": list}
+                "scale": SIZE}
 REPORT_KEYS = {"columns": list, "paper_table": (str, int), "caption": str, "baseline_row": str,
                "paper_only_rows": list, "decimals": dict, "rank_by": str,
                "intervals": (str, bool)}      # YAML reads a bare `off` as false
 
-TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-              dict: "a mapping", list: "a list", type(None): "null"}
 
-
-def closest(word: str, options) -> str:
-    match = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f"did you mean '{match[0]}'? " if match else ""
-
-
-def unicode_note(key: str) -> str:
-    """'' for an ASCII key; else which characters are not ASCII (a Cyrillic 'а' looks like 'a')."""
-    odd = [c for c in key if ord(c) > 127]
-    if not odd:
-        return ""
-    names = ", ".join(f"U+{ord(c):04X} {unicodedata.name(c, 'UNKNOWN')}" for c in dict.fromkeys(odd))
-    return f" (it contains {names}; retype it in plain ASCII)"
-
+# -- the spec's door to the engine: its errors are SpecErrors naming the spec file -------------
 
 def check_keys(mapping: dict, allowed, file: str, where: str) -> None:
-    for key in mapping:
-        if key not in allowed:
-            path = f"{where}.{key}" if where else str(key)
-            raise SpecError(f"unknown key '{key}'{unicode_note(str(key))}", file=file, key=path,
-                            fix=f"{closest(str(key), allowed)}allowed here: {', '.join(allowed)}")
+    with rules.reported_as(SpecError, file):
+        rules.check_keys(mapping, allowed, where)
 
 
-def type_ok(value: Any, expected) -> bool:
-    expected = expected if isinstance(expected, tuple) else (expected,)
-    if isinstance(value, bool):
-        return bool in expected
-    if isinstance(value, int) and float in expected:
-        return True
-    return isinstance(value, expected)
-
-
-def check_type(value: Any, expected, file: str, key: str) -> None:
-    if not type_ok(value, expected):
-        names = " or ".join(TYPE_NAMES.get(t, t.__name__)
-                            for t in (expected if isinstance(expected, tuple) else (expected,)))
-        fix = f"write {names} here"
-        if isinstance(value, str) and float in (expected if isinstance(expected, tuple) else (expected,)):
-            try:
-                number = float(value)
-            except ValueError:
-                pass
-            else:   # YAML 1.1 reads 1e-4 (no dot in the mantissa) as text
-                fix = f"YAML reads {value} as text: write it with a dot, e.g. {number:.1e}"
-        raise SpecError(f"expected {names}, got {type(value).__name__} {value!r}", file=file, key=key, fix=fix)
+def check_type(value: Any, expected, file: str | None, key: str) -> None:
+    with rules.reported_as(SpecError, file):
+        rules.check_type(value, expected, key)
 
 
 def check_block(block: Any, keys: dict, file: str, where: str) -> None:
-    check_type(block, dict, file, where)
-    check_keys(block, keys, file, where)
-    for key, value in block.items():
-        check_type(value, keys[key], file, f"{where}.{key}")
+    with rules.reported_as(SpecError, file):
+        rules.check_block(block, keys, where)
 
 
-# The largest side of a crop, an input or a resize scale: 16k pixels (a 1e6-pixel side is a typo that
-# would only surface as an out-of-memory error inside a queued job).
-MAX_SIDE = 16384
-
-
-def check_size(value: Any, file: str, key: str) -> None:
-    if not (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)):
-        raise SpecError(f"expected [height, width] of two positive integers, got {value!r}", file=file,
-                        key=key, fix="write e.g. [512, 512]")
-    if max(value) > MAX_SIDE:
-        raise SpecError(f"a side of {max(value)} pixels is more than {MAX_SIDE}", file=file, key=key,
-                        fix="write the size in pixels, e.g. [512, 512]")
+def check_field(value: Any, rule, file: str | None, key: str) -> None:
+    with rules.reported_as(SpecError, file):
+        rules.check_field(value, rule, key)

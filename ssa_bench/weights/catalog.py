@@ -26,9 +26,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from ssa_bench.errors import DataError, SpecError, UserError
+from ssa_bench.validation import rules
+from ssa_bench.validation.yaml_file import read_yaml
 from ssa_bench.weights.mapping import KeyMapping
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
@@ -90,10 +90,10 @@ def catalog_path() -> Path:
 def _read_blocks(path: str) -> dict[str, dict]:
     """The raw ``weights:`` blocks of one catalog file, each checked to be a mapping of known keys."""
     try:
-        document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError) as error:
-        raise UserError(f"cannot read the weights catalog: {error or 'nested too deeply'}".splitlines()[0], file=path,
-                        fix=f"fix the file, or unset {CATALOG_ENV} to use the shipped catalog") from None
+        document = read_yaml(path, what="weights catalog")
+    except UserError as error:
+        raise UserError(f"cannot read the weights catalog: {error.message}", file=error.file, key=error.key,
+                        fix=f"{error.fix}; or unset {CATALOG_ENV} to use the shipped catalog") from None
     entries = (document or {}).get("weights") if isinstance(document, dict) else None
     if not isinstance(entries, dict):
         raise UserError("the weights catalog has no 'weights:' mapping", file=path, key="weights",
@@ -102,10 +102,8 @@ def _read_blocks(path: str) -> dict[str, dict]:
         where = f"weights.{name}"
         if not isinstance(block, dict):
             raise UserError("an entry must be a mapping of keys", file=path, key=where, fix="see docs/weights.md")
-        unknown = [k for k in block if k not in ENTRY_KEYS]
-        if unknown:
-            raise UserError(f"unknown key '{unknown[0]}'", file=path, key=f"{where}.{unknown[0]}",
-                            fix=f"allowed: {', '.join(ENTRY_KEYS)}")
+        with rules.reported_as(UserError, path):        # the one engine: "did you mean 'sha256'?"
+            rules.check_keys(block, ENTRY_KEYS, where)
     return {str(name): dict(block) for name, block in entries.items()}
 
 

@@ -11,8 +11,7 @@ import pytest
 
 from tests.configs.authors_facts import authors_facts, load_fixture, our_facts
 from ssa_bench.configs import build_mmseg_config
-from ssa_bench.matrix import load_spec
-from ssa_bench.plan import plan
+from ssa_bench.matrix import load_spec, plan
 
 TABLES = ("tables/table1.yaml", "tables/table2.yaml")
 FIXTURE = load_fixture()

@@ -7,6 +7,7 @@ import pytest
 
 from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.configs.baselines import BaselineRecipe, baseline_recipe, buildable_baselines
+from ssa_bench.configs.schedule import stretch_schedule
 from ssa_bench.errors import UserError
 
 
@@ -96,13 +97,13 @@ def test_schedule_stretches_to_the_run():
     recipe = baseline_recipe("seaformer_b", 150)
     # the poly decays over the whole run, from 0, as mmcv 1.x; an mmengine scheduler reaches its
     # end value at step end - 1 (tests/configs/test_poly_span.py)
-    warmup, decay = recipe.param_scheduler_for(80_000)
+    warmup, decay = stretch_schedule(recipe.param_scheduler, 80_000)
     assert (warmup["end"], decay["begin"], decay["end"]) == (1501, 0, 80_001)
-    warmup, decay = recipe.param_scheduler_for(400)               # a short CPU run
+    warmup, decay = stretch_schedule(recipe.param_scheduler, 400)               # a short CPU run
     assert (warmup["end"], decay["begin"], decay["end"]) == (41, 0, 401)
-    (decay,) = recipe.param_scheduler_for(5)
+    (decay,) = stretch_schedule(recipe.param_scheduler, 5)
     assert (decay["begin"], decay["end"]) == (0, 6)
-    (poly,) = baseline_recipe("fcn_r101", 150).param_scheduler_for(80_000)
+    (poly,) = stretch_schedule(baseline_recipe("fcn_r101", 150).param_scheduler, 80_000)
     assert (poly["begin"], poly["end"], poly["power"]) == (0, 80_001, 0.9)
 
 
@@ -192,3 +193,20 @@ def test_vit_adapter_l_follows_the_authors_config_of_each_dataset(tmp_path, monk
     cfg = build_mmseg_config(config, str(tmp_path / "w"))
     assert list(cfg.model.data_preprocessor.mean) == [123.675, 116.28, 103.53]
     assert cfg.optim_wrapper.paramwise_cfg.decay_rate == 0.90
+
+
+def test_run_recipe_is_the_recipe_on_the_runs_data_set():
+    # What the model and schedule sections start from: the run's classes, the data set's lr and
+    # overrides already applied, and nothing per data set left to apply twice.
+    from ssa_bench.configs.baselines import run_recipe
+
+    run = {"baseline": "seaformer_b", "dataset": "coco_stuff10k", "train": {"pretrained": None}}
+    recipe = run_recipe(run)
+    assert recipe.optim_wrapper["optimizer"]["lr"] == 2e-4
+    assert recipe.model["decode_head"]["num_classes"] == 171
+    assert recipe.lr_by_dataset == {} and recipe.overrides_by_dataset == {}
+    vit = run_recipe({"baseline": "vit_adapter_l", "dataset": "pascal_context59", "train": {}})
+    assert vit.model["data_preprocessor"]["std"] == [58.395, 57.12, 57.375]
+    assert vit.optim_wrapper["paramwise_cfg"]["decay_rate"] == 0.90
+    inline = run_recipe({"baseline": "fcn_r101", "dataset": "mine", "dataset_def": {"classes": ["a", "b", "c"]}})
+    assert inline.model["decode_head"]["num_classes"] == inline.model["auxiliary_head"]["num_classes"] == 3

@@ -5,8 +5,7 @@ import pytest
 
 from ssa_bench.configs import build_mmseg_config
 from ssa_bench.errors import UserError
-from ssa_bench.plan import plan
-from ssa_bench.matrix import load_spec
+from ssa_bench.matrix import load_spec, plan
 
 
 def configs(spec="tables/table3.yaml", profile="paper", overrides=()):

@@ -12,7 +12,7 @@ import tempfile
 import pytest
 
 from ssa_bench.configs import build_mmseg_config
-from ssa_bench.configs.compose import use_test_time_aug
+from ssa_bench.configs.multi_scale import use_test_time_aug
 from ssa_bench.vocabulary.protocol import MULTI_SCALE_FLIP, SINGLE_SCALE, TTA_RATIOS, describe, eval_mode
 from ssa_bench.errors import DataError, SpecError
 
@@ -212,8 +212,7 @@ def spec_file(tmp_path, text=SPEC):
 
 
 def test_spec_evaluate_block_enters_the_run_id(tmp_path):
-    from ssa_bench.plan import plan
-    from ssa_bench.matrix import load_spec
+    from ssa_bench.matrix import load_spec, plan
 
     runs = plan(load_spec(spec_file(tmp_path)))
     single, multi = runs
@@ -222,7 +221,7 @@ def test_spec_evaluate_block_enters_the_run_id(tmp_path):
     assert multi.config["evaluate"] == {"aug_test": True, "test_mode": "authors", "checkpoint": "authors"}
     assert single.id != multi.id
     # at the defaults, the id is the one the run had before the evaluate block existed
-    from ssa_bench.plan import run_id
+    from ssa_bench.matrix import run_id
     before = {key: value for key, value in single.config.items() if key != "evaluate"}
     assert single.id == run_id(before)
     assert run_id({**before, "evaluate": {"aug_test": False, "test_mode": "slide"}}) != single.id
@@ -234,8 +233,7 @@ def test_spec_evaluate_block_enters_the_run_id(tmp_path):
 
 
 def test_spec_evaluate_axis(tmp_path):
-    from ssa_bench.plan import plan
-    from ssa_bench.matrix import load_spec
+    from ssa_bench.matrix import load_spec, plan
 
     text = "base: {baseline: segnext_t, dataset: ade20k}\nrows: [{label: X}]\naxes: {evaluate.aug_test: [false, true]}\n"
     runs = plan(load_spec(spec_file(tmp_path, text)))
@@ -309,7 +307,7 @@ def test_paper_numbers_reject_unknown_modes(tmp_path):
 
 
 def _caption(spec_text, tmp_path, profile="paper", overrides=()):
-    from ssa_bench.plan import plan
+    from ssa_bench.matrix import plan
     from ssa_bench.report.api import report_table
     from ssa_bench.report.caption import caption_sentences
     from ssa_bench.matrix import load_spec
@@ -357,8 +355,7 @@ def test_evaluate_checkpoint_is_the_authors_choice_by_default(tmp_path):
     from ssa_bench.configs import build_mmseg_config
     from ssa_bench.vocabulary.protocol import checkpoint_choice
     from ssa_bench.errors import SpecError
-    from ssa_bench.matrix import load_spec
-    from ssa_bench.plan import plan, run_id
+    from ssa_bench.matrix import load_spec, plan, run_id
 
     text = "base: {dataset: ade20k}\nrows: [{label: X}]\naxes: {baseline: [vit_adapter_l, segnext_t]}\n"
     vit, segnext = plan(load_spec(spec_file(tmp_path, text)))

@@ -7,10 +7,9 @@ import types
 import pytest
 
 import ssa_bench.classifier_settings as classifier_settings
-import ssa_bench.configs.model as model_module
-from ssa_bench.classifier_settings.ssa import SSASettings
+from ssa_bench.classifier_settings.ssa import SSASettings, resolve_settings
 from ssa_bench.configs import build_mmseg_config, build_model_config
-from ssa_bench.configs.classifier import CLASSIFIERS_IMPORT, SSA_IMPORT
+from ssa_bench.configs.classifier_wiring import CLASSIFIERS_IMPORT, SSA_IMPORT
 from ssa_bench.errors import UserError
 
 SSA_ON = SSASettings.from_spec({"enabled": True, "variant": "paper"}).to_dict()
@@ -145,13 +144,15 @@ def test_ssa_and_another_classifier_cannot_share_a_head(fake_classifier):
     assert error.value.key == "classifier"
 
 
-def test_ssa_settings_reach_apply_ssa(monkeypatch):
-    # The plumbing only: the run's settings go to apply_ssa unchanged.
-    calls = []
-    monkeypatch.setattr(model_module, "apply_ssa", lambda model, settings: calls.append(settings))
-    settings = {"enabled": True, "variant": "paper", "sepa": True}
-    _, imports = build_model_config(run_config(ssa=settings))
-    assert calls == [settings] and imports[-1] == SSA_IMPORT
+def test_ssa_settings_reach_the_head_resolved():
+    # The run's ssa block reaches SSAHead resolved: its preset's values, then its explicit keys
+    # (here one the paper preset sets otherwise).
+    settings = {"enabled": True, "variant": "paper", "logits": "cosine"}
+    model, imports = build_model_config(run_config(ssa=settings))
+    head = _last_head(model)
+    assert head["ssa"] == resolve_settings(settings).to_dict()
+    assert head["ssa"]["logits"] == "cosine" and head["ssa"]["phi"] == "linear"     # explicit; the paper's
+    assert imports[-1] == SSA_IMPORT
 
 
 def test_unknown_dataset_is_a_user_error():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from ssa_bench.configs.baselines import baseline_recipe
+from ssa_bench.configs.schedule import stretch_schedule
 
 
 def mmcv1_lr(it: int, base_lr: float, max_iters: int, power: float, min_lr: float,
@@ -43,7 +44,7 @@ def mmengine_lrs(schedulers: list[dict], base_lr: float, iters: list[int]) -> di
 @pytest.mark.parametrize("max_iters", [160_000, 80_000])
 def test_warmup_and_poly_as_mmcv_1x(max_iters):
     recipe = baseline_recipe("segformer_b5", 150)       # AdamW 6e-5, linear warm-up 1500 (1e-6), poly 1.0 to 0
-    schedulers = recipe.param_scheduler_for(max_iters)
+    schedulers = stretch_schedule(recipe.param_scheduler, max_iters)
     base = recipe.lr_for("ade20k")
     iters = [0, 1, 700, 1499, 1500, 1501, 40_000, max_iters // 2, max_iters - 1]
     got = mmengine_lrs(schedulers, base, iters)
@@ -54,7 +55,7 @@ def test_warmup_and_poly_as_mmcv_1x(max_iters):
 
 def test_poly_with_a_minimum_without_warmup_as_mmcv_1x():
     recipe = baseline_recipe("ocrnet_hr48", 150)        # SGD 0.01, poly 0.9 to 1e-4, no warm-up
-    schedulers = recipe.param_scheduler_for(80_000)
+    schedulers = stretch_schedule(recipe.param_scheduler, 80_000)
     iters = [0, 1, 1500, 40_000, 79_999]
     got = mmengine_lrs(schedulers, 0.01, iters)
     for it in iters:

@@ -335,7 +335,7 @@ def test_recipes_match_mmseg_datasets_and_configs():
 
     from ssa_bench.vocabulary.names import DATASETS
     from ssa_bench.configs.baselines import mmseg_config_dir
-    from ssa_bench.configs.compose import MMSEG_DATASET_FILES
+    from ssa_bench.configs.dataloaders import MMSEG_DATASET_FILES
 
     classes = {"ade20k": ADE20KDataset, "coco_stuff10k": COCOStuffDataset, "pascal_context59": PascalContextDataset59}
     for name, recipe in prepare.RECIPES.items():

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ssa_bench.executors import get_executor
 from ssa_bench.executors.local import LocalExecutor
-from ssa_bench.plan import Run
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Owner, Store
 
 FAKE_WORKER = textwrap.dedent("""

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ssa_bench.executors import local
-from ssa_bench.plan import Run
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Store
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from ssa_bench.executors.local import LocalExecutor
 from ssa_bench.executors.progress_lines import ProgressLines
-from ssa_bench.plan import Run
+from ssa_bench.matrix.run import Run
 from ssa_bench.store import Store
 
 FAKE_WORKER = textwrap.dedent("""
@@ -138,18 +138,20 @@ def test_a_piped_run_of_the_demo_model_prints_progress_for_each_run_before_it_fi
     for label in ("Baseline", "SSA"):
         words = [line.split(": ", 1)[1] for line in err.splitlines() if f" {label}: " in line]
         done = words.index(next(w for w in words if w.startswith("done")))
-        assert any(w.startswith("iteration ") for w in words[:done]), err
+        # Progress is a line naming an iteration: "iteration 8/20 (40%), loss ..." or, when the
+        # progress file's last write before a poll was a validation, "validated at iteration 8".
+        assert any(w.startswith("iteration ") or " at iteration " in w for w in words[:done]), err
 
 
 def test_a_slurm_submitter_writing_to_a_log_prints_each_runs_state_changes_and_progress(tmp_path, monkeypatch):
     import threading
     import time
 
-    from ssa_bench.executors import slurm
+    from ssa_bench.executors.slurm import accounting, polling
     from ssa_bench.store import write_json_atomic
 
-    monkeypatch.setattr(slurm, "refresh_states", lambda store, runs: None)   # no SLURM here
-    monkeypatch.setattr(slurm, "POLL_DISK_S", 0.05)
+    monkeypatch.setattr(accounting, "refresh_states", lambda store, runs: None)   # no SLURM here
+    monkeypatch.setattr(polling, "POLL_DISK_S", 0.05)
     store, run = Store(tmp_path), _run("r1")
     store.write_run(run)
     store.set_state(run.id, "queued", executor="slurm", job_id="77_0", slurm_reason="Resources")
@@ -166,7 +168,7 @@ def test_a_slurm_submitter_writing_to_a_log_prints_each_runs_state_changes_and_p
     worker = threading.Thread(target=job)
     worker.start()
     stream = io.StringIO()
-    assert slurm.wait_for([run], store, Console(file=stream, force_terminal=False), poll_slurm_s=3600) == 0
+    assert polling.wait_for([run], store, Console(file=stream, force_terminal=False), poll_slurm_s=3600) == 0
     worker.join()
     words = [line.split(": ", 1)[1] for line in stream.getvalue().splitlines() if " r1 row r1: " in line]
     assert words[0] == "queued (job 77_0, pending: Resources)", words

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ssa_bench.executors import slurm_claims
+from ssa_bench.executors.slurm import claims as slurm_claims
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import pytest
 from slurm_helpers import fake_run, make_store, stepping_worker
 from test_slurm_cluster import POLL, _quiet, job_training, release, squeue_state, state_of, until
 
-from ssa_bench.executors.slurm import refresh_states, run_slurm
+from ssa_bench.executors.slurm import SlurmExecutor, refresh_states
 from ssa_bench.executors.base import select_runs
 
 pytestmark = pytest.mark.slurm
@@ -22,8 +22,8 @@ SLURM_DIR = Path(os.environ.get("SSA_SLURM_DIR", "/tmp/ssa-bench-slurm"))
 
 
 def _submit(runs, store, *, wait=True, attach=None):
-    return run_slurm(runs, store, cluster="local-test", max_parallel=2, dry_run=False, wait=wait,
-                     worker=stepping_worker, poll_slurm_s=POLL, console=_quiet(), attach=attach)
+    return SlurmExecutor(store, cluster="local-test", max_parallel=2, worker=stepping_worker, poll_slurm_s=POLL,
+                         console=_quiet()).submit(runs, attach, wait=wait)
 
 
 def _submitter_process(barrier, root, run_ids, steps, codes):
@@ -182,8 +182,14 @@ def test_rerun_failed_while_a_requeue_is_pending_submits_nothing(slurm_env, resu
     holder = store.claim_holder(run.id)
     assert holder.kind == "slurm" and holder.job_id == job_id
     release(job_id, pending_seen=True)
-    until(lambda: state_of(store, run).get("state") == "done", timeout=120, what="the run done")
-    assert store.record(run.id)["slurm"]["job_id"] == job_id
+    # The worker writes 'done' first; the job then adds its attempts to the record
+    # (attempt_history.finish): a poll in between saw 'done' and a record without "slurm".
+    def record_names_its_job():
+        record = store.record(run.id)
+        return isinstance(record, dict) and record.get("slurm")
+
+    until(record_names_its_job, timeout=120, what="the run done, its record naming its job")
+    assert state_of(store, run)["state"] == "done" and store.record(run.id)["slurm"]["job_id"] == job_id
 
 
 def test_accounting_lag_at_job_start_leaves_requeued_zero(slurm_env, results_root):
@@ -246,9 +252,8 @@ def test_a_submitter_killed_inside_sbatch_leaves_an_orphan_that_the_next_run_sub
     said = io.StringIO()
     to_run, attach = select_runs([run], store)
     assert to_run == [] and attach == [run]                        # queued on disk: followed
-    assert run_slurm(to_run, store, cluster="local-test", max_parallel=2, dry_run=False,
-                     worker=stepping_worker, poll_slurm_s=POLL, attach=attach,
-                     console=Console(file=said, width=300)) == 0
+    assert SlurmExecutor(store, cluster="local-test", max_parallel=2, worker=stepping_worker, poll_slurm_s=POLL,
+                         console=Console(file=said, width=300)).submit(to_run, attach) == 0
     printed = said.getvalue()
     assert "1 run(s) left by a submitter killed inside sbatch (orphan submission) are submitted again" in printed
     assert "removed" in printed and "temporary file(s) of killed submissions" in printed

@@ -16,15 +16,17 @@ import pytest
 from slurm_helpers import fake_run, make_store, stepping_worker, distributed_worker
 
 from ssa_bench.executors.cluster_profiles import load_profile
-from ssa_bench.executors.slurm import plan_arrays, refresh_states, run_slurm, wait_for
+from ssa_bench.executors.slurm import SlurmExecutor, refresh_states
+from ssa_bench.executors.slurm.arrays import plan_arrays
+from ssa_bench.executors.slurm.polling import wait_for
 
 pytestmark = pytest.mark.slurm
 POLL = 1.0
 
 
 def submit(runs, store, *, wait=True, cluster="local-test", max_parallel=2, worker=stepping_worker):
-    return run_slurm(runs, store, cluster=cluster, max_parallel=max_parallel, dry_run=False, wait=wait,
-                     worker=worker, poll_slurm_s=POLL)
+    return SlurmExecutor(store, cluster=cluster, max_parallel=max_parallel, worker=worker,
+                         poll_slurm_s=POLL).submit(runs, wait=wait)
 
 
 def until(predicate, timeout=90, what="condition"):
@@ -187,10 +189,10 @@ SUBMITTER = """
 import sys
 sys.path.insert(0, {helpers!r})
 from slurm_helpers import fake_run, make_store, stepping_worker
-from ssa_bench.executors.slurm import run_slurm
+from ssa_bench.executors.slurm import SlurmExecutor
 runs = [fake_run("k1", steps=10, step_s=0.5), fake_run("k2", steps=10, step_s=0.5), fake_run("k3", steps=2)]
-run_slurm(runs, make_store({root!r}), cluster="local-test", max_parallel=2, dry_run=False,
-          worker=stepping_worker, poll_slurm_s=1)
+SlurmExecutor(make_store({root!r}), cluster="local-test", max_parallel=2, worker=stepping_worker,
+              poll_slurm_s=1).submit(runs)
 """
 
 
@@ -239,8 +241,7 @@ def start_real_training(results: Path, demo_data: str, *overrides: str):
     """The first row of fixtures/two_rows.yaml (a real mmseg training) submitted to the local
     cluster without waiting: (run, store, job_id, trained_past), ``trained_past(n)`` true once the
     job's train stage has reached iteration n."""
-    from ssa_bench.matrix import load_spec
-    from ssa_bench.plan import plan
+    from ssa_bench.matrix import load_spec, plan
     from ssa_bench.store import Store
 
     os.environ["SSA_BENCH_DATA"] = demo_data                    # slurm_env's monkeypatch restores it
@@ -248,8 +249,7 @@ def start_real_training(results: Path, demo_data: str, *overrides: str):
                      overrides=list(overrides))
     run = plan(spec)[0]
     store = Store(results)
-    assert run_slurm([run], store, cluster="local-test", max_parallel=1, dry_run=False, wait=False,
-                     poll_slurm_s=POLL) == 0
+    assert SlurmExecutor(store, cluster="local-test", max_parallel=1, poll_slurm_s=POLL).submit([run], wait=False) == 0
     job_id = until(lambda: (store.read_state(run.id) or {}).get("job_id"), what="job id")
 
     def trained_past(iteration):
@@ -279,8 +279,8 @@ def test_a_second_run_resubmits_only_the_run_whose_job_died(slurm_env, results_r
     # A job still COMPLETING counts as alive (its task may still write): the second `run` comes
     # after the controller has let go of it.
     until(lambda: squeue_state(first[0]) == "", what="the cancelled job to leave the queue")
-    assert run_slurm([], store, cluster="local-test", max_parallel=2, dry_run=False, attach=runs,
-                     worker=stepping_worker, poll_slurm_s=POLL, console=_quiet()) == 0
+    assert SlurmExecutor(store, cluster="local-test", max_parallel=2, worker=stepping_worker, poll_slurm_s=POLL,
+                         console=_quiet()).submit([], attach=runs) == 0
     second = [state_of(store, r)["job_id"] for r in runs]
     assert second[1] == first[1] and second[0] != first[0]
     assert store.record("died")["train"]["resumed_from_iter"] >= 1     # from its checkpoint

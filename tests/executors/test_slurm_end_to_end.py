@@ -97,8 +97,8 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo
     checkpoint, and the record says so."""
     from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, start_real_training, until
 
-    from ssa_bench.executors.slurm import wait_for
-    from ssa_bench.executors.slurm_accounting import refresh_states
+    from ssa_bench.executors.slurm.accounting import refresh_states
+    from ssa_bench.executors.slurm.polling import wait_for
 
     run, store, job_id, trained_past = start_real_training(
         tmp_path / "results", demo_data, "train.max_iters=300", "train.val_interval=300",
@@ -117,14 +117,17 @@ def test_real_training_survives_preemption_and_requeue(slurm_env, tmp_path, demo
         release(job_id)                                           # skip SLURM's ~2 min requeue delay
 
     until(lambda: trained_past(50), timeout=180, what="50 iterations")
+    reached = (store.read_progress(run.id) or {}).get("iter") or 0
     subprocess.run(["scancel", "--signal=USR2", job_id], check=True)
     restart(1)
-    # The state at the signal was saved at the end of the interrupted iteration, not at the last
-    # periodic checkpoint (every 40): nothing is trained twice.
+    # The state at the signal was saved at the end of the interrupted iteration, not only at the
+    # last periodic checkpoint (every 40): nothing is trained twice. (When the signal lands on a
+    # multiple of 40 the two are one file; the newest checkpoint still holds every iteration that
+    # had been reported before the signal.)
     work_dir = Path(store.run_dir(run.id), "work_dir")
-    saved = [int(p.stem.split("_")[1]) for p in work_dir.glob("iter_*.pth")]
+    saved = sorted(int(p.stem.split("_")[1]) for p in work_dir.glob("iter_*.pth"))
     on_signal = [n for n in saved if n % 40]
-    assert len(on_signal) == 1 and on_signal[0] > 50, saved
+    assert len(on_signal) <= 1 and saved[-1] >= max(reached, 51), (saved, reached)
     until(lambda: (store.read_state(run.id) or {}).get("attempt") == 2 and trained_past(90), timeout=180,
           what="attempt 2 past iteration 90")
     # Kills attempt 2 without a signal the task could note -- after KillWait (5 s), in which it trains

@@ -8,10 +8,11 @@ from slurm_helpers import fake_run, make_store
 
 from ssa_bench.errors import UserError
 from ssa_bench import runtime as launch
-from ssa_bench.executors.cluster_profiles import (available_profiles, job_resources, load_profile, parse_memory,
-                                                  parse_minutes)
-from ssa_bench.executors.slurm import plan_arrays, run_slurm
-from ssa_bench.executors.slurm_accounting import JobInfo, job_info, parse_table, reconcile
+from ssa_bench.executors.cluster_profiles import available_profiles, job_resources, load_profile
+from ssa_bench.vocabulary.slurm_keys import parse_memory, parse_minutes
+from ssa_bench.executors.slurm import SlurmExecutor
+from ssa_bench.executors.slurm.arrays import plan_arrays
+from ssa_bench.executors.slurm.accounting import JobInfo, job_info, parse_table, reconcile
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,8 +119,7 @@ def test_per_device_batch(monkeypatch):
 def test_dry_run_prints_scripts_and_runs_without_slurm(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")     # no sbatch, no srun: a laptop
     store = make_store(tmp_path)
-    code = run_slurm([fake_run("x1", batch_size=16), fake_run("x2", batch_size=16)], store,
-                     cluster=None, max_parallel=None, dry_run=True)
+    code = SlurmExecutor(store).run([fake_run("x1", batch_size=16), fake_run("x2", batch_size=16)], dry_run=True).code
     out = capsys.readouterr().out
     assert code == 0 and "#SBATCH --gpus-per-node=4" in out and "x1" in out and "x2" in out
     assert "nothing submitted" in out and not (tmp_path / "runs").exists()
@@ -128,8 +128,7 @@ def test_dry_run_prints_scripts_and_runs_without_slurm(tmp_path, capsys, monkeyp
 def test_run_without_slurm_is_a_user_error(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(UserError, match="no sbatch"):
-        run_slurm([fake_run("x1")], make_store(tmp_path), cluster="local-test", max_parallel=None,
-                  dry_run=False)
+        SlurmExecutor(make_store(tmp_path), cluster="local-test").submit([fake_run("x1")])
 
 
 SACCT = """JobID|State|ExitCode|Reason

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from slurm_helpers import fake_run, make_store
 
-from ssa_bench.executors import attempt_history, slurm_accounting
-from ssa_bench.executors.slurm_accounting import merge, parse_table, reconcile
+from ssa_bench.executors.slurm import accounting as slurm_accounting
+from ssa_bench.executors.slurm import attempt_history
+from ssa_bench.executors.slurm.accounting import merge, parse_table, reconcile
 
 SACCT = "JobID|State|ExitCode|Reason|Submit|Start|End|NodeList\n"
 SQUEUE = "JOBID|STATE|REASON|NODELIST\n"
@@ -123,7 +124,7 @@ def test_refresh_keeps_requeued_zero_through_the_start_lag(tmp_path, monkeypatch
 
 def test_live_jobs_counts_a_failed_run_whose_job_is_requeued(tmp_path, monkeypatch):
     """`run --rerun-failed` asks SLURM first: a failed run with a pending requeue is not resubmitted."""
-    from ssa_bench.executors.slurm import _live_jobs
+    from ssa_bench.executors.slurm.polling import live_jobs
 
     store = make_store(tmp_path)
     waiting, gone = fake_run("waiting"), fake_run("gone")
@@ -132,7 +133,7 @@ def test_live_jobs_counts_a_failed_run_whose_job_is_requeued(tmp_path, monkeypat
         store.set_state(run.id, "failed", executor="slurm", job_id=job, attempt=1, traceback="/t")
     infos = {**_infos(NODE_FAIL_REQUEUED, "44|PENDING|BeginTime|\n"), **_infos(OUT_OF_REQUEUES, "")}
     monkeypatch.setattr(slurm_accounting, "query", lambda ids: infos)
-    assert _live_jobs(store, [waiting, gone]) == {"waiting"}
+    assert live_jobs(store, [waiting, gone]) == {"waiting"}
     assert store.read_state("waiting")["state"] == "queued"        # and the disk says so now
     assert store.read_state("gone")["state"] == "failed"
 

@@ -9,7 +9,9 @@ from rich.console import Console
 from slurm_helpers import fake_run
 
 from ssa_bench.executors.cluster_profiles import load_profile
-from ssa_bench.executors.slurm import _describe, clean_stray_submission_files, plan_arrays
+from ssa_bench.executors.slurm.arrays import plan_arrays
+from ssa_bench.executors.slurm.dry_run import array_table
+from ssa_bench.executors.slurm.orphans import clean_stray_submission_files
 
 
 def test_stray_files_of_a_killed_submission_are_removed_and_live_ones_kept(tmp_path):
@@ -34,7 +36,7 @@ def test_dry_run_table_labels_each_array_index_with_baseline_dataset_and_row(tmp
     runs[0].section, runs[0].label, runs[0].column = "Table 3", "SeaFormer-L", "SSA (Ours)"
     (group,) = plan_arrays(runs, load_profile("local-test"), str(tmp_path), None)
     out = io.StringIO()
-    Console(file=out, width=200).print(_describe(group, load_profile("local-test")))
+    Console(file=out, width=200).print(array_table(group, load_profile("local-test")))
     rows = [line for line in out.getvalue().splitlines() if line.startswith("│")]
     line = rows[0]
     for word in ("seaformer_l", "ade20k", "Table 3 / SeaFormer-L / SSA (Ours)"):

@@ -14,8 +14,8 @@ pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 def test_a_requeued_job_skips_a_torn_checkpoint_and_resumes_from_the_previous_one(slurm_env, tmp_path, demo_data):
     from test_slurm_cluster import POLL, _quiet, release, scontrol, slurm_state, start_real_training, until
 
-    from ssa_bench.executors.slurm import wait_for
-    from ssa_bench.executors.slurm_accounting import refresh_states
+    from ssa_bench.executors.slurm.accounting import refresh_states
+    from ssa_bench.executors.slurm.polling import wait_for
 
     run, store, job_id, trained_past = start_real_training(
         tmp_path / "results", demo_data, "train.max_iters=200", "train.val_interval=200",

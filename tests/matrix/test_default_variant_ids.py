@@ -13,8 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from ssa_bench.classifier_settings import ssa as ssa_settings
-from ssa_bench.matrix import load_spec, loader
-from ssa_bench.plan import plan
+from ssa_bench.matrix import load_spec, loader, plan
 from ssa_bench.report.gather import gather
 from tests.report.report_fixtures import write_record
 

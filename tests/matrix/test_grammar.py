@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 
-from ssa_bench.plan import plan
-from ssa_bench.matrix import load_spec
+from ssa_bench.matrix import load_spec, plan
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from ssa_bench.matrix import load_spec
+from ssa_bench.matrix import load_spec, plan
 from ssa_bench.matrix.run import ID_NEUTRAL_DEFAULTS
-from ssa_bench.plan import plan
 
 SPEC = """\
 name: run_ids

@@ -8,7 +8,7 @@ import pytest
 
 from ssa_bench.vocabulary.names import DATASETS
 from ssa_bench.classifier_settings.ssa import PRESETS, SSASettings, resolve_settings
-from ssa_bench.plan import plan
+from ssa_bench.matrix import plan
 from ssa_bench.vocabulary.paper_numbers import load_paper_numbers
 from ssa_bench.matrix import load_spec
 

@@ -22,7 +22,7 @@ from mmseg.utils import register_all_modules  # noqa: E402
 import ssa_bench.models.backbones  # noqa: E402,F401  (the ported heads)
 import ssa_bench.models.ssa  # noqa: E402,F401  (registers SSAHead)
 from ssa_bench.configs.baselines import baseline_recipe  # noqa: E402
-from ssa_bench.configs.classifier import apply_classifier, apply_ssa  # noqa: E402
+from ssa_bench.configs.classifier_wiring import apply_classifier, apply_ssa  # noqa: E402
 
 register_all_modules(init_default_scope=True)
 IGNORE = 255

@@ -15,7 +15,7 @@ from tests.models.ssa_support import IGNORE, build, model_cfg, samples, shapes_b
 from ssa_bench.efficiency.flops import full_flops, paper_flops  # noqa: E402
 from ssa_bench.efficiency.inference import (InferenceGraph, inference_params,  # noqa: E402
                                             prepare_for_inference)
-from ssa_bench.configs.classifier import SSA_IMPORT, apply_ssa
+from ssa_bench.configs.classifier_wiring import SSA_IMPORT, apply_ssa
 from ssa_bench.models.ssa import extract  # noqa: E402
 from ssa_bench.models.ssa.head import SSAHead  # noqa: E402
 

@@ -126,7 +126,8 @@ def test_teacher_is_needed_only_with_an_adaptation_and_a_teacher_loss():
 
 def test_importing_settings_and_apply_ssa_does_not_import_torch():
     code = ("import sys; import ssa_bench.classifier_settings.ssa; "
-            "from ssa_bench.configs.classifier import apply_ssa; from ssa_bench.classifier_settings.ssa import resolve_settings; "
+            "from ssa_bench.configs.classifier_wiring import apply_ssa; "
+            "from ssa_bench.classifier_settings.ssa import resolve_settings; "
             "print('torch' in sys.modules or 'mmseg' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -40,8 +40,7 @@ def test_training_a_segformer_with_ssa_lowers_the_loss(variant):
 def _matrix_rows() -> dict:
     from pathlib import Path
 
-    from ssa_bench.plan import plan
-    from ssa_bench.matrix import load_spec
+    from ssa_bench.matrix import load_spec, plan
 
     experiments = Path(__file__).resolve().parents[2] / "experiments"
     rows = {}

@@ -35,8 +35,7 @@ def write_spec(directory: Path) -> Path:
 def train_spec(directory: Path, data_home: str) -> tuple:
     """Write the spec under `directory`, run every run with the worker into `directory/results`,
     on the demo data under `data_home` ($SSA_BENCH_DATA). Returns (spec_path, spec, runs, store)."""
-    from ssa_bench.plan import plan
-    from ssa_bench.matrix import load_spec
+    from ssa_bench.matrix import load_spec, plan
     from ssa_bench.store import Store
     from ssa_bench.worker import execute_run
 

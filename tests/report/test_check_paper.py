@@ -19,7 +19,6 @@ from ssa_bench.report import check_paper, parse_tolerances, report_table
 from ssa_bench.report.paper_check import Tolerance
 
 import ssa_bench.matrix as spec_module
-import ssa_bench.plan as plan_module
 
 TABLE3_MIOU = {"Baseline": 42.36, "+ SEPA": 42.88, "+ SPPA": 42.76, "+ SEPA + SPPA": 43.27,
                "+ SEPA + Lg + Lsd": 44.26, "+ SPPA + Lg + Lpd": 44.48, "SSA (Ours)": 45.36}
@@ -33,7 +32,7 @@ def _from_repo_root(from_repo_root):
 
 def _planned(name: str, *sets: str):
     spec = spec_module.load_spec(f"tables/{name}", profile="paper", overrides=list(sets))
-    return spec, plan_module.plan(spec)
+    return spec, spec_module.plan(spec)
 
 
 def _report(tmp_path, spec_name: str, *extra: str, capsys) -> tuple[int, str]:

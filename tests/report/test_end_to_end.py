@@ -15,7 +15,6 @@ from ssa_bench.report.caption import caption_sentences
 from ssa_bench.report.render_latex import render_latex
 
 import ssa_bench.matrix as spec_module
-import ssa_bench.plan as plan_module
 import ssa_bench.store as store_module
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +29,7 @@ def _from_repo_root(from_repo_root):
 
 def _planned(name: str, profile: str):
     spec = spec_module.load_spec(f"tables/{name}", profile=profile)
-    return spec, plan_module.plan(spec)
+    return spec, spec_module.plan(spec)
 
 
 def _fill(root: Path, runs, skip=(), miou=lambda index: 40.0 + 0.25 * index) -> None:

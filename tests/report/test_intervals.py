@@ -216,3 +216,91 @@ def test_the_interval_cache_lives_under_the_results_root_whatever_the_working_di
     _table(tmp_path / "results")
     assert (tmp_path / "results" / "reports" / "t3" / ".intervals-cache.json").is_file()
     assert list(elsewhere.iterdir()) == []
+
+
+def _write_draws(root: Path, run_id: str, counts: ImageCounts, **how) -> None:
+    from ssa_bench.statistics import draw_runs
+    from ssa_bench.store.image_counts import encode_bootstrap_draws
+
+    (draws,) = draw_runs([counts], **how)
+    store = Store(str(root))
+    store.write_bytes(store.paths(run_id).bootstrap_draws, encode_bootstrap_draws(draws.to_arrays()))
+
+
+def _interval_fields(table):
+    return [(row.label, cell.ci_low, cell.ci_high, cell.gain_low, cell.gain_high, cell.gain_p, cell.gain_shown)
+            for row in table.rows for cell in row.cells]
+
+
+def test_a_report_reads_the_stages_draws_instead_of_resampling_and_gets_the_same_table(tmp_path, monkeypatch):
+    from ssa_bench.report import intervals
+
+    from_counts = _interval_fields(_table(tmp_path / "counts"))
+    base, better, same, noisy = _evaluations()
+    root = tmp_path / "draws"
+    _table(root)                                       # records and counts
+    for run_id, counts in (("r0", base), ("r1", better), ("r2", same), ("r4", noisy)):
+        _write_draws(root, run_id, counts)             # what the evaluate stage writes
+        Path(Store(str(root)).paths(run_id).image_counts).unlink()
+    (root / "reports" / "t3" / ".intervals-cache.json").unlink()
+
+    real_read = intervals.read_image_counts
+
+    def no_counts(path):
+        # r3 is an old record without any evidence: looking for its counts is right
+        assert not Path(path).exists(), f"read {path} although the draws were there"
+        return real_read(path)
+
+    monkeypatch.setattr(intervals, "read_image_counts", no_counts)
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    assert _interval_fields(report_table(spec, runs, root)) == from_counts
+
+
+@pytest.mark.parametrize("draws", ["other seed", "other resamples", "damaged", "another run's"])
+def test_draws_that_do_not_fit_fall_back_to_the_counts(tmp_path, draws):
+    from_counts = _interval_fields(_table(tmp_path / "counts"))
+    base, better, same, noisy = _evaluations()
+    root = tmp_path / "draws"
+    _table(root)
+    paths = Store(str(root)).paths("r1")
+    if draws == "other seed":
+        _write_draws(root, "r1", better, seed=5)
+    elif draws == "other resamples":
+        _write_draws(root, "r1", better, n_resamples=100)
+    elif draws == "another run's":
+        _write_draws(root, "r1", noisy)                # its mIoU is not the record's: not this run's
+    else:
+        Path(paths.bootstrap_draws).write_bytes(b"PK\x03\x04 cut short")
+    (root / "reports" / "t3" / ".intervals-cache.json").unlink()
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better"), planned_run("r2", "Same"),
+            planned_run("r3", "Old record"), planned_run("r4", "Noisy")]
+    table = report_table(spec, runs, root)
+    if draws == "another run's":
+        # Evidence that disagrees with the record is nobody's: the row keeps the seed rule.
+        better_cell = next(row for row in table.rows if row.label == "Better").cells[0]
+        assert better_cell.ci_low is None and better_cell.gain_rule == "single"
+    else:
+        assert _interval_fields(table) == from_counts
+
+
+def test_the_json_report_carries_every_cells_interval_and_every_gains_p(tmp_path):
+    import json
+
+    from ssa_bench.report.render_json import render_json
+
+    table = _table(tmp_path)
+    document = json.loads(render_json(table))            # strict: a NaN would not parse back as JSON
+    assert document["table"] == "t3" and document["intervals"]["resamples"] == 2000
+    cells = {cell["label"]: cell for cell in document["cells"]}
+    expected = {row.label: row.cells[0] for row in table.rows}
+    for label in ("Baseline", "Better", "Same", "Noisy"):
+        assert cells[label]["ci_low"] == pytest.approx(expected[label].ci_low, abs=1e-6)
+        assert cells[label]["ci_high"] == pytest.approx(expected[label].ci_high, abs=1e-6)
+    for label in ("Better", "Same", "Noisy"):
+        assert cells[label]["p"] == pytest.approx(expected[label].gain_p, abs=1e-6)
+        assert cells[label]["gain_ci_low"] < cells[label]["gain_ci_high"] or label == "Same"
+    assert cells["Old record"]["ci_low"] is None and cells["Old record"]["gain_rule"] == "single"
+    assert any("interval" in sentence for sentence in document["caption"])

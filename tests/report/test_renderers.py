@@ -14,7 +14,8 @@ from ssa_bench.report import report_table, report_text, terminal_table, write_re
 from ssa_bench.report.render_csv import CSV_COLUMNS, render_csv
 from ssa_bench.report.render_latex import render_latex
 from ssa_bench.report.render_markdown import render_markdown
-from ssa_bench.report.text import format_number, latex_escape, latex_label
+from ssa_bench.report.cells import format_number
+from ssa_bench.report.render_latex import latex_escape, latex_label
 
 
 def _demo(tmp_path, seeds=1, spread=0.0):
@@ -245,3 +246,42 @@ def test_the_caption_reads_sentence_by_sentence(tmp_path):
     assert caption_sentences(report_table(spec, runs, tmp_path / "t3s"))[-1] == (
         "Ours: mean ± std over up to 3 seeds (n); ↑ gain over Baseline, drawn only when it exceeds the seed "
         "spread √(std_row² + std_baseline²).")
+
+
+# The steps api.report_table runs, in order; each may use the ones before it, never a later one.
+_STEPS = ("table_model", "intervals", "cells", "caption")
+_RENDERERS = ("render_latex", "render_markdown", "render_csv", "render_json", "render_terminal")
+
+
+def _report_imports(module: str) -> set[str]:
+    import ast
+    from pathlib import Path
+
+    import ssa_bench.report
+
+    source = (Path(ssa_bench.report.__file__).parent / f"{module}.py").read_text()
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return {name.rsplit(".", 1)[-1] for name in names if name.startswith("ssa_bench.report.")}
+
+
+def test_the_table_is_built_in_one_pass_and_renderers_only_lay_it_out():
+    """A table's numbers, intervals, cell texts and caption are each computed once, in order, into the
+    model; a renderer that called back into a step would print something the others do not."""
+    for index, step in enumerate(_STEPS):
+        later = set(_STEPS[index + 1:]) | set(_RENDERERS)
+        assert not _report_imports(step) & later, f"{step} uses a later step"
+    for renderer in _RENDERERS:
+        assert not _report_imports(renderer) & set(_STEPS[1:]), f"{renderer} computes instead of laying out"
+
+
+def test_latex_gain_within_the_noise_is_in_one_pair_of_brackets(tmp_path):
+    # The superscript printed "(+0.50))": the bracket was closed twice.
+    spec, runs = _table3(tmp_path, [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0)
+    tex = render_latex(report_table(spec, runs, tmp_path))
+    assert r"42.50{\tiny$\pm$1.00}$^{\mbox{\tiny\color{black!50}(+0.50)}}_{" in tex
+    assert "))}}" not in tex

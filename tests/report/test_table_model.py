@@ -199,6 +199,15 @@ def test_paper_only_rows_sit_where_the_paper_has_them(tmp_path):
     assert table.columns[0].metric == "gflops" and table.columns[0].shared
 
 
+def test_a_paper_only_row_the_spec_runs_or_asks_twice_is_shown_once(tmp_path):
+    # CAC is a row of the paper's OCRNet block that the spec runs itself; ProtoSeg is asked for twice.
+    spec, runs = _table2(tmp_path, ["CAC", "ProtoSeg", {"label": "ProtoSeg", "section": "FCN"}])
+    table = report_table(spec, runs, tmp_path)
+    assert [(r.section, r.label, r.paper_only) for r in table.rows] == [
+        ("FCN", "FCN", False), ("FCN", "ProtoSeg", True), ("FCN", "CAC", False), ("FCN", "SSA (Ours)", False),
+        ("OCRNet", "OCRNet", False), ("OCRNet", "CAC", False), ("OCRNet", "SSA (Ours)", False)]
+
+
 def test_a_paper_only_row_the_paper_lacks_is_a_user_error(tmp_path):
     spec, runs = _table2(tmp_path, ["ProtoSeg", "Mask2Former"])
     with pytest.raises(UserError) as caught:

@@ -41,3 +41,13 @@ def test_evaluate_matches_last_validation(tmp_path, monkeypatch, demo_data):
     ours = point_metrics(ImageCounts.from_arrays(stored))
     for key in ("mIoU", "mAcc", "aAcc"):
         assert round(ours[key], 2) == pytest.approx(result[key], abs=1e-4)
+    # ... and the bootstrap draws report tables read instead of resampling: the counts' own draws.
+    import numpy as np
+
+    from ssa_bench.statistics import TABLE_RESAMPLES, TABLE_SEED, RunDraws, draw_runs
+    from ssa_bench.store.image_counts import read_bootstrap_draws
+
+    stored_draws = RunDraws.from_arrays(read_bootstrap_draws(run_paths_at(str(tmp_path)).bootstrap_draws))
+    (expected,) = draw_runs([ImageCounts.from_arrays(stored)], n_resamples=TABLE_RESAMPLES, seed=TABLE_SEED)
+    assert stored_draws.images == expected.images and stored_draws.point == expected.point
+    np.testing.assert_array_equal(stored_draws.resampled["mIoU"], expected.resampled["mIoU"])

@@ -13,7 +13,7 @@ def _metric(n_classes: int):
     from ssa_bench.compat import patch_openmmlab
 
     patch_openmmlab()
-    from ssa_bench.stages.hooks import SSABenchIoUMetric
+    from ssa_bench.stages.iou_metric import SSABenchIoUMetric
 
     metric = SSABenchIoUMetric(iou_metrics=["mIoU"])
     metric.dataset_meta = {"classes": [f"c{index}" for index in range(n_classes)]}
@@ -125,3 +125,28 @@ def test_encoding_keeps_the_names_and_refuses_negative_counts(tmp_path):
     empty = encode_image_counts([], np.zeros((0, 2), int), np.zeros((0, 2), int), np.zeros((0, 2), int))
     path.write_bytes(empty)
     assert read_image_counts(str(path))["intersection"].shape == (0, 2)
+
+
+def test_the_bootstrap_draws_file_round_trips_and_a_cut_or_foreign_file_is_damaged(tmp_path):
+    from ssa_bench.statistics import ImageCounts, RunDraws, draw_runs
+    from ssa_bench.store.image_counts import encode_bootstrap_draws, read_bootstrap_draws
+
+    rng = np.random.default_rng(0)
+    label = rng.integers(1, 50, (12, 3))
+    counts = ImageCounts(tuple(f"{i}.png" for i in range(12)), label // 2, label + 3, label)
+    (draws,) = draw_runs([counts], n_resamples=40, seed=1)
+    data = encode_bootstrap_draws(draws.to_arrays())
+    path = tmp_path / "evaluate_draws.bin"
+    path.write_bytes(data)
+    back = RunDraws.from_arrays(read_bootstrap_draws(str(path)))
+    assert (back.images, back.n_images, back.n_classes, back.n_resamples, back.seed, back.point) == \
+        (draws.images, 12, 3, 40, 1, draws.point)
+    for metric in draws.resampled:
+        np.testing.assert_array_equal(back.resampled[metric], draws.resampled[metric])
+        np.testing.assert_array_equal(back.left_out[metric], draws.left_out[metric])
+    assert read_bootstrap_draws(str(tmp_path / "absent.bin")) is None
+    for broken, why in ((data[:-8], "cut short"), (b"PK\x03\x04", "not a bootstrap draws file"),
+                        (data[:40], "unreadable header")):
+        path.write_bytes(broken)
+        damaged = read_bootstrap_draws(str(path))
+        assert isinstance(damaged, Damaged) and why in str(damaged), (why, damaged)

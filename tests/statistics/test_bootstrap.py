@@ -138,3 +138,37 @@ def test_several_seeds_split_the_spread_between_images_and_seeds():
     gain = paired_bootstrap(spread, same, n_resamples=1000, seed=0)["mIoU"]
     assert gain.shares is not None and gain.p is not None and gain.low < gain.estimate < gain.high
     del rng
+
+
+def test_a_runs_draws_do_not_depend_on_the_runs_drawn_with_it():
+    """The evaluate stage draws each run alone; a report may draw a whole column at once: the same
+    numbers either way, or pairing a stored draw with a fresh one would mix two weight streams."""
+    rng = np.random.default_rng(9)
+    a, b = simulated(rng, 60), simulated(rng, 60, quality=0.8)
+    other_set = simulated(rng, 30, names=tuple(f"z{i}.png" for i in range(30)))
+    (alone,) = bootstrap_module.draw_runs([a], n_resamples=300, seed=4)
+    together = bootstrap_module.draw_runs([other_set, b, a], n_resamples=300, seed=4)[2]
+    for metric in ("mIoU", "mAcc", "aAcc"):
+        np.testing.assert_array_equal(alone.resampled[metric], together.resampled[metric])
+        np.testing.assert_array_equal(alone.left_out[metric], together.left_out[metric])
+    assert alone.images == together.images != bootstrap_module.draw_runs([other_set], n_resamples=300, seed=4)[0].images
+
+
+def test_stored_draws_pair_exactly_as_the_counts_would():
+    rng = np.random.default_rng(10)
+    a, b = simulated(rng, 70), simulated(rng, 70, quality=0.75)
+    order = rng.permutation(70)
+    b_shuffled = ImageCounts(tuple(np.array(b.names)[order]), b.intersection[order], b.union[order], b.label[order])
+    from_counts = bootstrap_module.Resampled([[a], [b]], n_resamples=400, seed=2)
+    stored = [bootstrap_module.RunDraws.from_arrays(d.to_arrays())
+              for d in bootstrap_module.draw_runs([a, b_shuffled], n_resamples=400, seed=2)]
+    from_draws = bootstrap_module.Resampled([[stored[0]], [stored[1]]], n_resamples=400, seed=2)
+    mixed = bootstrap_module.Resampled([[stored[0]], [b]], n_resamples=400, seed=2)
+    for method in ("percentile", "bca"):
+        expected = from_counts.gain(0, 1, "mIoU", method=method)
+        assert from_draws.gain(0, 1, "mIoU", method=method) == expected == mixed.gain(0, 1, "mIoU", method=method)
+        assert from_draws.interval(0, "mAcc", method=method) == from_counts.interval(0, "mAcc", method=method)
+    # Draws made with another number of resamples or seed are another stream: refused, not mixed.
+    (other_seed,) = bootstrap_module.draw_runs([a], n_resamples=400, seed=3)
+    with pytest.raises(ValueError, match="cannot join"):
+        bootstrap_module.Resampled([[other_seed], [b]], n_resamples=400, seed=2)

@@ -29,7 +29,7 @@ CASES = [
     ("classifier: {w_g: 1.0}", "rows[0].classifier.type", "needs a 'type'"),
     ("classifier: ssa", "rows[0].classifier", "expected a mapping"),
     ("classifier: {type: ssa, w_g: .nan}", "rows[0].classifier.w_g", "finite"),
-    ("classifier: {type: ssa, pe: rope}", "rows[0].classifier.pe", "not allowed"),
+    ("classifier: {type: ssa, pe: rope}", "rows[0].classifier.pe", "unknown pe 'rope'"),
 ]
 
 

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ssa_bench.cli import main
 from ssa_bench.vocabulary import spec_keys as schema
-from ssa_bench.matrix.values import NESTED
+from ssa_bench.vocabulary.spec_keys import NESTED
 
 VALID = {"base": {"baseline": "seaformer_l", "dataset": "ade20k"},
          "rows": [{"label": "Baseline"}, {"label": "SSA", "ssa": {"enabled": True}}]}

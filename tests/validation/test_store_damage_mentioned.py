@@ -21,8 +21,7 @@ SPEC = textwrap.dedent("""\
 
 @pytest.fixture
 def store_with_damage(tmp_path):
-    from ssa_bench.matrix import load_spec
-    from ssa_bench.plan import plan
+    from ssa_bench.matrix import load_spec, plan
 
     spec = tmp_path / "damage.yaml"
     spec.write_text(SPEC)

@@ -15,8 +15,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ssa_bench.cli import main
-from ssa_bench.matrix import load_spec
-from ssa_bench.plan import plan
+from ssa_bench.matrix import load_spec, plan
 from ssa_bench.store import Store, records
 
 SPEC = {"name": "damage", "base": {"baseline": "segformer_mini", "dataset": "demo_shapes"},

@@ -35,11 +35,16 @@ SET_CASES = [
     ("dataset=3", "--set dataset", "expected a string"),
     ("cfg=5", "--set cfg", "--set cfg needs the mmseg key"),
     ("slurm.gpus=four", "--set slurm.gpus", "expected an integer"),
-    ("slurm.time=5", "--set slurm.time", "expected a string"),
-    ("ssa.pe=rope", "--set ssa.pe", "not allowed"),
+    # a SLURM time limit is checked when the spec is planned, as the cluster profile checks it
+    # (ssa_bench/vocabulary/slurm_keys.py); a bare number is minutes there, so 5 is valid
+    ("slurm.time=[5]", "--set slurm.time", "expected a string or an integer"),
+    ("slurm.time=25:99", "--set slurm.time", "not a SLURM time limit"),
+    ("slurm.time=soon", "--set slurm.time", "not a SLURM time limit"),
+    ("slurm.mem_per_gpu=lots", "--set slurm.mem_per_gpu", "not a memory size"),
+    ("ssa.pe=rope", "--set ssa.pe", "unknown pe 'rope'"),
     ("ssa.w_g=.nan", "--set ssa.w_g", "finite"),
     ("ssa.enabeld=true", "--set ssa.enabeld", "unknown SSA setting"),
-    ("ssa.edge_size=big", "--set ssa.edge_size", "expected int"),
+    ("ssa.edge_size=big", "--set ssa.edge_size", "expected an integer"),
 ]
 
 
@@ -97,7 +102,7 @@ AXIS_CASES = [
     ("ssa.edge_size: [3, fast]", "axes.ssa.edge_size[1]", ""),
     ("ssa.w_g: [.nan]", "axes.ssa.w_g[0]", "finite"),
     ("ssa.w_rd: [-.inf]", "axes.ssa.w_rd[0]", "finite"),
-    ("ssa.pe: [rope]", "axes.ssa.pe[0]", "not allowed"),
+    ("ssa.pe: [rope]", "axes.ssa.pe[0]", "unknown pe 'rope'"),
     ("evaluate.test_mode: [whole, zoom]", "axes.evaluate.test_mode[1]", "unknown test mode"),
 ]
 

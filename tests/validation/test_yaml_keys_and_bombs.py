@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from ssa_bench.matrix.yaml_file import MAX_EXPANDED_NODES
+from ssa_bench.validation.yaml_file import MAX_EXPANDED_NODES
 
 BASE = "base: {baseline: seaformer_l, dataset: ade20k}\n"
 

@@ -11,8 +11,7 @@ import pytest
 from ssa_bench.vocabulary.names import BASELINES
 from ssa_bench.cli import main
 from ssa_bench.errors import SpecError
-from ssa_bench.plan import plan
-from ssa_bench.matrix import load_spec
+from ssa_bench.matrix import load_spec, plan
 from ssa_bench.weights import checkpoint_of, ensure_weights, entry_for, load_catalog
 
 REPO = Path(__file__).resolve().parents[2]

@@ -6,10 +6,10 @@ Use it from a config::
                                        ssa=dict(enabled=True)))   # variant='released', the default
     custom_imports = dict(imports=['ssa_bench.models.ssa'], allow_failed_imports=False)
 
-or turn a baseline into its SSA variant with :func:`ssa_bench.configs.classifier.apply_ssa`. Importing this package registers
-``SSAHead`` in mmseg's ``MODELS``, the mmseg way. Its settings, which planning needs without
-torch, live in :mod:`ssa_bench.classifier_settings.ssa`. docs/ssa.md documents the method, the
-presets and every switch.
+or turn a baseline into its SSA variant with :func:`ssa_bench.configs.classifier_wiring.apply_ssa`.
+Importing this package registers ``SSAHead`` in mmseg's ``MODELS``, the mmseg way. Its settings,
+which planning needs without torch, live in :mod:`ssa_bench.classifier_settings.ssa`. docs/ssa.md
+documents the method, the presets and every switch.
 """
 from ssa_bench.compat import patch_openmmlab
 

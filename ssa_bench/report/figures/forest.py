@@ -8,6 +8,8 @@ table model the report prints, so figure and table cannot disagree.
 """
 from __future__ import annotations
 
+import textwrap
+
 from ssa_bench.vocabulary.metrics import ACCURACY_METRICS
 from ssa_bench.report.figures.inputs import Missing
 from ssa_bench.report.figures.output import Provenance, note_panel, save_figure
@@ -54,6 +56,7 @@ def draw_forest(table):
                           markersize=4)
             axis.annotate(f"p={p:.3g}", (high, y), xytext=(4, 0), textcoords="offset points", va="center",
                           fontsize=7, color="0.3")
+        axis.margins(x=0.18)           # room for the p-value printed right of each interval
         axis.axvline(0.0, color="0.3", linestyle="--", linewidth=1)
         axis.set_yticks(ys, [label for label, *_ in lines], fontsize=8)
         axis.set_xlabel(f"gain over {baselines} (points)")
@@ -62,7 +65,9 @@ def draw_forest(table):
     level = table.interval_facts.get("level")
     subtitle = (f"{level:.0%} paired bootstrap intervals over test images; hollow: no per-image evidence"
                 if level else "no per-image evidence: points only")
-    figure.suptitle(f"{table.title} -- {subtitle}", fontsize=9)
+    # Wrapped to the figure's width: a one-panel figure is narrower than a table's title.
+    width = max(50, int(4.6 * len(panels) * 15))
+    figure.suptitle("\n".join(textwrap.wrap(f"{table.title} -- {subtitle}", width)), fontsize=9)
     figure.tight_layout()
     return figure
 

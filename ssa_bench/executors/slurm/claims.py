@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 
 from ssa_bench import store as store_module
-from ssa_bench.executors.slurm_accounting import job_alive
+from ssa_bench.executors.slurm.accounting import job_alive
 
 # How long a started job waits for its submitter to hand the claim over: sbatch of a large
 # array, then one rename per run on a slow shared file system.

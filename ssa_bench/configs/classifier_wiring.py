@@ -1,4 +1,9 @@
-"""Put a pixel classifier into an mmseg model config (pure dict work, no torch).
+"""Put a pixel classifier into an mmseg model config (pure dict work, no torch): a classifier's
+wiring, between its settings (``ssa_bench.classifier_settings``) and its torch code
+(``ssa_bench.models.classifiers``, ``ssa_bench.models.ssa``).
+
+A run's classifier (its ``ssa:`` or ``classifier:`` block, resolved by
+``classifier_settings.run_classifier``): :func:`wrap_decode_head`, which the model section calls.
 
 SSA:
 ``apply_ssa(model_cfg, settings)`` wraps the decode head -- the last one of a cascade such as
@@ -23,6 +28,17 @@ SSA_IMPORT = "ssa_bench.models.ssa"
 CLASSIFIERS_IMPORT = "ssa_bench.models.classifiers"
 HEAD_TYPE = "SSAHead"
 CLASSIFIER_HEAD_TYPE = "ClassifierHead"
+
+
+def wrap_decode_head(model_cfg: dict, kind: str, settings: dict) -> str:
+    """Wrap the (last) decode head of ``model_cfg`` in place in classifier ``kind`` with its
+    resolved ``settings`` (``classifier_settings.run_classifier``); returns the module the config
+    must import. ``ssa`` is ``SSAHead``; every other type is ``ClassifierHead``."""
+    if kind == "ssa":
+        _wrap_last_head(model_cfg, HEAD_TYPE, ssa=settings)
+        return SSA_IMPORT
+    _wrap_last_head(model_cfg, CLASSIFIER_HEAD_TYPE, classifier={"type": kind, **settings})
+    return CLASSIFIERS_IMPORT
 
 
 def apply_ssa(model_cfg: dict, settings: dict) -> None:
@@ -53,9 +69,7 @@ def apply_classifier(model_cfg: dict, block: dict) -> str:
     if kind == "ssa":
         apply_ssa(model_cfg, {**settings.to_dict(), "enabled": True})
         return SSA_IMPORT
-    _wrap_last_head(model_cfg, CLASSIFIER_HEAD_TYPE,
-                    classifier={"type": kind, **settings.to_dict()})
-    return CLASSIFIERS_IMPORT
+    return wrap_decode_head(model_cfg, kind, settings.to_dict())
 
 
 def _wrap_last_head(model_cfg: dict, wrapper: str, **settings) -> None:

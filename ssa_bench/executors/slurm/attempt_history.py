@@ -14,7 +14,7 @@ from __future__ import annotations
 import socket
 import time
 
-from ssa_bench.executors import slurm_accounting
+from ssa_bench.executors.slurm import accounting
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -33,7 +33,7 @@ def _close_lost(attempts: list[dict], job_id: str) -> None:
     open_ones = [a for a in attempts if a.get("ended") is None]
     if not open_ones:
         return
-    infos = slurm_accounting.query([job_id]) or {}
+    infos = accounting.query([job_id]) or {}
     history = list(infos[job_id].history) if job_id in infos else []
     for entry in open_ones:
         match = None

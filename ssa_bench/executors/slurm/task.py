@@ -4,8 +4,10 @@ submitit pickles a :class:`RunTask` (by reference to this module, so keep it imp
 torch) and calls it with the run id in every srun task of the job. Being
 :class:`submitit.helpers.Checkpointable`, it is requeued on a timeout or a preemption: the new
 attempt calls the worker again, and the worker's train stage resumes from the last checkpoint in
-the run's work_dir (saved at the signal by :mod:`ssa_bench.executors.slurm_preempt`). SLURM itself counts the attempts (SLURM_RESTART_COUNT), which covers both
-submitit's own requeue and an operator's ``scontrol requeue``.
+the run's work_dir (saved at the signal by :mod:`ssa_bench.executors.slurm.preempt`). SLURM itself
+counts the attempts (SLURM_RESTART_COUNT), which covers both submitit's own requeue and an
+operator's ``scontrol requeue``. ``worker`` is what the executor chose
+(``executor.DEFAULT_WORKER``: ``ssa_bench.worker:execute_run``).
 """
 from __future__ import annotations
 
@@ -17,9 +19,7 @@ from typing import Any, Callable
 
 import submitit
 
-from ssa_bench.executors import attempt_history, slurm_claims
-
-DEFAULT_WORKER = "ssa_bench.worker:execute_run"
+from ssa_bench.executors.slurm import attempt_history, claims
 
 
 def resolve_worker(spec: str | Callable[[str, str], Any]) -> Callable[[str, str], Any]:
@@ -42,8 +42,7 @@ def job_attempt() -> int:
 class RunTask(submitit.helpers.Checkpointable):
     """Run ``worker(results_root, run_id)`` inside a SLURM job; rank 0 keeps the run's state."""
 
-    def __init__(self, store: Any, worker: str | Callable[[str, str], Any] = DEFAULT_WORKER,
-                 grace_s: float = 120.0):
+    def __init__(self, store: Any, worker: str | Callable[[str, str], Any], grace_s: float = 120.0):
         self.store = store
         self.worker = worker
         self.grace_s = grace_s          # the profile's signal_delay_s: USR2 comes this early
@@ -57,16 +56,16 @@ class RunTask(submitit.helpers.Checkpointable):
         os.environ["SSA_BENCH_JOB_ID"] = env.job_id
         os.environ["SSA_BENCH_ATTEMPT"] = str(attempt)
         log = str(env.paths.stderr)
-        slurm_claims.register_liveness()
-        verdict = slurm_claims.verdict_for_job(self.store, run_id, env.job_id, may_claim=main)
+        claims.register_liveness()
+        verdict = claims.verdict_for_job(self.store, run_id, env.job_id, may_claim=main)
         _say(verdict.message)
         if not verdict.train:
             # Another job or submitter owns the run: leave its state, work_dir and record alone.
             return run_id
         if main:
-            from ssa_bench.executors import slurm_preempt
+            from ssa_bench.executors.slurm import preempt
 
-            slurm_preempt.install(self.grace_s)     # save the training state before a requeue
+            preempt.install(self.grace_s)     # save the training state before a requeue
             attempts = attempt_history.start(self.store, run_id, env.job_id, attempt)
             self.store.set_state(run_id, "running", executor="slurm", job_id=env.job_id,
                                  attempt=attempt, host=socket.gethostname(), log=log,
@@ -84,7 +83,7 @@ class RunTask(submitit.helpers.Checkpointable):
             raise
         if main:
             attempt_history.finish(self.store, run_id, env.job_id, attempt)
-            slurm_claims.release_for_job(self.store, run_id, env.job_id)
+            claims.release_for_job(self.store, run_id, env.job_id)
         return run_id
 
     def _mark_requeued(self, run_id: str) -> None:
@@ -111,12 +110,12 @@ class RunTask(submitit.helpers.Checkpointable):
                                  host=socket.gethostname(), log=log, traceback=log,
                                  reason=f"{type(error).__name__}: {error}".strip()[:500])
         # SLURM is done with this run unless it requeues the job, which keeps the claim's job id.
-        slurm_claims.release_for_job(self.store, run_id, job_id)
+        claims.release_for_job(self.store, run_id, job_id)
 
     def checkpoint(self, run_id: str) -> submitit.helpers.DelayedSubmission:
         # Called by submitit on USR2 (time limit near, or preemption) on rank 0, just before it
         # requeues the job and leaves through sys.exit. The training state is on disk by now:
-        # slurm_preempt saved it at the end of the iteration the signal interrupted (or the
+        # slurm.preempt saved it at the end of the iteration the signal interrupted (or the
         # train stage's periodic checkpoint is the newest), and the train stage resumes from it.
         self._requeueing = True
         self._mark_requeued(run_id)
