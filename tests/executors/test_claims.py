@@ -315,8 +315,8 @@ def test_staleness_is_judged_at_the_time_asked_and_the_timeout_is_strict(tmp_pat
 
 
 def test_a_pid_no_process_can_have_is_not_alive():
-    assert claims._pid_alive("not-a-pid") is False
-    assert claims._pid_alive(2 ** 80) is False
+    assert claims.pid_alive("not-a-pid") is False
+    assert claims.pid_alive(2 ** 80) is False
 
 
 def test_a_claim_without_a_host_is_not_a_claim_and_owners_describe_themselves():
