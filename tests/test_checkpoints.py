@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 
 import pytest
 
@@ -107,3 +108,47 @@ def test_other_ranks_only_look(tmp_path):
     picked, skipped = checkpoints.pick_resume(str(tmp_path), tidy=False)
     assert picked == str(tmp_path / "iter_30.pth") and skipped[0].moved_to is None
     assert os.path.exists(newest) and not (tmp_path / "damaged").exists()
+
+
+# -- found by mutation testing (tools/mutation.py store): details no test above pinned ---------
+def test_the_skip_log_lives_in_the_work_dirs_damaged_folder_and_names_the_problem(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    work.mkdir()
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)                       # nothing may land in the current directory
+    _commit(work, 30)
+    newest = _commit(work, 60)
+    os.truncate(newest, 1000)
+    _, skipped = checkpoints.pick_resume(str(work))
+    assert skipped[0].name == "iter_60.pth" and skipped[0].problem
+    log = json.loads((work / "damaged" / "skipped.json").read_text())
+    assert log == [{"name": "iter_60.pth", "problem": skipped[0].problem,
+                    "moved_to": os.path.join("damaged", "iter_60.pth")}]
+    assert os.listdir(elsewhere) == []
+
+
+def test_other_ranks_name_the_problem_of_what_they_skip(tmp_path):
+    _commit(tmp_path, 30)
+    newest = _commit(tmp_path, 60)
+    os.truncate(newest, 1000)
+    _, skipped = checkpoints.pick_resume(str(tmp_path), tidy=False)
+    assert skipped == [checkpoints.Skipped("iter_60.pth", checkpoints.problem(newest), None)]
+
+
+def test_a_second_damaged_checkpoint_of_the_same_name_is_kept_beside_the_first(tmp_path):
+    for _ in range(2):
+        path = _commit(tmp_path, 60)
+        moved = checkpoints.move_aside(path)
+        assert os.path.exists(moved) and os.path.exists(checkpoints.note_path(moved))
+    kept = set(os.listdir(tmp_path / "damaged"))
+    assert {"iter_60.pth", "iter_60.pth.json"} < kept and len(kept) == 4
+    (second,) = [name for name in kept if re.fullmatch(rf"iter_60\.pth\.\d{{8}}T\d{{6}}-{os.getpid()}", name)]
+    assert second + ".json" in kept
+
+
+def test_remove_deletes_a_checkpoint_and_its_note(tmp_path):
+    path = _commit(tmp_path, 30)
+    checkpoints.remove(path)
+    assert os.listdir(tmp_path) == []
+    checkpoints.remove(path)                               # already gone: no error

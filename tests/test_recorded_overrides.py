@@ -5,6 +5,7 @@ all-pending one; the command `figures` suggests keeps the overrides."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -122,3 +123,56 @@ def test_figures_without_the_set_names_the_recorded_overrides(recorded, tmp_path
     main(["figures", SPEC, "--profile", "cpu-demo", "--results-dir", str(recorded), "--out", str(tmp_path / "f")])
     err = " ".join(capsys.readouterr().err.split())
     assert "recorded with --set train.max_iters=20" in err, err
+
+
+# -- found by mutation testing (tools/mutation.py store): store/plans.py on its own ----------------
+def _plain_run(run_id):
+    from ssa_bench.matrix.run import Run
+
+    return Run(id=run_id, label=run_id, group=run_id, section=None, column=None, seed=0, row_index=0,
+               config={"baseline": "segformer_mini"}, spec_name="t.yaml", paper_baseline="segformer_mini",
+               paper_dataset="demo_shapes")
+
+
+def test_record_plan_keeps_one_entry_per_spec_profile_and_overrides(tmp_path):
+    from ssa_bench.store.plans import KEY, plan_entry, record_plan
+
+    store = Store(tmp_path)
+    run = _plain_run("r1")
+    entry = plan_entry("t.yaml", "/specs/t.yaml", "paper", ["a=1"])
+    assert entry == {"spec": "t.yaml", "path": "/specs/t.yaml", "profile": "paper", "overrides": ["a=1"]}
+    record_plan(store, run, entry)                                   # run.json written first
+    record_plan(store, run, plan_entry("t.yaml", "/elsewhere/t.yaml", "paper", ["a=1"]))   # same plan
+    record_plan(store, run, plan_entry("t.yaml", "/specs/t.yaml", "cpu-demo", ["a=1"]))
+    record_plan(store, run, plan_entry("t.yaml", "/specs/t.yaml", "paper", []))
+    stored = json.loads(open(store.paths("r1").config).read())
+    assert stored["id"] == "r1" and stored["config"] == run.config
+    assert [(item["path"], item["profile"], item["overrides"]) for item in stored[KEY]] == [
+        ("/specs/t.yaml", "paper", ["a=1"]), ("/specs/t.yaml", "cpu-demo", ["a=1"]), ("/specs/t.yaml", "paper", [])]
+    assert all(len(item["at"]) >= 19 and item["at"][4] == "-" for item in stored[KEY])
+
+
+def test_recorded_plans_rank_by_done_runs_then_runs_then_newest(tmp_path):
+    from ssa_bench.store.plans import KEY, recorded_plans
+
+    store = Store(tmp_path)
+    os.makedirs(store.paths("a_damaged").run_dir)
+    with open(store.paths("a_damaged").config, "w") as handle:
+        handle.write("{")                                            # listed first, skipped
+    plans = {"b1": [("paper", ["x=1"], "2026-01-01T00:00:00"), ("paper", [], "2026-01-02T00:00:00")],
+             "b2": [("paper", ["x=1"], "2026-01-03T00:00:00"), ("other", [], "2026-01-01T00:00:00")],
+             "b3": [("paper", [], "2026-01-05T00:00:00")]}
+    for run_id, items in plans.items():
+        store.write_run(_plain_run(run_id))
+        value = json.loads(open(store.paths(run_id).config).read())
+        value[KEY] = [{"spec": "t.yaml", "profile": p, "overrides": o, "at": at} for p, o, at in items]
+        value[KEY].append({"spec": "u.yaml", "profile": "paper", "overrides": [], "at": "2027"})
+        with open(store.paths(run_id).config, "w") as handle:
+            json.dump(value, handle)
+    write_record(tmp_path, "b3", miou=30.0)
+    found = recorded_plans(store, "t.yaml")
+    assert [(p.profile, p.overrides, p.run_ids, p.done, p.last) for p in found] == [
+        ("paper", [], ["b1", "b3"], 1, "2026-01-05T00:00:00"),
+        ("paper", ["x=1"], ["b1", "b2"], 0, "2026-01-03T00:00:00"),
+        ("other", [], ["b2"], 0, "2026-01-01T00:00:00")]
+    assert found[1].flags() == "--profile paper --set x=1" and found[1].flags(with_profile=False) == "--set x=1"

@@ -309,3 +309,213 @@ def test_no_module_builds_run_paths_by_hand():
 def test_dead_store_methods_are_gone():
     for name in ("is_done", "dump_dir"):
         assert not hasattr(Store, name)
+
+
+# -- found by mutation testing (tools/mutation.py store): what the checks above left open ------
+def test_json_writes_store_numpy_scalars_and_paths_as_plain_values(tmp_path):
+    import numpy as np
+
+    from ssa_bench.store.atomic import write_json_atomic
+
+    target = tmp_path / "out.json"
+    write_json_atomic(target, {"miou": np.float32(41.5), "iters": np.int64(7), "where": tmp_path / "w"})
+    assert json.loads(target.read_text()) == {"miou": 41.5, "iters": 7, "where": str(tmp_path / "w")}
+    with pytest.raises(TypeError, match="not JSON serialisable: set"):
+        write_json_atomic(target, {"bad": {1, 2}})
+    assert json.loads(target.read_text())["iters"] == 7           # the old file kept
+
+
+def test_states_reads_only_the_runs_that_have_a_folder(tmp_path):
+    store = Store(tmp_path)
+    store.write_record("done1", RECORD)
+    store.set_state("failed1", "failed", reason="boom")
+    assert store.states(["done1", "failed1", "never"]) == {"done1": "done", "failed1": "failed",
+                                                           "never": "pending"}
+    assert Store(tmp_path / "empty").states(["a"]) == {"a": "pending"}
+    (tmp_path / "runs").rename(tmp_path / "runs.old")
+    (tmp_path / "runs").write_text("not a folder")
+    assert store.states(["done1", "never"]) == {"done1": "damaged", "never": "damaged"}
+
+
+def test_damaged_files_names_the_damage_of_the_listed_runs_only(tmp_path):
+    store = Store(tmp_path)
+    store.write_record("good", RECORD)
+    _damage(store.paths("bad_record").record, b"[]")
+    _damage(store.paths("bad_state").state, b'{"state": "exploded"}')
+    _damage(store.paths("unlisted").record, b"[]")
+    os.makedirs(tmp_path / "runs", exist_ok=True)
+    (tmp_path / "runs" / "a_file").write_text("oops")
+    found = store.damaged_files(["good", "bad_record", "bad_state", "a_file", "never", "bad_record"])
+    assert [item.path for item in found] == [store.paths("bad_record").record, store.paths("bad_state").state,
+                                             store.paths("a_file").run_dir]
+    assert "directory" in found[2].what and "delete it" in found[2].fix
+    assert Store(tmp_path / "empty").damaged_files(["good"]) == []
+    (tmp_path / "runs").rename(tmp_path / "runs.old")
+    (tmp_path / "runs").write_text("not a folder")
+    (layout,) = store.damaged_files(["good"])
+    assert layout.path == str(tmp_path / "runs") and "runs/ directory" in layout.what
+
+
+def test_set_state_drops_failure_details_and_stamps_host_and_time(tmp_path):
+    import socket
+
+    store = Store(tmp_path)
+    with pytest.raises(ValueError, match="'finished'"):
+        store.set_state("r1", "finished")
+    failed = store.set_state("r1", "failed", reason="boom", traceback="tb", host="node7")
+    assert failed["reason"] == "boom" and failed["host"] == "node7" and failed["updated"]
+    running = store.set_state("r1", "running")
+    assert "reason" not in running and "traceback" not in running
+    assert running["host"] == socket.gethostname()              # where it runs now, not node7
+    assert store.read_state("r1") == running
+    queued = store.set_state("r2", "queued", executor="slurm")
+    assert queued["host"] == socket.gethostname()               # no host yet: this one
+    store.set_state("r3", "running", host="node7")
+    assert store.set_state("r3", "queued")["host"] == "node7"   # queued again: where it last ran
+
+
+def test_a_state_path_that_is_a_directory_is_set_aside(tmp_path):
+    store = Store(tmp_path)
+    os.makedirs(store.paths("r1").state)
+    store.set_state("r1", "queued")
+    assert store.read_state("r1")["state"] == "queued"
+    assert [p.name for p in (tmp_path / "runs" / "r1").glob("state.json.damaged-*")]
+
+
+def test_progress_records_stage_iteration_limit_and_time(tmp_path):
+    store = Store(tmp_path)
+    store.write_progress("r1", "train", 2, 4)
+    progress = store.read_progress("r1")
+    assert {k: progress[k] for k in ("stage", "iter", "max_iters")} == {"stage": "train", "iter": 2, "max_iters": 4}
+    assert re.match(r"\d{4}-\d{2}-\d{2}T", progress["updated"])
+
+
+def test_read_config_names_the_missing_or_damaged_run_json(tmp_path):
+    store = Store(tmp_path)
+    path = store.paths("r1").config
+    with pytest.raises(FileNotFoundError, match=re.escape(path)):
+        store.read_config("r1")
+    _damage(path, b'{"id": "r1"}')
+    with pytest.raises(UserError) as error:
+        store.read_config("r1")
+    assert error.value.file == path and "config" in error.value.message and error.value.fix
+
+
+def test_record_is_none_for_a_damaged_record(tmp_path):
+    store = Store(tmp_path)
+    _damage(store.paths("r1").record, b"[]")
+    assert store.record("r1") is None
+
+
+def test_the_run_folder_layout_names_every_file(tmp_path):
+    paths = Store(tmp_path).paths("abc123")
+    run = tmp_path / "runs" / "abc123"
+    assert paths.run_id == "abc123"
+    assert {name: os.path.relpath(getattr(paths, name), run) for name in (
+        "work_dir", "progress", "state", "config", "stages_dir", "dump_dir", "record", "image_counts",
+        "traceback", "claim", "worker_log")} == {
+        "work_dir": "work_dir", "progress": "progress.json", "state": "state.json", "config": "run.json",
+        "stages_dir": "stages", "dump_dir": "dump", "record": "record.json",
+        "image_counts": os.path.join("stages", "evaluate_counts.npz"), "traceback": "traceback.txt",
+        "claim": "claim.json", "worker_log": "worker.log"}
+
+
+def test_default_root_follows_the_environment(monkeypatch):
+    from ssa_bench.store import default_root
+
+    monkeypatch.setenv("SSA_BENCH_RESULTS", "/somewhere/else")
+    assert default_root() == "/somewhere/else"
+    monkeypatch.delenv("SSA_BENCH_RESULTS")
+    assert default_root() == "results"
+
+
+def test_run_folder_helpers_create_and_name_what_they_say(tmp_path):
+    store = Store(tmp_path)
+    run = tmp_path / "runs" / "r1"
+    assert store.work_dir("r1") == str(run / "work_dir") and (run / "work_dir").is_dir()
+    assert store.work_dir("r1") == str(run / "work_dir")                   # twice: no error
+    assert store.path("r1", "notes.txt") == str(run / "notes.txt")
+    assert store.stage_path("r1", "train") == str(run / "stages" / "train.json")
+    store.write_json(tmp_path / "deep" / "x.json", {"a": 1})
+    assert json.loads((tmp_path / "deep" / "x.json").read_text()) == {"a": 1}
+
+
+def test_forget_results_drops_what_a_forced_rerun_must_redo_and_keeps_the_rest(tmp_path):
+    store = Store(tmp_path)
+    store.write_run(_run("r1"))
+    store.set_state("r1", "done")
+    store.write_record("r1", RECORD)
+    store.write_progress("r1", "train", 4, 4)
+    store.write_traceback("r1", "boom")
+    store.write_stage("r1", "train", {"iters": 4})
+    os.makedirs(store.paths("r1").stage("evaluate"))                      # damage: a directory
+    (Path(store.work_dir("r1")) / "iter_4.pth").write_bytes(b"x")
+    os.makedirs(store.paths("r1").dump_dir)
+    store.forget_results("r1")
+    run = tmp_path / "runs" / "r1"
+    assert sorted(os.listdir(run)) == ["run.json", "stages", "state.json"]
+    assert os.listdir(run / "stages") == []
+    store.forget_results("r1")                                            # nothing left: no error
+    store.forget_results("never")
+
+
+def test_view_and_verdict_tell_the_state_from_the_record_and_the_hint(tmp_path):
+    store = Store(tmp_path)
+    store.set_state("running1", "running", pid=5)
+    view = store.view("running1")
+    assert (view.run_id, view.state, view.info["pid"], view.record) == ("running1", "running", 5, None)
+    assert store.verdict("running1") == ("running", None)
+    store.set_state("lying", "done")                                      # a hint without a record
+    assert store.view("lying").state == "pending" and store.verdict("lying") == ("pending", None)
+    assert store.verdict("never") == ("pending", None) and store.view("never").state == "pending"
+    store.write_record("done1", RECORD)
+    store.set_state("done1", "done")
+    view = store.view("done1")
+    assert (view.run_id, view.state, view.record, view.info["state"]) == ("done1", "done", RECORD, "done")
+    assert store.verdict("done1") == ("done", RECORD)
+    _damage(store.paths("bad").record, b"[]")
+    assert store.verdict("bad") == ("damaged", None)
+    view = store.view("bad")
+    assert (view.run_id, view.state) == ("bad", "damaged")
+    os.makedirs(tmp_path / "runs", exist_ok=True)
+    (tmp_path / "runs" / "a_file").write_text("oops")
+    view = store.view("a_file")
+    assert view.run_id == "a_file" and view.damage[0].fix.startswith("delete it")
+    (tmp_path / "runs").rename(tmp_path / "runs.old")
+    (tmp_path / "runs").write_text("not a folder")
+    assert store.verdict("x") == ("damaged", None)
+    view = store.view("x")
+    assert view.run_id == "x" and view.damage[0].fix == "move it away (it holds no run) and rerun"
+
+
+def test_a_run_asked_for_with_other_log_backends_keeps_its_run_json_with_the_new_backends(tmp_path):
+    store = Store(tmp_path)
+    first = _run("r1")
+    first.config["train"] = {"iters": 4, "log_backends": ["local"]}
+    store.write_run(first)
+    written = json.loads(Path(store.paths("r1").config).read_text())
+    assert written["id"] == "r1" and written["label"] == "r1" and written["created"]
+    again = _run("r1")
+    again.config["train"] = {"iters": 4, "log_backends": ["local", "tensorboard"]}
+    store.write_run(again)
+    refreshed = json.loads(Path(store.paths("r1").config).read_text())
+    assert refreshed["config"]["train"] == {"iters": 4, "log_backends": ["local", "tensorboard"]}
+    assert {k: refreshed[k] for k in ("id", "label", "created")} == {k: written[k] for k in ("id", "label", "created")}
+    store.write_run(_run("r1"))                                           # no backends asked: kept
+    assert json.loads(Path(store.paths("r1").config).read_text()) == refreshed
+
+
+def test_run_paths_from_a_run_or_work_directory(tmp_path):
+    from ssa_bench.store.paths import run_paths_at, run_paths_of_work_dir
+
+    expected = Store(tmp_path).paths("abc123")
+    assert run_paths_at(str(tmp_path / "runs" / "abc123")) == expected
+    assert run_paths_of_work_dir(str(tmp_path / "runs" / "abc123" / "work_dir")) == expected
+
+
+def test_a_file_too_large_to_be_ours_is_damage_named_by_its_path(tmp_path):
+    path = tmp_path / "record.json"
+    with open(path, "wb") as handle:
+        handle.truncate(records._MAX_BYTES + 1)          # sparse: nothing is written
+    damaged = records.load_json(str(path))
+    assert isinstance(damaged, Damaged) and damaged.path == str(path) and "larger than 64 MB" in damaged.what

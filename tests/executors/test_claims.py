@@ -4,8 +4,10 @@ releases. Races start together on a multiprocessing barrier, not after a sleep."
 from __future__ import annotations
 
 import errno
+import json
 import multiprocessing
 import os
+import re
 import socket
 import time
 
@@ -250,3 +252,77 @@ def test_a_local_pid_check_that_raises_keeps_the_claim(tmp_path, monkeypatch, er
     assert store.claim_is_live("r")
     assert not store.claim("r", Owner.this_process("local"))
     assert store.claim_holder("r") == other
+
+
+# -- found by mutation testing (tools/mutation.py store): what the races above left open -------
+def test_a_slurm_owner_keeps_its_job_id_as_text_and_a_process_has_none():
+    assert Owner.this_process("slurm", job_id=4711).job_id == "4711"
+    assert Owner.this_process("local").job_id is None
+    with pytest.raises(ValueError, match="'cron'"):
+        Owner.this_process("cron")
+
+
+def test_release_and_transfer_say_whether_they_changed_anything(tmp_path):
+    store = Store(tmp_path)
+    me = Owner.this_process("local")
+    stranger = Owner("local", "elsewhere", 1, None, time.time())
+    path = store.paths("r").claim
+    assert claims.release(path, me) is False                   # nothing to release
+    assert store.claim("r", me)
+    assert claims.release(path, stranger) is False
+    assert claims.release(path, me) is True and store.claim_holder("r") is None
+    assert os.listdir(store.paths("r").run_dir) == []           # no lock or temp file left
+    assert store.claim("r", me)
+    assert store.transfer_claim("r", me, stranger) is True
+    assert os.listdir(store.paths("r").run_dir) == ["claim.json"]
+    assert store.heartbeat_claim("r", me) is False
+
+
+def test_the_compare_and_swap_lock_is_held_inside_and_gone_after(tmp_path):
+    claim = str(tmp_path / "claim.json")
+    assert claims._Lock(claim).path == str(tmp_path / "claim.lock")
+    assert claims._Lock(str(tmp_path / "other")).path == str(tmp_path / "other.lock")
+    with claims._Lock(claim) as lock:
+        assert isinstance(lock, claims._Lock)
+        with open(tmp_path / "claim.lock") as handle:
+            assert json.load(handle) == {"host": socket.gethostname(), "pid": os.getpid()}
+        with pytest.raises(TimeoutError, match=re.escape(str(tmp_path / "claim.lock"))):
+            with claims._Lock(claim, wait_s=0.2):
+                pass
+        assert os.path.exists(tmp_path / "claim.lock")          # the waiter did not take it
+    assert os.listdir(tmp_path) == []                           # lock and its temp file gone
+
+
+def test_staleness_is_judged_at_the_time_asked_and_the_timeout_is_strict(tmp_path):
+    path = str(tmp_path / "claim.json")
+    assert claims.is_stale(path) is False                       # no claim: nothing to break
+    elsewhere = Owner("local", "some-other-node", 1, None, 0.0)
+    with open(path, "w") as handle:
+        json.dump(elsewhere.to_dict(), handle)
+    os.utime(path, ns=(10**18, 10**18))                         # mtime 1e9 s, exactly
+    mtime = os.stat(path).st_mtime
+    timeout = claims.HEARTBEAT_TIMEOUT_S
+    assert claims.is_stale(path, now=mtime + timeout) is False
+    assert claims.is_stale(path, now=mtime + timeout + 1) is True
+    assert claims.is_stale(path, elsewhere, now=mtime + timeout + 1) is True
+    with open(path, "w") as handle:
+        handle.write("{")                                        # damage, not a claim
+    os.utime(path, ns=(10**18, 10**18))
+    assert claims.is_stale(path, now=mtime + timeout) is False
+    assert claims.is_stale(path, now=mtime + timeout + 1) is True
+    os.unlink(path)
+    assert claims._age(path, now=mtime + timeout) == 0.0         # vanished: as young as can be
+
+
+def test_a_pid_no_process_can_have_is_not_alive():
+    assert claims.pid_alive("not-a-pid") is False
+    assert claims.pid_alive(2 ** 80) is False
+
+
+def test_a_claim_without_a_host_is_not_a_claim_and_owners_describe_themselves():
+    good = {"kind": "local", "host": "node1", "pid": 7, "job_id": None, "since": 1.0}
+    assert claims.owner_from_dict(good) == Owner("local", "node1", 7, None, 1.0)
+    assert claims.owner_from_dict({**good, "host": ""}) is None
+    assert claims.owner_from_dict({**good, "host": 5}) is None
+    assert Owner("slurm", "n", 1, "12_3", 0.0).describe() == "SLURM job 12_3"
+    assert Owner("local", "node1", 7, None, 0.0).describe() == "local process 7 on node1"

@@ -8,6 +8,7 @@ temp store in the worker's layout (report_fixtures.write_record), with the numbe
 from __future__ import annotations
 
 import os
+import types
 
 import pytest
 from tests.report.report_fixtures import write_record, write_state
@@ -244,3 +245,62 @@ def test_ci_tolerance_asks_whether_the_papers_number_lies_inside_our_interval(tm
     assert "outside our interval" in str(check.differences[0])
     with pytest.raises(ValueError, match="only mIoU"):
         parse_tolerances(["gflops=ci"])
+
+
+# -- found by mutation testing (tools/mutation.py report): the gate on a hand-made table ----------
+def _gate_cell(paper, ours, low=None, high=None, **extra):
+    values = dict(paper=paper, ours=ours, ci_low=low, ci_high=high, n=1, n_expected=1, missing=False,
+                  partial=False)
+    values.update(extra)
+    return types.SimpleNamespace(**values)
+
+
+def _gate_table(rows, metrics=("mIoU",), **extra):
+    values = dict(columns=[types.SimpleNamespace(metric=m, group_title=None) for m in metrics], rows=rows,
+                  latency_comparable=True, latency=None, paper=None)
+    values.update(extra)
+    return types.SimpleNamespace(**values)
+
+
+def _gate_row(label, *cells):
+    return types.SimpleNamespace(label=label, section=None, paper_only=False, states={}, cells=list(cells))
+
+
+def test_the_interval_gate_counts_edges_as_inside_and_measures_the_distance():
+    from ssa_bench.report.paper_check import compare_with_paper, parse_tolerances
+
+    table = _gate_table([
+        _gate_row("at the low edge", _gate_cell(40.0, 41.0, low=40.0, high=42.0)),
+        _gate_row("at the high edge", _gate_cell(42.0, 41.0, low=40.0, high=42.0)),
+        _gate_row("above", _gate_cell(45.0, 41.0, low=40.0, high=42.0)),
+        _gate_row("half an interval", _gate_cell(41.0, 41.0, low=40.0, high=None)),
+    ])
+    check = compare_with_paper(table, parse_tolerances(["mIoU=ci"]))
+    assert check.compared == 3 and check.per_metric == {"mIoU": 3}
+    (difference,) = check.differences
+    assert (difference.row, difference.diff, difference.interval) == ("above", 4.0, (40.0, 42.0))
+    assert [m.row for m in check.missing] == ["half an interval"]
+
+
+def test_the_tolerance_gate_measures_the_distance_either_way_and_counts_per_metric():
+    from ssa_bench.report.paper_check import compare_with_paper, parse_tolerances
+
+    table = _gate_table([_gate_row("below", _gate_cell(42.0, 40.0), _gate_cell(10.0, 10.0)),
+                         _gate_row("above", _gate_cell(40.0, 40.2), _gate_cell(10.0, 13.0))],
+                        metrics=("mIoU", "gflops"))
+    check = compare_with_paper(table, parse_tolerances(["0.5"]))
+    assert check.per_metric == {"mIoU": 2, "gflops": 2} and check.compared == 4
+    assert [(d.row, d.column, d.diff) for d in check.differences] == [("below", "mIoU", 2.0), ("above", "gflops", 3.0)]
+
+
+def test_latency_on_another_device_is_not_compared_and_says_which_devices():
+    from ssa_bench.report.paper_check import compare_with_paper, parse_tolerances
+
+    rows = [_gate_row("a", _gate_cell(20.0, 90.0)), _gate_row("b", _gate_cell(21.0, 95.0))]
+    table = _gate_table(rows, metrics=("latency_ms",), latency_comparable=False, latency={"device": "cpu"},
+                        paper=types.SimpleNamespace(latency_device="RTX 3090"))
+    check = compare_with_paper(table, parse_tolerances(["1"]))
+    assert check.not_comparable == {"latency_ms": (2, "ours on cpu, the paper's on RTX 3090")}
+    table.paper = None
+    assert compare_with_paper(table, parse_tolerances(["1"])).not_comparable["latency_ms"][1] == \
+        "ours on cpu, the paper's on a GPU"

@@ -89,3 +89,21 @@ def test_a_single_seed_has_no_std(tmp_path):
     stats = aggregate_seeds(gather(tmp_path, [planned_run("one", "x")]), ["mIoU"])
     got = stats[cell_key(None, "x", None)]["mIoU"]
     assert (got.mean, got.std, got.n, got.n_expected) == (40.0, None, 1, 1)
+
+
+# -- found by mutation testing (tools/mutation.py report) -----------------------------------------
+def test_the_runs_config_and_training_facts_reach_the_frame(tmp_path):
+    write_record(tmp_path, "aaa", miou=42.5)
+    run = planned_run("aaa", "Baseline", paper_baseline="", config={"baseline": "fcn_r101", "dataset": "coco_stuff10k"})
+    row = gather(tmp_path, [run]).iloc[0]
+    assert (row["baseline"], row["dataset"], row["train_device"]) == ("fcn_r101", "coco_stuff10k", "cpu")
+    assert row["paper_baseline"] == "fcn_r101"                 # no paper baseline named: the run's own
+
+
+def test_two_seeds_already_have_a_spread(tmp_path):
+    for seed, miou in enumerate((40.0, 42.0)):
+        write_record(tmp_path, f"s{seed}", miou=miou, seed=seed)
+    frame = gather(tmp_path, [planned_run(f"s{seed}", "SSA", seed=seed) for seed in range(2)])
+    (cells,) = aggregate_seeds(frame, ["mIoU"]).values()
+    assert (cells["mIoU"].mean, cells["mIoU"].n) == (41.0, 2)
+    assert cells["mIoU"].std == pytest.approx(math.sqrt(2.0))

@@ -208,6 +208,16 @@ def test_report_intervals_through_a_spec_file(tmp_path, value, error):
             load_spec(str(path), profile="cpu-demo")
 
 
+# -- found by mutation testing (tools/mutation.py report) -----------------------------------------
+def test_the_interval_cache_lives_under_the_results_root_whatever_the_working_directory(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    _table(tmp_path / "results")
+    assert (tmp_path / "results" / "reports" / "t3" / ".intervals-cache.json").is_file()
+    assert list(elsewhere.iterdir()) == []
+
+
 def _write_draws(root: Path, run_id: str, counts: ImageCounts, **how) -> None:
     from ssa_bench.statistics import draw_runs
     from ssa_bench.store.image_counts import encode_bootstrap_draws

@@ -58,3 +58,8 @@ def test_choose_run_by_id_or_prefix():
     assert "aaaa11112222 (Baseline), bbbb11112222 (SSA (Ours))" in line
     with pytest.raises(UserError, match="names several runs"):
         choose_run(data + [_run("bbbb99990000", "other", True)], "bbbb", SPEC, [])
+
+
+def test_split_overrides_splits_only_at_semicolons_and_newlines():
+    """Found by mutation testing: no case had a letter that a wider separator set would split at."""
+    assert split_overrides("report.caption=XYZ;seed=1") == ["report.caption=XYZ", "seed=1"]

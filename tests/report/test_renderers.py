@@ -194,6 +194,60 @@ def test_terminal_drops_delta_columns_the_caption_calls_not_comparable(tmp_path)
     assert "Δ" in report_text(spec, runs, tmp_path / "paper")      # the paper profile keeps them
 
 
+# -- found by mutation testing (tools/mutation.py report) -----------------------------------------
+def test_a_small_gain_is_printed_with_the_tables_decimals(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0, report={"decimals": {"mIoU": 1}})
+    text = render_markdown(report_table(spec, runs, tmp_path))
+    sepa = next(line for line in text.splitlines() if line.startswith("| + SEPA |"))
+    assert "42.5 ± 1.0 (+0.5)" in sepa
+
+
+def test_a_ranked_latex_table_has_a_rank_column(tmp_path):
+    spec, runs = _table3(tmp_path, [42.0] * 7, report={"rank_by": "mIoU"})
+    latex = render_latex(report_table(spec, runs, tmp_path))
+    assert "Method & \\# &" in latex
+
+
+def test_format_number_of_zero_and_latex_escape_of_other_unicode():
+    assert format_number(0.0, 1) == "0.0" and format_number(0, 2, signed=True) == "+0.00"
+    assert latex_escape("a\x7fb") == "a\x7fb"
+    assert latex_escape("Zürich 東") == "Z?rich ?"
+    assert latex_escape("\x80") == "?"
+
+
+def test_the_caption_reads_sentence_by_sentence(tmp_path):
+    """The whole caption of two fixture tables, word for word: a changed word or a stray mark in any
+    sentence is a changed caption under the paper's table."""
+    from ssa_bench.report.caption import caption_sentences
+
+    spec, runs = _table2(tmp_path / "t2", ["ProtoSeg"])
+    assert caption_sentences(report_table(spec, runs, tmp_path / "t2")) == [
+        "Table 2.",
+        "Paper: Table 2 of arXiv 2405.06525 (GFLOPs at 512x512 on ADE20K; mIoU on ADE20K and COCO-Stuff-10K); "
+        "Δ = ours − paper.",
+        "Ours: profile paper, the paper's setting.",
+        "Evaluation: the paper's numbers single-scale (Sec. 4.2).",
+        "Single seed: ↑ gain over each section's first row, drawn for any gain, not tested against seed noise.",
+        "GFLOPs is shown once per row, measured on the ADE20K model as in the paper.",
+        "Rows marked 'paper only' are not run here: the paper's numbers only."]
+    spec, runs = _table3(tmp_path / "t3", [42.0] * 7, profile="cpu-demo")
+    assert caption_sentences(report_table(spec, runs, tmp_path / "t3")) == [
+        "Table 3.",
+        "Paper: Table 3 of arXiv 2405.06525 (SeaFormer-L on ADE20K; GFLOPs at 512x512).",
+        "Ours: CPU demo on synthetic data, profile cpu-demo -- not the paper's setting, so ours is not comparable "
+        "with the paper's numbers.",
+        "Evaluation: the paper's numbers single-scale (Sec. 4.2).",
+        "Single seed: ↑ gain over Baseline, drawn for any gain, not tested against seed noise."]
+    spec, runs = _table1(tmp_path / "t1")
+    assert caption_sentences(report_table(spec, runs, tmp_path / "t1"))[-1] == (
+        "Our latency: median ms on cpu (test-cpu), 2 threads, input 512x512, on the ADE20K model as the paper "
+        "did; the paper's on a V100 GPU (no Δ: different devices).")
+    spec, runs = _table3(tmp_path / "t3s", [42.0] + [42.5] * 5 + [45.0], seeds=3, spread=1.0)
+    assert caption_sentences(report_table(spec, runs, tmp_path / "t3s"))[-1] == (
+        "Ours: mean ± std over up to 3 seeds (n); ↑ gain over Baseline, drawn only when it exceeds the seed "
+        "spread √(std_row² + std_baseline²).")
+
+
 # The steps api.report_table runs, in order; each may use the ones before it, never a later one.
 _STEPS = ("table_model", "intervals", "cells", "caption")
 _RENDERERS = ("render_latex", "render_markdown", "render_csv", "render_json", "render_terminal")

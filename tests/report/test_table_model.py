@@ -296,3 +296,56 @@ def test_caption_names_runs_whose_batch_split_changes_bn_statistics(tmp_path):
     path.write_text(json.dumps(record))
     sentences = caption_sentences(report_table(spec, runs, tmp_path))
     assert any("afformer_b: BN statistics over 16 images per GPU x 1 (the authors: 4 x 4)" in s for s in sentences)
+
+
+# -- found by mutation testing (tools/mutation.py report) -----------------------------------------
+def test_table_errors_name_the_spec_file_and_the_fix(tmp_path):
+    spec, runs = _table2(tmp_path, ["ProtoSeg", "Mask2Former"])
+    with pytest.raises(UserError) as caught:
+        report_table(spec, runs, tmp_path)
+    assert caught.value.file == spec.path and "paper_numbers.yaml" in caught.value.fix
+    spec, runs = _table2(tmp_path, ["ProtoSeg"])
+    spec.paper_table = None
+    with pytest.raises(UserError) as caught:
+        report_table(spec, runs, tmp_path)
+    assert caught.value.file == spec.path and caught.value.key == "report.paper_only_rows[0]"
+    assert "no paper table" in caught.value.message and "report.paper_table" in caught.value.fix
+    spec, runs = _table1(tmp_path, device_of=lambda run_id: "cuda" if run_id == "t1b1r1d2" else "cpu")
+    with pytest.raises(UserError) as caught:
+        report_table(spec, runs, tmp_path)
+    assert "drop latency_ms from report.columns" in caught.value.fix
+
+
+def test_column_groups_are_titled_by_dataset_and_unknown_groups_keep_their_name():
+    from ssa_bench.report.table_model import _group_title
+    from ssa_bench.vocabulary.names import DATASETS
+
+    assert _group_title("ade20k") == DATASETS["ade20k"].title != "ade20k"
+    assert _group_title("my_own_group") == "my_own_group" and _group_title(None) is None
+
+
+def test_provenance_and_csv_carry_every_field_under_its_name(tmp_path):
+    import json
+
+    from ssa_bench.report import write_report
+    from ssa_bench.report.render_csv import CSV_COLUMNS, tidy_frame
+
+    spec, runs = _table2(tmp_path, ["ProtoSeg"])
+    spec.report["rank_by"] = "mIoU"
+    table = report_table(spec, runs, tmp_path)
+    write_report(spec, runs, tmp_path, formats=("csv",), out_dir=tmp_path / "out", table=table)
+    record = json.loads((tmp_path / "out" / "table2.provenance.json").read_text())
+    assert (record["table"], record["spec"], record["profile"], record["paper_table"]) == (
+        "table2", spec.path, "paper", table.paper_name)
+    assert table.paper_name and record["baselines"] == list(table.ours_baselines)
+    assert record["datasets"] == list(table.ours_datasets) and record["runs"] == sorted(r.id for r in runs)
+    assert {"caption", "notes", "overrides", "eval_modes", "from_scratch", "batch_notes"} <= set(record)
+    assert record["results"] == sum(cell.ours is not None for row in table.rows for cell in row.cells) > 0
+    frame = tidy_frame(table)
+    assert list(frame.columns) == list(CSV_COLUMNS)
+    ade = frame[(frame["metric"] == "mIoU") & (frame["column_group"] == "ade20k")]
+    protoseg = ade[ade["label"] == "ProtoSeg"].iloc[0]
+    assert protoseg["paper_gain"] == pytest.approx(1.2) and bool(protoseg["paper_only"])
+    ours = ade[(ade["label"] == "SSA (Ours)") & (ade["section"] == "FCN")].iloc[0]
+    assert ours["n_seeds_asked"] == 1 and ours["rank"] == 1 and ours["run_ids"] == "t2b0r2ade20k;t2b0r2coco_stuff10k"
+    assert not frame[["paper_gain", "n_seeds_asked", "rank"]].isna().all().any()

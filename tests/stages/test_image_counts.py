@@ -86,6 +86,47 @@ def test_the_file_is_compact_and_validated(tmp_path):
     assert isinstance(damaged, Damaged) and "cannot be" in damaged.what       # intersection above union
 
 
+# -- found by mutation testing (tools/mutation.py store) -------------------------------------------
+def test_every_kind_of_damage_names_the_file_and_the_fix(tmp_path):
+    from ssa_bench.store import image_counts
+
+    path = tmp_path / "evaluate_counts.npz"
+    good = np.array([[3, 1]])
+    cases = {
+        "lacks the arrays ['label']": dict(names=np.array(["a"]), intersection=good, union=good),
+        "holds arrays of shapes": dict(names=np.array(["a", "b"]), intersection=good, union=good, label=good),
+        "non-integer": dict(names=np.array(["a"]), intersection=good * 0.5, union=good, label=good),
+        "shapes [(2,)]": dict(names=np.array(["a", "b"]), intersection=np.array([1, 2]),
+                              union=np.array([1, 2]), label=np.array([1, 2])),
+    }
+    for expected, arrays in cases.items():
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        damaged = read_image_counts(str(path))
+        assert isinstance(damaged, Damaged), expected
+        assert damaged.path == str(path) and expected in damaged.what and damaged.fix == image_counts._FIX
+    path.unlink()
+    path.mkdir()
+    damaged = read_image_counts(str(path))
+    assert damaged.path == str(path) and "directory" in damaged.what and damaged.fix == image_counts._FIX
+    path.rmdir()
+    path.write_bytes(b"not a zip")
+    damaged = read_image_counts(str(path))
+    assert damaged.path == str(path) and ".npz" in damaged.what and damaged.fix == image_counts._FIX
+
+
+def test_encoding_keeps_the_names_and_refuses_negative_counts(tmp_path):
+    path = tmp_path / "evaluate_counts.npz"
+    path.write_bytes(encode_image_counts(["a.png", 7], np.array([[1], [2]]), np.array([[1], [2]]),
+                                         np.array([[1], [2]])))
+    assert read_image_counts(str(path))["names"] == ("a.png", "7")
+    with pytest.raises(ValueError, match="negative union count"):
+        encode_image_counts(["a"], np.array([[1]]), np.array([[-1]]), np.array([[1]]))
+    empty = encode_image_counts([], np.zeros((0, 2), int), np.zeros((0, 2), int), np.zeros((0, 2), int))
+    path.write_bytes(empty)
+    assert read_image_counts(str(path))["intersection"].shape == (0, 2)
+
+
 def test_the_bootstrap_draws_file_round_trips_and_a_cut_or_foreign_file_is_damaged(tmp_path):
     from ssa_bench.statistics import ImageCounts, RunDraws, draw_runs
     from ssa_bench.store.image_counts import encode_bootstrap_draws, read_bootstrap_draws
