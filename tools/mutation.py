@@ -1,8 +1,8 @@
 """Mutation testing of one ssa_bench folder against that folder's own tests (mutmut 3).
 
-    /work/main/.venv/bin/python tools/mutation.py store            # run, then summarise
-    /work/main/.venv/bin/python tools/mutation.py matrix --every 3 # deterministic sample
-    /work/main/.venv/bin/python tools/mutation.py store --summary  # summarise the last run only
+    .venv/bin/python tools/mutation.py store            # run, then summarise
+    .venv/bin/python tools/mutation.py matrix --every 3 # deterministic sample
+    .venv/bin/python tools/mutation.py store --summary  # summarise the last run only
 
 mutmut reads its settings from the pyproject.toml of the directory it runs in and mutates the
 whole configured tree, so one folder per run needs its own directory: .mutation/<folder>/ gets a
