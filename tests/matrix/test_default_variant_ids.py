@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import pytest
 
 from ssa_bench.classifier_settings import ssa as ssa_settings
-from ssa_bench.matrix import load_spec, loader, plan
+from ssa_bench.matrix import load_spec, plan, resolve
 from ssa_bench.report.gather import gather
 from tests.report.report_fixtures import write_record
 
@@ -43,9 +43,9 @@ def old_default(monkeypatch):
     """Resolve as before issue 22: a block without ``variant`` gets the ``paper`` preset."""
     real = ssa_settings.resolve_settings
     with monkeypatch.context() as patch:
-        patch.setattr(loader, "resolve_settings",
+        patch.setattr(resolve, "resolve_settings",
                       lambda block: real({"variant": "paper", **(block or {})}))
-        patch.setattr(loader, "_RESOLVED_SSA", {})      # not the new default's memo
+        patch.setattr(resolve, "_RESOLVED_SSA", {})     # not the new default's memo
         yield
 
 

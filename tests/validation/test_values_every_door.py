@@ -121,7 +121,7 @@ def test_zip_value_is_reported_at_its_index(refuse, axis, key, message):
 def test_seed_axis_is_not_silently_truncated():
     """The bug: 0.5 and 1.5 became seeds 0 and 1. Now the loader refuses, in-process."""
     from ssa_bench.errors import SpecError
-    from ssa_bench.matrix.loader import _check_axes
+    from ssa_bench.matrix.spec_checks import check_axes
 
     with pytest.raises(SpecError, match=r"axes.seed\[0\]"):
-        _check_axes({"seed": [0.5, 1.5]}, "f.yaml", "axes")
+        check_axes({"seed": [0.5, 1.5]}, "f.yaml", "axes")
