@@ -289,13 +289,14 @@ def test_ctrl_c_in_run_says_finished_runs_are_kept(monkeypatch, tmp_path, capsys
 
 
 def test_a_damaged_archive_is_one_line_without_escaped_newlines(tmp_path):
-    from ssa_bench.data import prepare
+    from ssa_bench.data.archives import extract
+    from ssa_bench.data.progress import Reporter
     from ssa_bench.errors import UserError
 
     archive = tmp_path / "ADEChallengeData2016.tar.gz"
     archive.write_bytes(b"\x1f\x8b\x08\x00" + b"not really gzip" * 50)
     with pytest.raises(UserError) as raised:
-        prepare._extract(archive, tmp_path / "out", prepare.Reporter())
+        extract(archive, tmp_path / "out", Reporter())
     line = raised.value.one_line()
     assert "\\n" not in line and "\n" not in line, line
     assert "download it again" in line

@@ -30,21 +30,24 @@ def cmd_data(args: Namespace) -> int:
 
 
 def _data_prepare(args: Namespace) -> int:
-    from ssa_bench.data import prepare
+    from ssa_bench.data.prepare import prepare
+    from ssa_bench.data.progress import RichReporter
+    from ssa_bench.data.recipes import RECIPES, how_to_prepare
+    from ssa_bench.data.verify import check_prepared
 
-    if args.dataset not in prepare.RECIPES:
+    if args.dataset not in RECIPES:
         raise UserError(f"no preparation for dataset '{args.dataset}'", key="DATASET",
-                        fix=f"use one of: {', '.join(prepare.RECIPES)} (the demo data: `ssa-bench data make`)")
+                        fix=f"use one of: {', '.join(RECIPES)} (the demo data: `ssa-bench data make`)")
     if args.jobs is not None and args.jobs < 1:
         raise UserError("--jobs must be at least 1", key="--jobs", fix="pass a positive number")
-    reporter = prepare.RichReporter(err)
+    reporter = RichReporter(err)
     if args.check_only:
-        result = prepare.check_prepared(args.dataset, reporter)
+        result = check_prepared(args.dataset, reporter)
     elif args.source is None:
         raise UserError("data prepare needs --from DIR", key="--from",
-                        fix=f"{prepare.how_to_prepare(args.dataset)}; or pass --check-only to check a prepared copy")
+                        fix=f"{how_to_prepare(args.dataset)}; or pass --check-only to check a prepared copy")
     else:
-        result = prepare.prepare(args.dataset, args.source, reporter, jobs=args.jobs, keep_raw=args.keep_unpacked)
+        result = prepare(args.dataset, args.source, reporter, jobs=args.jobs, keep_raw=args.keep_unpacked)
     for line in result.summary():
         out.print(line, highlight=False)
     out.print(f"{args.dataset} ready at {result.root}", highlight=False)

@@ -43,7 +43,7 @@ def make_demo(root: str | os.PathLike | None = None, name: str = "demo_shapes") 
 
 
 def _how_to_get(name: str) -> str:
-    from ssa_bench.data.prepare import RECIPES, how_to_prepare
+    from ssa_bench.data.recipes import RECIPES, how_to_prepare
 
     return how_to_prepare(name) if name in RECIPES else DATASETS[name].how_to_get
 

@@ -22,6 +22,7 @@ from PIL import Image
 from ssa_bench import data
 from ssa_bench.cli import main
 from ssa_bench.data import prepare
+from ssa_bench.data.recipes import DETAIL_INSTALL, RECIPES
 from ssa_bench.errors import DataError
 
 
@@ -34,17 +35,17 @@ def data_home(tmp_path, monkeypatch):
 
 def sized(name: str, **sizes: int) -> None:
     """Make the recipe of `name` expect the fake archive's split sizes (by split name)."""
-    recipe = prepare.RECIPES[name]
+    recipe = RECIPES[name]
     splits = tuple(dataclasses.replace(s, expected=sizes[s.name]) for s in recipe.splits)
-    prepare.RECIPES[name] = dataclasses.replace(recipe, splits=splits)
+    RECIPES[name] = dataclasses.replace(recipe, splits=splits)
 
 
 @pytest.fixture(autouse=True)
 def restore_recipes():
-    saved = dict(prepare.RECIPES)
+    saved = dict(RECIPES)
     yield
-    prepare.RECIPES.clear()
-    prepare.RECIPES.update(saved)
+    RECIPES.clear()
+    RECIPES.update(saved)
 
 
 def jpeg_bytes(seed: int, size=(12, 9)) -> bytes:
@@ -309,7 +310,7 @@ def test_pascal_context59_without_the_detail_api(tmp_path, monkeypatch, capsys):
     assert main(["data", "prepare", "pascal_context59", "--from", str(tmp_path / "downloads")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
-    assert prepare.DETAIL_INSTALL in err and "not the unrelated PyPI package 'detail'" in err
+    assert DETAIL_INSTALL in err and "not the unrelated PyPI package 'detail'" in err
 
 
 def test_pascal_context59_missing_annotations(tmp_path, detail_stub, capsys):
@@ -338,7 +339,7 @@ def test_recipes_match_mmseg_datasets_and_configs():
     from ssa_bench.configs.dataloaders import MMSEG_DATASET_FILES
 
     classes = {"ade20k": ADE20KDataset, "coco_stuff10k": COCOStuffDataset, "pascal_context59": PascalContextDataset59}
-    for name, recipe in prepare.RECIPES.items():
+    for name, recipe in RECIPES.items():
         assert recipe.num_classes == len(classes[name].METAINFO["classes"]) == DATASETS[name].num_classes
         assert recipe.max_label == recipe.num_classes           # disk 0 is ignored, 1..N are the classes
         cfg = Config.fromfile(os.path.join(mmseg_config_dir(), MMSEG_DATASET_FILES[name]))
@@ -351,4 +352,4 @@ def test_recipes_match_mmseg_datasets_and_configs():
             assert loads and all(s.get("reduce_zero_label") for s in loads)
         assert data.REQUIRED[name]                           # `data check` knows the dataset
     assert COCOStuffDataset(data_root="/nonexistent", lazy_init=True, reduce_zero_label=True).seg_map_suffix \
-        == prepare.RECIPES["coco_stuff10k"].splits[0].seg_suffix
+        == RECIPES["coco_stuff10k"].splits[0].seg_suffix
