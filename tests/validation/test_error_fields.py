@@ -52,3 +52,17 @@ def test_name_of_the_wrong_type_is_refused_at_name(refuse):
 def test_bad_classifier_of_a_paper_only_row_names_the_row(refuse):
     refuse.bad_spec(BASE + "paper_table: 3\nrows: [{label: A}, {label: DNC, paper_only: true, "
                     "classifier: {type: nosuch}}]\n", "rows[1].classifier", command="plan")
+
+
+def test_unknown_paper_table_lists_the_known_ones(refuse):
+    refuse.bad_spec(BASE + "paper_table: 42\n", ": paper_table: unknown paper table '42'",
+                    "use one of: table", command="plan")
+
+
+def test_paper_only_row_that_is_neither_name_nor_mapping_needs_a_label(refuse):
+    refuse.bad_spec(BASE + "paper_table: 3\nreport: {paper_only_rows: [3]}\n", "report.paper_only_rows[0]",
+                    "a paper-only row needs a label", command="plan")
+
+
+def test_unknown_intervals_mode_names_the_file_and_key(refuse):
+    refuse.bad_spec(BASE + "report: {intervals: sometimes}\n", ": report.intervals: ", command="plan")
