@@ -264,6 +264,24 @@ def test_sinusoidal_code_by_hand():
     assert torch.allclose(code[0, 2:, :, 0], torch.tensor([[0.0, 0.0], [1.0, 1.0]]), atol=1e-6)
 
 
+def test_sinusoidal_frequencies_fall_geometrically_from_one_to_one_over_temperature():
+    # 8 channels: 4 per axis = sin, sin, cos, cos at the frequencies 1 and temperature^(-1/2)
+    code = sinusoidal_code(8, height=4, width=4, temperature=100.0, device="cpu", dtype=torch.float32)
+    angle = 0.25 * 2 * math.pi                              # the first row/column: (0 + 1) / 4 of 2pi
+    expected = [math.sin(angle), math.sin(angle * 0.1), math.cos(angle), math.cos(angle * 0.1)]
+    assert torch.allclose(code[0, :4, 0, 0], torch.tensor(expected), atol=1e-6)     # y
+    assert torch.allclose(code[0, 4:, 0, 0], torch.tensor(expected), atol=1e-6)     # x
+
+
+def test_learnable_code_halved_is_the_mean_of_each_2x2_cell():
+    # Pixel-centre alignment (align_corners=False, as mmseg resizes feature maps): a feature
+    # pixel's code is the mean of the learnt grid over the area it covers, with no shift.
+    pe = LearnablePE(channels=3, grid=4)
+    halved = pe(torch.zeros(1, 3, 2, 2))
+    blocks = torch.nn.functional.avg_pool2d(pe.code, 2)
+    assert torch.allclose(halved, blocks, atol=1e-6)
+
+
 def test_learnable_code_is_resized_to_the_features():
     pe = LearnablePE(channels=3, grid=4)
     assert pe(torch.zeros(1, 3, 4, 4)) is pe.code

@@ -262,3 +262,29 @@ def test_ssa_on_every_baseline_head(baseline):
     plain = head.head.conv_seg(record["features"])
     assert record["logits"].shape == plain.shape
     assert not torch.allclose(record["logits"], plain, atol=1e-3)
+
+
+def test_extract_gives_the_position_features_only_with_sppa():
+    # Fig. 1's spatial side plots P_p against the pixels' P_f.
+    images, labels = shapes_batch()
+    arrays = extract(build(ssa={}), images)
+    assert arrays["position_features"].shape == arrays["features"].shape == (2, 64, 16, 16)
+    without_sppa = extract(build(ssa={"sppa": False}), images)
+    assert "position_features" not in without_sppa and "spatial_prototypes" not in without_sppa
+
+
+def test_extract_finds_the_ssa_head_last_in_a_cascade():
+    from ssa_bench.models.ssa.analysis import find_ssa_head
+
+    model = build(ssa={})
+    head = model.decode_head
+    model.decode_head = torch.nn.ModuleList([torch.nn.Identity(), head])
+    assert find_ssa_head(model) is head
+
+
+def test_a_zero_weighted_teacher_ce_is_left_out_of_the_losses():
+    model = build(ssa={"w_g": 0.0}).train()
+    images, labels = shapes_batch()
+    losses = model.loss(images, samples(labels))
+    assert not any("teacher" in key for key in losses), sorted(losses)
+    assert "decode.loss_ssa_rd" in losses          # the teacher still runs for the other terms
