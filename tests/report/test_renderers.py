@@ -127,6 +127,13 @@ def test_overrides_recorded_with_the_runs_reach_the_notes_and_provenance(tmp_pat
     assert provenance["caption"] == "Table 3. Each cell: the paper's number (Table 3) above ours."
     assert any(note.startswith("Evaluation:") for note in provenance["notes"])
     assert sorted(provenance["runs"]) == sorted(run.id for run in runs)
+    # how many cells hold a number of ours: what a later `report` reads before replacing the table
+    # (kept.py); with --format latex there is no CSV to count from instead (found by mutation testing)
+    assert provenance["results"] == 12     # 6 of Table 3's 7 rows ran, each with GFLOPs and mIoU
+    from ssa_bench.report.kept import Kept, kept_results
+
+    assert kept_results(tmp_path / "out", "table3", ["latex"]) == Kept(
+        paths["provenance"], 12, ["train.max_iters=20"], "paper")
 
 
 def test_terminal_text_shows_states_of_missing_runs(tmp_path):
