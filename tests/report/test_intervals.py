@@ -191,6 +191,9 @@ def test_several_seeds_are_resampled_with_the_images_and_their_share_reported(tm
     frame = pd.read_csv(io.StringIO(render_csv(table)))
     assert frame.set_index("label").loc["Better", "seeds_share"] == pytest.approx(cell.seeds_share, abs=1e-6)
     assert "and the seeds excludes 0" in " ".join(caption_sentences(table))
+    # two seeds are "seeds" (found by mutation testing: the sentence's end was not asserted)
+    assert any(sentence.endswith("interval and p-value in the CSV); seeds resampled with the images.")
+               for sentence in caption_sentences(table))
 
 
 @pytest.mark.parametrize("value, error", [("off", None), ("ci", None), ("pm", None), ("cis", "unknown intervals mode"),

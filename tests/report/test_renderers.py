@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from tests.report.report_fixtures import planned_run, FakeSpec, write_state
+from tests.report.report_fixtures import planned_run, FakeSpec, write_record, write_state
 from tests.report.test_table_model import TABLE3, _table1, _table2, _table3
 
 from ssa_bench.errors import UserError
@@ -254,6 +254,53 @@ def test_the_caption_reads_sentence_by_sentence(tmp_path):
         "Ours: mean ± std over up to 3 seeds (n); ↑ gain over Baseline, drawn only when it exceeds the seed "
         "spread √(std_row² + std_baseline²).")
 
+
+
+def _from_scratch_runs(tmp_path):
+    """SeaFormer-L, UperNet (Swin-T) and SSA (Ours) trained from scratch, tested multi-scale with a sliding
+    window; their latency records name no device and no threads."""
+    import json as _json
+
+    runs = []
+    for index, (baseline, label) in enumerate((("seaformer_l", "SeaFormer-L"), ("upernet_swin_t", "UperNet"),
+                                               ("seaformer_l", "SSA (Ours)"))):
+        run_id = f"r{index}"
+        config = {"baseline": baseline, "dataset": "ade20k", "train": {"pretrained": None, "crop_size": [512, 512]},
+                  "evaluate": {"aug_test": True, "test_mode": "slide"}}
+        runs.append(planned_run(run_id, label, config=config, paper_baseline=baseline))
+        write_record(tmp_path, run_id, miou=40.0 + index, latency_ms=30.0 + index)
+        path = tmp_path / "runs" / run_id / "record.json"
+        record = _json.loads(path.read_text())
+        record["latency"].pop("threads")
+        record["latency"]["device_name"] = None
+        path.write_text(_json.dumps(record))
+    return runs
+
+
+def test_the_caption_of_cases_the_fixture_tables_do_not_build_word_for_word(tmp_path):
+    """Found by mutation testing: backbones trained from scratch (a baseline whose title is not its
+    backbone), a sliding-window multi-scale test against the paper's single-scale numbers, latency
+    without a device name or threads, no paper table, rows ranked in a table without sections."""
+    from ssa_bench.report.caption import caption_sentences
+
+    runs = _from_scratch_runs(tmp_path)
+    spec = FakeSpec("mine", title="My table", report={"columns": ["latency_ms", "mIoU"], "rank_by": "mIoU"})
+    assert caption_sentences(report_table(spec, runs, tmp_path)) == [
+        "My table.",
+        "The paper has no table for this comparison: only our numbers are shown.",
+        "Ours: profile paper, the paper's setting.",
+        "Trained from scratch, without the ImageNet-pretrained backbone the paper starts from (train.pretrained: "
+        "none): SeaFormer-L, UperNet (Swin-T).",
+        "Evaluation: ours multi-scale (0.5-1.75) + flip (sliding window where the run's test slides: ADE20K "
+        "512x512, stride 341).",
+        "Single seed: ↑ gain over SeaFormer-L, drawn for any gain, not tested against seed noise.",
+        "Our latency: median ms on cpu, input 512x512.",
+        "Rows are ranked by mean mIoU, best first (rank in the # column)."]
+    spec = FakeSpec("table3", title="Table 3", paper_table=3, report={"columns": ["mIoU"]})
+    assert caption_sentences(report_table(spec, runs, tmp_path))[4] == (
+        "Evaluation: ours multi-scale (0.5-1.75) + flip (sliding window where the run's test slides: ADE20K "
+        "512x512, stride 341); the paper's numbers single-scale (Sec. 4.2); 1 Δ value compares numbers tested "
+        "differently.")
 
 # The steps api.report_table runs, in order; each may use the ones before it, never a later one.
 _STEPS = ("table_model", "intervals", "cells", "caption")
