@@ -339,3 +339,45 @@ def test_latex_gain_within_the_noise_is_in_one_pair_of_brackets(tmp_path):
     tex = render_latex(report_table(spec, runs, tmp_path))
     assert r"42.50{\tiny$\pm$1.00}$^{\mbox{\tiny\color{black!50}(+0.50)}}_{" in tex
     assert "))}}" not in tex
+
+
+def test_terminal_draws_a_loss_down_and_lays_rows_out_under_their_headers(tmp_path):
+    """Found by mutation testing: no terminal test had a row worse than its baseline, and the layout
+    of a table without sections was not asserted column by column."""
+    from ssa_bench.report.render_terminal import terminal_text
+
+    spec, runs = _table3(tmp_path, [42.0, 41.5, 42.6, 43.0, 44.0, 44.1, 45.0])
+    lines = terminal_text(report_table(spec, runs, tmp_path)).splitlines()
+    assert lines[2].split("┃")[1:-1] == ["                   ", " GFLOPs ", " GFLOPs ", " GFLOPs ", "        mIoU ",
+                                         "        mIoU ", "  mIoU "]
+    sepa = next(line for line in lines if "+ SEPA " in line and "SPPA" not in line)
+    assert [part.strip() for part in sepa.split("│")[1:-1]] == [
+        "+ SEPA", "6.4", "6.4", "+0.0", "42.88 ↑0.52", "41.50 ↓0.50", "−1.38"]
+
+
+def test_terminal_headers_name_the_dataset_except_on_a_shared_column(tmp_path):
+    """GFLOPs, printed once per row (measured on ADE20K as the paper did), has no dataset line; every
+    per-dataset column has one."""
+    from ssa_bench.report.render_terminal import terminal_renderable
+
+    spec, runs = _table2(tmp_path, ["ProtoSeg"])
+    grid = terminal_renderable(report_table(spec, runs, tmp_path)).renderables[0]
+    assert [column.header for column in grid.columns] == [
+        "section", "method", "GFLOPs\npaper", "GFLOPs\nours", "GFLOPs\nΔ", "ADE20K\nmIoU\npaper",
+        "ADE20K\nmIoU\nours", "ADE20K\nmIoU\nΔ", "COCO-Stuff-10K\nmIoU\npaper", "COCO-Stuff-10K\nmIoU\nours",
+        "COCO-Stuff-10K\nmIoU\nΔ"]
+
+
+def test_latex_puts_the_seed_spread_on_its_own_line_when_the_table_is_too_wide_for_it_inline(tmp_path):
+    """Beside ours while the table fits (FOOTNOTESIZE_CHARACTERS); a tiny line under ours once it does not
+    (found by mutation testing: no test had a table that wide over seeds)."""
+    mious = [42.0] + [42.5] * 5 + [45.0]
+    spec, runs = _table3(tmp_path / "narrow", mious, seeds=3, spread=1.0, columns=("gflops", "mIoU"))
+    narrow = render_latex(report_table(spec, runs, tmp_path / "narrow"))
+    assert r"\\42.50{\tiny$\pm$1.00}$^{\mbox{\tiny\color{black!50}(+0.50)}}_{\mbox{\tiny$-$0.38}}$\end{tabular}}" in narrow
+    wide_columns = ("gflops", "gflops_full", "mIoU", "mAcc", "aAcc", "latency_ms", "params_m")
+    spec, runs = _table3(tmp_path / "wide", mious, seeds=3, spread=1.0, columns=wide_columns)
+    wide = render_latex(report_table(spec, runs, tmp_path / "wide"))
+    assert (r"\\42.50$^{\mbox{\tiny\color{black!50}(+0.50)}}_{\mbox{\tiny$-$0.38}}$\\{\tiny$\pm$1.00}\end{tabular}}"
+            in wide)
+    assert r"42.50{\tiny$\pm$" not in wide
