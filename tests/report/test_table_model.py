@@ -409,3 +409,21 @@ def test_a_cost_gain_is_never_drawn_and_the_csv_says_so(tmp_path):
     frame = tidy_frame(report_table(spec, runs, tmp_path))
     gflops = frame[(frame["metric"] == "gflops") & ~frame["baseline_row"]]
     assert len(gflops) == 6 and gflops["gain_shown"].tolist() == [False] * 6
+
+
+def test_column_groups_named_by_the_spec_find_the_papers_numbers_by_the_runs_datasets(tmp_path):
+    """Columns "ADE"/"COCO" are not dataset keys: the paper's numbers are found by the datasets their
+    runs were trained on (found by mutation testing, the fresh report/ sample of h26k2)."""
+    runs = []
+    for label in ("FCN", "SSA (Ours)"):
+        for column, dataset in (("ADE", "ade20k"), ("COCO", "coco_stuff10k")):
+            run_id = f"{label}-{column}"
+            runs.append(planned_run(run_id, label, section="FCN", column=column, paper_baseline="fcn_r101",
+                                    paper_dataset=dataset))
+            write_record(tmp_path, run_id, miou=40.0)
+    spec = FakeSpec("t2", title="Table 2", paper_table=2, report={"columns": ["gflops", "mIoU"], "column_groups": "dataset"})
+    table = report_table(spec, runs, tmp_path)
+    assert [(c.metric, c.group, c.shared) for c in table.columns] == [
+        ("gflops", "ADE", True), ("mIoU", "ADE", False), ("mIoU", "COCO", False)]
+    # Table 2, FCN (ResNet101): FCN 39.9 / 32.5 and SSA 44.3 / 36.6 mIoU on ADE20K / COCO-Stuff-10K
+    assert [[c.paper for c in r.cells][1:] for r in table.rows] == [[39.9, 32.5], [44.3, 36.6]]
