@@ -427,3 +427,24 @@ def test_column_groups_named_by_the_spec_find_the_papers_numbers_by_the_runs_dat
         ("gflops", "ADE", True), ("mIoU", "ADE", False), ("mIoU", "COCO", False)]
     # Table 2, FCN (ResNet101): FCN 39.9 / 32.5 and SSA 44.3 / 36.6 mIoU on ADE20K / COCO-Stuff-10K
     assert [[c.paper for c in r.cells][1:] for r in table.rows] == [[39.9, 32.5], [44.3, 36.6]]
+
+
+def test_report_paper_table_names_the_papers_table_too(tmp_path):
+    """report.paper_table is the spec-level paper_table's other spelling (found by mutation testing,
+    the fresh report/ sample of h26k2)."""
+    spec, runs = _table3(tmp_path, [42.0] * 7, report={"paper_table": 3})
+    spec.paper_table = None
+    table = report_table(spec, runs, tmp_path)
+    assert table.has_paper and _cell(table, "Baseline", "mIoU").paper == pytest.approx(42.36)
+
+
+def test_report_block_errors_name_the_spec_file(tmp_path):
+    """A bad report.intervals or a paper-only row without a label is told with the spec's file (found by
+    mutation testing, the fresh report/ sample of h26k2)."""
+    for report, key in (({"intervals": "cis"}, "report.intervals"),
+                        ({"paper_only_rows": [{"section": "FCN"}]}, "report.paper_only_rows[0]")):
+        spec, runs = _table3(tmp_path, [42.0] * 7, report=report)
+        with pytest.raises(UserError) as caught:
+            report_table(spec, runs, tmp_path)
+        assert (caught.value.file, caught.value.key) == ("experiments/tables/fake.yaml", key)
+        assert caught.value.one_line().startswith(f"experiments/tables/fake.yaml: {key}: ")
