@@ -304,3 +304,16 @@ def test_latency_on_another_device_is_not_compared_and_says_which_devices():
     table.paper = None
     assert compare_with_paper(table, parse_tolerances(["1"])).not_comparable["latency_ms"][1] == \
         "ours on cpu, the paper's on a GPU"
+
+
+def test_a_malformed_tolerance_is_one_line_naming_the_option_and_an_example():
+    """Found by mutation testing: the error's key and fix (the project's one-line-error rule) were not asserted."""
+    from ssa_bench.errors import UserError
+    from ssa_bench.report.api import tolerances_from
+
+    with pytest.raises(UserError) as caught:
+        tolerances_from(["gflops=lots"])
+    line = caught.value.one_line()
+    assert line.startswith("--check-paper: ") and "\n" not in line
+    assert line.endswith(" -- e.g. --check-paper 0.5 or --check-paper 0.5,gflops=5%,latency_ms=off "
+                         "or --check-paper mIoU=ci,gflops=5%")

@@ -191,6 +191,9 @@ def test_several_seeds_are_resampled_with_the_images_and_their_share_reported(tm
     frame = pd.read_csv(io.StringIO(render_csv(table)))
     assert frame.set_index("label").loc["Better", "seeds_share"] == pytest.approx(cell.seeds_share, abs=1e-6)
     assert "and the seeds excludes 0" in " ".join(caption_sentences(table))
+    # two seeds are "seeds" (found by mutation testing: the sentence's end was not asserted)
+    assert any(sentence.endswith("interval and p-value in the CSV); seeds resampled with the images.")
+               for sentence in caption_sentences(table))
 
 
 @pytest.mark.parametrize("value, error", [("off", None), ("ci", None), ("pm", None), ("cis", "unknown intervals mode"),
@@ -304,3 +307,71 @@ def test_the_json_report_carries_every_cells_interval_and_every_gains_p(tmp_path
         assert cells[label]["gain_ci_low"] < cells[label]["gain_ci_high"] or label == "Same"
     assert cells["Old record"]["ci_low"] is None and cells["Old record"]["gain_rule"] == "single"
     assert any("interval" in sentence for sentence in document["caption"])
+
+
+def _grouped_table(tmp_path):
+    """Table 2's FCN block over two datasets (column groups), with ProtoSeg as a paper-only row between
+    the baseline and the rows of ours: ADE20K's runs have no per-image evidence, COCO-Stuff-10K's have;
+    CAC's COCO record has no mAcc (no number of ours there, so no gain)."""
+    base, better, _, noisy = _evaluations()
+    runs = []
+    for dataset, evidence in (("ade20k", False), ("coco_stuff10k", True)):
+        for label, counts in (("FCN", base), ("CAC", better), ("SSA (Ours)", noisy)):
+            run_id = f"{label}-{dataset}"
+            runs.append(planned_run(run_id, label, section="FCN", column=dataset, paper_baseline="fcn_r101",
+                                    paper_dataset=dataset))
+            _store_run(tmp_path, run_id, counts if evidence else None, miou=None if evidence else 40.0)
+            if evidence and label == "CAC":
+                write_record(tmp_path, run_id, miou=round(point_metrics(counts)["mIoU"], 2), mAcc=None)
+    spec = FakeSpec("t2", title="Table 2", paper_table=2,
+                    report={"columns": ["mIoU", "mAcc"], "column_groups": "dataset", "paper_only_rows": ["ProtoSeg"]})
+    return spec, runs
+
+
+def test_every_column_group_and_every_row_after_a_paper_only_row_gets_its_intervals(tmp_path):
+    """Found by mutation testing (intervals._compute): the tests' tables had one column group, no
+    paper-only row and no cell without a number of ours."""
+    from ssa_bench.report.intervals import paper_in_intervals
+
+    table = report_table(*_grouped_table(tmp_path), tmp_path)
+    assert [(c.group, c.metric) for c in table.columns] == [
+        ("ade20k", "mIoU"), ("ade20k", "mAcc"), ("coco_stuff10k", "mIoU"), ("coco_stuff10k", "mAcc")]
+    rows = {row.label: row.cells for row in table.rows}
+    assert list(rows) == ["FCN", "ProtoSeg", "CAC", "SSA (Ours)"]
+    for label in ("FCN", "CAC", "SSA (Ours)"):
+        # ADE20K: no evidence, the seed rule and no interval; COCO: both accuracy columns have one
+        assert [cell.ci_low is None for cell in rows[label]] == [True, True, False, False], label
+        assert all(cell.ci_low < cell.ci_high for cell in rows[label][2:]), label
+        if label != "FCN":
+            assert rows[label][0].gain_rule == "single" and rows[label][2].gain_rule == "interval", label
+    assert rows["SSA (Ours)"][3].gain_rule == "interval" and rows["SSA (Ours)"][3].gain_p is not None
+    # CAC's COCO mAcc: no number of ours, so no gain and no gain interval, though its runs have evidence
+    cac_macc = rows["CAC"][3]
+    assert cac_macc.ours is None and cac_macc.gain is None
+    assert (cac_macc.gain_rule, cac_macc.gain_low, cac_macc.gain_p, cac_macc.gain_shown) == (None, None, None, False)
+    assert all(cell.ci_low is None for cell in rows["ProtoSeg"])
+    # --check-paper's interval gate names the cell by its dataset and metric
+    found = {(item.row, item.column) for item in paper_in_intervals(table)}
+    assert found == {("FCN / FCN", "COCO-Stuff-10K mIoU"), ("FCN / SSA (Ours)", "COCO-Stuff-10K mIoU")}
+
+
+def test_a_frame_whose_empty_keys_came_back_as_nan_finds_its_runs(tmp_path):
+    """pandas turns a missing section or column into NaN once a frame is concatenated or read back;
+    intervals.attach_intervals keys those cells as 'none' all the same (found by mutation testing)."""
+    from ssa_bench.report.gather import gather
+    from ssa_bench.report.intervals import attach_intervals
+    from ssa_bench.report.table_model import build_table
+
+    base, better, _, _ = _evaluations()
+    _store_run(tmp_path, "r0", base)
+    _store_run(tmp_path, "r1", better)
+    runs = [planned_run("r0", "Baseline"), planned_run("r1", "Better")]
+    spec = FakeSpec("t3", title="Table 3", report={"columns": ["mIoU"]})
+    frame = gather(tmp_path, runs)
+    table = build_table(spec, frame)
+    nan_keys = frame.astype({"section": float, "column": float})
+    assert nan_keys["section"].isna().all() and nan_keys["column"].isna().all()
+    attach_intervals(table, nan_keys, Store(str(tmp_path)))
+    better_cell = table.rows[1].cells[0]
+    assert table.rows[0].cells[0].ci_low is not None and better_cell.gain_rule == "interval"
+    assert better_cell.gain_low > 0

@@ -63,3 +63,76 @@ def test_choose_run_by_id_or_prefix():
 def test_split_overrides_splits_only_at_semicolons_and_newlines():
     """Found by mutation testing: no case had a letter that a wider separator set would split at."""
     assert split_overrides("report.caption=XYZ;seed=1") == ["report.caption=XYZ", "seed=1"]
+
+
+def test_an_unclosed_bracket_says_how_to_close_it():
+    """Found by mutation testing: the fix of the unclosed-bracket error was not asserted."""
+    with pytest.raises(UserError) as caught:
+        split_overrides("train.crop_size=[64, 64")
+    assert caught.value.one_line().endswith(
+        ' -- close it, e.g. SSA_BENCH_SET="train.crop_size=[64, 64];ssa.pe=learnable"')
+
+
+TABLE3 = "experiments/tables/table3.yaml"
+
+
+def test_load_notebook_spec_uses_the_profile_and_names_bad_input_by_its_variable():
+    """A notebook's spec is loaded under SSA_BENCH_PROFILE; a bad SSA_BENCH_SET item or profile is
+    named as that variable (with the spec file where the spec's check found it), never as --set/--profile."""
+    from ssa_bench.report.notebook_env import load_notebook_spec
+
+    assert load_notebook_spec(TABLE3, "cpu-demo", []).profile == "cpu-demo"
+    with pytest.raises(UserError) as caught:
+        load_notebook_spec(TABLE3, "cpu-demo", ["baseline=nosuch"])
+    assert (caught.value.file, caught.value.key) == (TABLE3, "SSA_BENCH_SET.baseline")
+    assert caught.value.one_line().startswith(f"{TABLE3}: SSA_BENCH_SET.baseline: unknown baseline 'nosuch'")
+    with pytest.raises(UserError) as caught:
+        load_notebook_spec(TABLE3, "cpu-demo", ["ssa.pe=bogus"])
+    assert caught.value.one_line().startswith("SSA_BENCH_SET ssa.pe: unknown pe 'bogus'")
+    with pytest.raises(UserError) as caught:
+        load_notebook_spec(TABLE3, "nope", [])
+    assert caught.value.one_line() == "SSA_BENCH_PROFILE: unknown profile 'nope' -- use one of: paper, cpu-demo"
+
+
+class _NotRun:
+    def __init__(self, run_id):
+        self.id = run_id
+
+    def record(self):
+        from ssa_bench.report.figures.inputs import Missing
+
+        raise Missing(f"{self.id} has no record")
+
+
+def test_require_results_says_how_to_run_them_with_the_same_profile_and_overrides():
+    from ssa_bench.report.notebook_env import require_results
+
+    with pytest.raises(UserError) as caught:
+        require_results([_NotRun("aaaa"), _NotRun("bbbb"), _NotRun("aaaa")], SPEC, ["train.max_iters=20"], "/r")
+    assert caught.value.one_line() == (
+        "SSA_BENCH_SPEC: none of the 2 runs of figtest.yaml (profile cpu-demo, SSA_BENCH_SET train.max_iters=20) "
+        "has results in /r -- run them first (ssa-bench run figtest.yaml --profile cpu-demo --set "
+        "train.max_iters=20), or set SSA_BENCH_PROFILE and SSA_BENCH_SET to the profile and --set overrides "
+        "the runs were made with (run ids depend on both)")
+    done = types.SimpleNamespace(id="cccc", record=lambda: {"id": "cccc"})
+    assert require_results([_NotRun("aaaa"), done], SPEC, [], "/r") is None
+
+
+def test_in_a_kernel_errors_are_shown_as_one_sentence(monkeypatch, capsys):
+    """show_errors_as_sentences registers a handler for UserError and a figure's Missing input with
+    IPython's shell that prints the one line; outside a kernel (no shell) it does nothing."""
+    IPython = pytest.importorskip("IPython")
+    from ssa_bench.report.figures.inputs import Missing
+    from ssa_bench.report.notebook_env import show_errors_as_sentences
+
+    registered = []
+    shell = types.SimpleNamespace(set_custom_exc=lambda kinds, handler: registered.append((kinds, handler)))
+    monkeypatch.setattr(IPython, "get_ipython", lambda: shell)
+    show_errors_as_sentences()
+    [(kinds, handler)] = registered
+    assert set(kinds) == {UserError, Missing}
+    handler(shell, UserError, UserError("no runs", key="SSA_BENCH_SPEC", fix="run them"), None)
+    assert capsys.readouterr().err == "error: SSA_BENCH_SPEC: no runs -- run them\n"
+    monkeypatch.setattr(IPython, "get_ipython", lambda: None)
+    show_errors_as_sentences()
+    assert len(registered) == 1

@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from tests.report.report_fixtures import planned_run, FakeSpec, write_state
+from tests.report.report_fixtures import planned_run, FakeSpec, write_record, write_state
 from tests.report.test_table_model import TABLE3, _table1, _table2, _table3
 
 from ssa_bench.errors import UserError
@@ -127,6 +127,13 @@ def test_overrides_recorded_with_the_runs_reach_the_notes_and_provenance(tmp_pat
     assert provenance["caption"] == "Table 3. Each cell: the paper's number (Table 3) above ours."
     assert any(note.startswith("Evaluation:") for note in provenance["notes"])
     assert sorted(provenance["runs"]) == sorted(run.id for run in runs)
+    # how many cells hold a number of ours: what a later `report` reads before replacing the table
+    # (kept.py); with --format latex there is no CSV to count from instead (found by mutation testing)
+    assert provenance["results"] == 12     # 6 of Table 3's 7 rows ran, each with GFLOPs and mIoU
+    from ssa_bench.report.kept import Kept, kept_results
+
+    assert kept_results(tmp_path / "out", "table3", ["latex"]) == Kept(
+        paths["provenance"], 12, ["train.max_iters=20"], "paper")
 
 
 def test_terminal_text_shows_states_of_missing_runs(tmp_path):
@@ -248,6 +255,53 @@ def test_the_caption_reads_sentence_by_sentence(tmp_path):
         "spread √(std_row² + std_baseline²).")
 
 
+
+def _from_scratch_runs(tmp_path):
+    """SeaFormer-L, UperNet (Swin-T) and SSA (Ours) trained from scratch, tested multi-scale with a sliding
+    window; their latency records name no device and no threads."""
+    import json as _json
+
+    runs = []
+    for index, (baseline, label) in enumerate((("seaformer_l", "SeaFormer-L"), ("upernet_swin_t", "UperNet"),
+                                               ("seaformer_l", "SSA (Ours)"))):
+        run_id = f"r{index}"
+        config = {"baseline": baseline, "dataset": "ade20k", "train": {"pretrained": None, "crop_size": [512, 512]},
+                  "evaluate": {"aug_test": True, "test_mode": "slide"}}
+        runs.append(planned_run(run_id, label, config=config, paper_baseline=baseline))
+        write_record(tmp_path, run_id, miou=40.0 + index, latency_ms=30.0 + index)
+        path = tmp_path / "runs" / run_id / "record.json"
+        record = _json.loads(path.read_text())
+        record["latency"].pop("threads")
+        record["latency"]["device_name"] = None
+        path.write_text(_json.dumps(record))
+    return runs
+
+
+def test_the_caption_of_cases_the_fixture_tables_do_not_build_word_for_word(tmp_path):
+    """Found by mutation testing: backbones trained from scratch (a baseline whose title is not its
+    backbone), a sliding-window multi-scale test against the paper's single-scale numbers, latency
+    without a device name or threads, no paper table, rows ranked in a table without sections."""
+    from ssa_bench.report.caption import caption_sentences
+
+    runs = _from_scratch_runs(tmp_path)
+    spec = FakeSpec("mine", title="My table", report={"columns": ["latency_ms", "mIoU"], "rank_by": "mIoU"})
+    assert caption_sentences(report_table(spec, runs, tmp_path)) == [
+        "My table.",
+        "The paper has no table for this comparison: only our numbers are shown.",
+        "Ours: profile paper, the paper's setting.",
+        "Trained from scratch, without the ImageNet-pretrained backbone the paper starts from (train.pretrained: "
+        "none): SeaFormer-L, UperNet (Swin-T).",
+        "Evaluation: ours multi-scale (0.5-1.75) + flip (sliding window where the run's test slides: ADE20K "
+        "512x512, stride 341).",
+        "Single seed: ↑ gain over SeaFormer-L, drawn for any gain, not tested against seed noise.",
+        "Our latency: median ms on cpu, input 512x512.",
+        "Rows are ranked by mean mIoU, best first (rank in the # column)."]
+    spec = FakeSpec("table3", title="Table 3", paper_table=3, report={"columns": ["mIoU"]})
+    assert caption_sentences(report_table(spec, runs, tmp_path))[4] == (
+        "Evaluation: ours multi-scale (0.5-1.75) + flip (sliding window where the run's test slides: ADE20K "
+        "512x512, stride 341); the paper's numbers single-scale (Sec. 4.2); 1 Δ value compares numbers tested "
+        "differently.")
+
 # The steps api.report_table runs, in order; each may use the ones before it, never a later one.
 _STEPS = ("table_model", "intervals", "cells", "caption")
 _RENDERERS = ("render_latex", "render_markdown", "render_csv", "render_json", "render_terminal")
@@ -285,3 +339,45 @@ def test_latex_gain_within_the_noise_is_in_one_pair_of_brackets(tmp_path):
     tex = render_latex(report_table(spec, runs, tmp_path))
     assert r"42.50{\tiny$\pm$1.00}$^{\mbox{\tiny\color{black!50}(+0.50)}}_{" in tex
     assert "))}}" not in tex
+
+
+def test_terminal_draws_a_loss_down_and_lays_rows_out_under_their_headers(tmp_path):
+    """Found by mutation testing: no terminal test had a row worse than its baseline, and the layout
+    of a table without sections was not asserted column by column."""
+    from ssa_bench.report.render_terminal import terminal_text
+
+    spec, runs = _table3(tmp_path, [42.0, 41.5, 42.6, 43.0, 44.0, 44.1, 45.0])
+    lines = terminal_text(report_table(spec, runs, tmp_path)).splitlines()
+    assert lines[2].split("┃")[1:-1] == ["                   ", " GFLOPs ", " GFLOPs ", " GFLOPs ", "        mIoU ",
+                                         "        mIoU ", "  mIoU "]
+    sepa = next(line for line in lines if "+ SEPA " in line and "SPPA" not in line)
+    assert [part.strip() for part in sepa.split("│")[1:-1]] == [
+        "+ SEPA", "6.4", "6.4", "+0.0", "42.88 ↑0.52", "41.50 ↓0.50", "−1.38"]
+
+
+def test_terminal_headers_name_the_dataset_except_on_a_shared_column(tmp_path):
+    """GFLOPs, printed once per row (measured on ADE20K as the paper did), has no dataset line; every
+    per-dataset column has one."""
+    from ssa_bench.report.render_terminal import terminal_renderable
+
+    spec, runs = _table2(tmp_path, ["ProtoSeg"])
+    grid = terminal_renderable(report_table(spec, runs, tmp_path)).renderables[0]
+    assert [column.header for column in grid.columns] == [
+        "section", "method", "GFLOPs\npaper", "GFLOPs\nours", "GFLOPs\nΔ", "ADE20K\nmIoU\npaper",
+        "ADE20K\nmIoU\nours", "ADE20K\nmIoU\nΔ", "COCO-Stuff-10K\nmIoU\npaper", "COCO-Stuff-10K\nmIoU\nours",
+        "COCO-Stuff-10K\nmIoU\nΔ"]
+
+
+def test_latex_puts_the_seed_spread_on_its_own_line_when_the_table_is_too_wide_for_it_inline(tmp_path):
+    """Beside ours while the table fits (FOOTNOTESIZE_CHARACTERS); a tiny line under ours once it does not
+    (found by mutation testing: no test had a table that wide over seeds)."""
+    mious = [42.0] + [42.5] * 5 + [45.0]
+    spec, runs = _table3(tmp_path / "narrow", mious, seeds=3, spread=1.0, columns=("gflops", "mIoU"))
+    narrow = render_latex(report_table(spec, runs, tmp_path / "narrow"))
+    assert r"\\42.50{\tiny$\pm$1.00}$^{\mbox{\tiny\color{black!50}(+0.50)}}_{\mbox{\tiny$-$0.38}}$\end{tabular}}" in narrow
+    wide_columns = ("gflops", "gflops_full", "mIoU", "mAcc", "aAcc", "latency_ms", "params_m")
+    spec, runs = _table3(tmp_path / "wide", mious, seeds=3, spread=1.0, columns=wide_columns)
+    wide = render_latex(report_table(spec, runs, tmp_path / "wide"))
+    assert (r"\\42.50$^{\mbox{\tiny\color{black!50}(+0.50)}}_{\mbox{\tiny$-$0.38}}$\\{\tiny$\pm$1.00}\end{tabular}}"
+            in wide)
+    assert r"42.50{\tiny$\pm$" not in wide

@@ -349,3 +349,102 @@ def test_provenance_and_csv_carry_every_field_under_its_name(tmp_path):
     ours = ade[(ade["label"] == "SSA (Ours)") & (ade["section"] == "FCN")].iloc[0]
     assert ours["n_seeds_asked"] == 1 and ours["rank"] == 1 and ours["run_ids"] == "t2b0r2ade20k;t2b0r2coco_stuff10k"
     assert not frame[["paper_gain", "n_seeds_asked", "rank"]].isna().all().any()
+
+
+def _fcn_and_swin_b(tmp_path, paper_only, rows=()):
+    """Table 2's FCN and UperNet (Swin-B) blocks, each with its baseline and SSA (Ours), on ADE20K."""
+    runs = []
+    for baseline, section in (("fcn_r101", "FCN"), ("upernet_swin_b", "UperNet")):
+        for label in (section, "SSA (Ours)"):
+            run_id = f"{baseline}-{label}"
+            runs.append(planned_run(run_id, label, section=section, column="ade20k", paper_baseline=baseline))
+            write_record(tmp_path, run_id, miou=45.0)
+    spec = FakeSpec("table2", title="Table 2", paper_table=2, rows=list(rows),
+                    report={"columns": ["mIoU"], "column_groups": "dataset", "paper_only_rows": paper_only})
+    return report_table(spec, runs, tmp_path)
+
+
+def test_a_paper_only_row_the_paper_has_in_two_blocks_sits_only_in_the_section_asked_for(tmp_path):
+    """DNC is a row of the paper's FCN and UperNet (Swin-B) blocks: {label, section} asks for one of them
+    (found by mutation testing: no test asked for a row the paper has twice)."""
+    def shown(paper_only):
+        table = _fcn_and_swin_b(tmp_path, paper_only)
+        return [(r.section, r.label) for r in table.rows if r.paper_only]
+
+    assert shown([{"label": "DNC", "section": "UperNet"}]) == [("UperNet", "DNC")]
+    assert shown(["DNC"]) == [("FCN", "DNC"), ("UperNet", "DNC")]
+    assert shown([{"label": "DNC", "sections": ["FCN", "UperNet"]}]) == [("FCN", "DNC"), ("UperNet", "DNC")]
+
+
+def test_a_paper_only_row_of_the_spec_rows_is_shown_with_the_papers_numbers(tmp_path):
+    """A spec row written `paper_only: true` (the loader's SpecRow) sits where the paper has it."""
+    from ssa_bench.matrix.loader import SpecRow
+
+    table = _fcn_and_swin_b(tmp_path, [], rows=[SpecRow("GMMSeg", "UperNet", True)])
+    assert [(r.section, r.label, r.paper_only) for r in table.rows] == [
+        ("FCN", "FCN", False), ("FCN", "SSA (Ours)", False),
+        ("UperNet", "UperNet", False), ("UperNet", "GMMSeg", True), ("UperNet", "SSA (Ours)", False)]
+    gmmseg = next(r for r in table.rows if r.label == "GMMSeg")
+    assert gmmseg.cells[0].paper is not None and gmmseg.cells[0].ours is None
+
+
+def test_a_single_seed_row_against_a_baseline_with_seeds_uses_the_seed_rule(tmp_path):
+    """The baseline ran 2 seeds, a row only 1 of its 2: the gain is judged against the baseline's
+    spread (found by mutation testing: the tests' tables had the same seed count in every row)."""
+    spec, runs = _table3(tmp_path, [42.0, 45.0, 42.5, 42.6, 43.0, 44.0, 44.1], seeds=2, spread=4.0)
+    (tmp_path / "runs" / "t3r1s1" / "record.json").unlink()      # "+ SEPA": one seed of two left
+    table = report_table(spec, runs, tmp_path)
+    sepa, base = _cell(table, "+ SEPA", "mIoU"), _cell(table, "Baseline", "mIoU")
+    assert (sepa.n, sepa.n_expected, base.n) == (1, 2, 2)
+    assert sepa.gain_rule == "seeds" and sepa.gain_noise == pytest.approx(base.std)
+    # seed 0 of "+ SEPA" is 45 - 2 = 43.0 over the baseline's mean 42.0: a gain of 1.0, inside its std 2.83
+    assert sepa.gain == pytest.approx(1.0) and not sepa.gain_shown
+
+
+def test_a_cost_gain_is_never_drawn_and_the_csv_says_so(tmp_path):
+    """GFLOPs gains: gain_shown is False (not unknown) in the CSV, whatever their size."""
+    from ssa_bench.report.render_csv import tidy_frame
+
+    spec, runs = _table3(tmp_path, [42.0] * 7)
+    frame = tidy_frame(report_table(spec, runs, tmp_path))
+    gflops = frame[(frame["metric"] == "gflops") & ~frame["baseline_row"]]
+    assert len(gflops) == 6 and gflops["gain_shown"].tolist() == [False] * 6
+
+
+def test_column_groups_named_by_the_spec_find_the_papers_numbers_by_the_runs_datasets(tmp_path):
+    """Columns "ADE"/"COCO" are not dataset keys: the paper's numbers are found by the datasets their
+    runs were trained on (found by mutation testing, the fresh report/ sample of h26k2)."""
+    runs = []
+    for label in ("FCN", "SSA (Ours)"):
+        for column, dataset in (("ADE", "ade20k"), ("COCO", "coco_stuff10k")):
+            run_id = f"{label}-{column}"
+            runs.append(planned_run(run_id, label, section="FCN", column=column, paper_baseline="fcn_r101",
+                                    paper_dataset=dataset))
+            write_record(tmp_path, run_id, miou=40.0)
+    spec = FakeSpec("t2", title="Table 2", paper_table=2, report={"columns": ["gflops", "mIoU"], "column_groups": "dataset"})
+    table = report_table(spec, runs, tmp_path)
+    assert [(c.metric, c.group, c.shared) for c in table.columns] == [
+        ("gflops", "ADE", True), ("mIoU", "ADE", False), ("mIoU", "COCO", False)]
+    # Table 2, FCN (ResNet101): FCN 39.9 / 32.5 and SSA 44.3 / 36.6 mIoU on ADE20K / COCO-Stuff-10K
+    assert [[c.paper for c in r.cells][1:] for r in table.rows] == [[39.9, 32.5], [44.3, 36.6]]
+
+
+def test_report_paper_table_names_the_papers_table_too(tmp_path):
+    """report.paper_table is the spec-level paper_table's other spelling (found by mutation testing,
+    the fresh report/ sample of h26k2)."""
+    spec, runs = _table3(tmp_path, [42.0] * 7, report={"paper_table": 3})
+    spec.paper_table = None
+    table = report_table(spec, runs, tmp_path)
+    assert table.has_paper and _cell(table, "Baseline", "mIoU").paper == pytest.approx(42.36)
+
+
+def test_report_block_errors_name_the_spec_file(tmp_path):
+    """A bad report.intervals or a paper-only row without a label is told with the spec's file (found by
+    mutation testing, the fresh report/ sample of h26k2)."""
+    for report, key in (({"intervals": "cis"}, "report.intervals"),
+                        ({"paper_only_rows": [{"section": "FCN"}]}, "report.paper_only_rows[0]")):
+        spec, runs = _table3(tmp_path, [42.0] * 7, report=report)
+        with pytest.raises(UserError) as caught:
+            report_table(spec, runs, tmp_path)
+        assert (caught.value.file, caught.value.key) == ("experiments/tables/fake.yaml", key)
+        assert caught.value.one_line().startswith(f"experiments/tables/fake.yaml: {key}: ")
