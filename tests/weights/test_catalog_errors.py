@@ -136,3 +136,51 @@ def test_missing_catalog_checkpoints_are_named_once_each_with_the_fetch_command(
         f"train.pretrained: pretrained checkpoint missing for baselines {files} (expected in {tmp_path / 'weights'})"
         " -- run `ssa-bench weights fetch segnext_t segformer_b5` (or put the files there by hand, or set "
         "SSA_BENCH_WEIGHTS); train.pretrained: none trains from scratch on purpose")
+
+
+# -- found by the recheck of the sample on this tree -------------------------------------------
+
+def test_a_site_catalog_that_is_a_folder_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv(weights_catalog.CATALOG_ENV, str(tmp_path))
+    weights_catalog._load.cache_clear()
+    try:
+        error = _error_of_loading()
+    finally:
+        weights_catalog._load.cache_clear()
+    assert error.file == str(tmp_path)
+    assert error.message == "cannot read the weights catalog: is a directory, not a weights catalog"
+
+
+@pytest.mark.parametrize("value, key, message, fix", [
+    ("catalog:nosuch", "train.pretrained", "no checkpoint named 'nosuch' in the weights catalog", None),
+    (5, "train.pretrained", None, None),
+], ids=["unknown-catalog-name", "not-a-string-at-all"])
+def test_every_train_pretrained_error_names_the_spec_file(value, key, message, fix):
+    with pytest.raises(SpecError) as error:
+        check_pretrained(value, "segnext_t", "spec.yaml", "train.pretrained")
+    assert (error.value.file, error.value.key) == ("spec.yaml", key)
+    if message:
+        assert error.value.message == message
+        assert error.value.fix == "use one of: " + ", ".join(load_catalog())
+
+
+def test_a_run_naming_a_checkpoint_this_version_lacks_is_one_line():
+    with pytest.raises(DataError) as error:
+        checkpoint_of({"baseline": "segnext_t", "train": {"pretrained": "catalog:gone_model:gone.pth"}})
+    assert str(error.value) == ("train.pretrained: the run names checkpoint 'gone_model', which the weights catalog "
+                                "does not have -- plan the spec again with this version of ssa-bench")
+
+
+def test_one_missing_catalog_checkpoint_is_named_in_the_singular(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSA_BENCH_WEIGHTS", str(tmp_path))
+    entry = load_catalog()["segnext_t"]
+    with pytest.raises(DataError) as error:
+        ensure_weights([{"baseline": "segnext_t", "train": {"pretrained": entry.ref}}])
+    assert error.value.message.startswith(f"pretrained checkpoint missing for baseline segnext_t: {entry.file} (")
+
+
+def test_a_reference_without_a_file_takes_the_catalogs_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSA_BENCH_WEIGHTS", str(tmp_path))
+    assert weights_catalog.parse_ref("catalog:segnext_t") == ("segnext_t", "", None)
+    checkpoint = checkpoint_of({"baseline": "segnext_t", "train": {"pretrained": "catalog:segnext_t"}})
+    assert checkpoint.path == tmp_path / load_catalog()["segnext_t"].file

@@ -96,3 +96,25 @@ def test_a_damaged_own_file_and_a_missing_one_are_one_line_each(tmp_path, monkey
     assert str(verdict.error()) == (f"{path}: train.pretrained: checkpoint {path} does not exist -- point "
                                     "train.pretrained at an existing file; train.pretrained: none trains from "
                                     "scratch on purpose")
+
+
+def test_reads_count_every_file_read_and_a_known_verdict_is_not_written_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSA_BENCH_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    first, second = _own_file(tmp_path), Checkpoint("path", None, tmp_path / "other.pth")
+    second.path.write_bytes(LEGACY_MAGIC)
+    verifier = Verifier()
+    verifier.verify(first)
+    verifier.verify(second)
+    assert verifier.reads == 2
+    verifier.save()
+    cache = tmp_path / "weights" / CACHE_NAME
+    written = cache.stat().st_ino, cache.stat().st_mtime_ns
+    verify_all([first, second])                  # nothing new: the cache file is left as it is
+    assert (cache.stat().st_ino, cache.stat().st_mtime_ns) == written
+
+
+def test_a_from_scratch_run_has_the_verdict_none():
+    # `ssa-bench run` looks a from-scratch run's verdict up under "none"
+    verdicts = verify_all([Checkpoint("none", None, None)])
+    assert list(verdicts) == ["none"] and verdicts["none"].state == "none" and verdicts["none"].good
