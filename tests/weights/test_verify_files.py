@@ -3,13 +3,15 @@ says about the wrong things a download saves, where the verdict is remembered wh
 folder cannot hold it, and the one-line error of a missing file (ssa_bench/weights/verify.py)."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
 
 import pytest
 
-from ssa_bench.weights.catalog import Checkpoint
+from ssa_bench.weights.catalog import Checkpoint, WeightEntry
+from ssa_bench.weights.mapping import KeyMapping
 from ssa_bench.weights.verify import (CACHE_NAME, LEGACY_MAGIC, MISSING, NOT_A_CHECKPOINT, UNVERIFIED, Verifier,
                                       cache_files, format_problem, verify_all)
 
@@ -107,6 +109,13 @@ def test_reads_count_every_file_read_and_a_known_verdict_is_not_written_again(tm
     verifier.verify(first)
     verifier.verify(second)
     assert verifier.reads == 2
+    for name in ("a.pth", "b.pth"):                  # catalog files with a published hash: hashed
+        (tmp_path / name).write_bytes(name.encode())
+        entry = WeightEntry(name="segnext_t", title="t", file=name, url=None, page="https://example.org",
+                            shipped_as=None, sha256=hashlib.sha256(name.encode()).hexdigest(), sha256_prefix=None,
+                            mapping=KeyMapping(), licence="test")
+        assert verifier.verify(Checkpoint("catalog", entry, tmp_path / name)).state == "ok"
+    assert verifier.reads == 4
     verifier.save()
     cache = tmp_path / "weights" / CACHE_NAME
     written = cache.stat().st_ino, cache.stat().st_mtime_ns
