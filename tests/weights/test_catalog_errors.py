@@ -151,6 +151,14 @@ def test_a_site_catalog_that_is_a_folder_says_so(tmp_path, monkeypatch):
     assert error.message == "cannot read the weights catalog: is a directory, not a weights catalog"
 
 
+def test_a_binary_site_catalog_keeps_the_key_the_reader_names(site_catalog):
+    path = site_catalog("")
+    path.write_bytes(b"\x80\x02\x8a\x0a not yaml at all \x00\x00")      # a checkpoint given by mistake
+    error = _error_of_loading()
+    assert (error.file, error.key) == (str(path), "(file)")
+    assert error.message == "cannot read the weights catalog: is a binary file, not a weights catalog"
+
+
 @pytest.mark.parametrize("value, key, message, fix", [
     ("catalog:nosuch", "train.pretrained", "no checkpoint named 'nosuch' in the weights catalog", None),
     (5, "train.pretrained", None, None),
