@@ -183,3 +183,24 @@ def test_report_onto_a_full_disk_is_one_line_and_exit_2(small_fs, tmp_path, caps
     (line,) = [line for line in err.splitlines() if line.startswith("ssa-bench: error:")]
     assert str(small_fs / "reports") in line and "no space left" in line and "free space" in line
     assert not [path for path in small_fs.rglob("*") if path.is_file() and path.name != "filler"]
+
+
+def test_a_failing_write_while_handing_a_claim_over_names_the_claim(tmp_path, monkeypatch):
+    # sbatch's job takes the claim from the submitter: the new claim file is written whole first,
+    # and a write() failure carries no file name, so the one line must name the claim itself
+    store = Store(tmp_path)
+    submitter = Owner.this_process("submitter")
+    job = Owner("slurm", "node1", 77, "12_3", 0.0)
+    assert store.claim("r1", submitter)
+
+    def failing(fd, data):
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(os, "write", failing)
+    with pytest.raises(StorageError) as caught:
+        store.transfer_claim("r1", submitter, job)
+    monkeypatch.undo()
+    claim = store.paths("r1").claim
+    assert caught.value.one_line().startswith(f"{claim}: ") and caught.value.errno == errno.EIO
+    assert store.claim_holder("r1") == submitter                            # not handed over
+    assert not [name for name in os.listdir(os.path.dirname(claim)) if name.startswith(".")]   # no temp left

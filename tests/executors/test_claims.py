@@ -326,3 +326,11 @@ def test_a_claim_without_a_host_is_not_a_claim_and_owners_describe_themselves():
     assert claims.owner_from_dict({**good, "host": 5}) is None
     assert Owner("slurm", "n", 1, "12_3", 0.0).describe() == "SLURM job 12_3"
     assert Owner("local", "node1", 7, None, 0.0).describe() == "local process 7 on node1"
+
+
+@pytest.mark.parametrize("since", ["yesterday", "1765000000", True, None])
+def test_a_claim_whose_since_is_not_a_number_is_not_a_claim(since):
+    # a hand-edited or foreign claim.json: read as "not a well-formed claim", never a crash
+    data = {"kind": "local", "host": "node1", "pid": 12, "job_id": None, "since": since}
+    assert claims.owner_from_dict(data) is None
+    assert claims.owner_from_dict({**data, "since": 1765000000}) == Owner("local", "node1", 12, None, 1765000000.0)

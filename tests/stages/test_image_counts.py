@@ -150,3 +150,30 @@ def test_the_bootstrap_draws_file_round_trips_and_a_cut_or_foreign_file_is_damag
         path.write_bytes(broken)
         damaged = read_bootstrap_draws(str(path))
         assert isinstance(damaged, Damaged) and why in str(damaged), (why, damaged)
+
+
+def test_every_damage_of_the_bootstrap_draws_file_names_the_file_and_the_fix(tmp_path):
+    from ssa_bench.statistics import ImageCounts, draw_runs
+    from ssa_bench.store.image_counts import encode_bootstrap_draws, read_bootstrap_draws
+
+    label = np.random.default_rng(0).integers(1, 50, (6, 2))
+    (draws,) = draw_runs([ImageCounts(tuple(f"{i}.png" for i in range(6)), label // 2, label + 3, label)],
+                         n_resamples=10, seed=1)
+    data = encode_bootstrap_draws(draws.to_arrays())
+    fix = "delete it: reports then resample the run's per-image counts instead"
+    (tmp_path / "a-file").write_bytes(b"")
+    (tmp_path / "folder.bin").mkdir()
+    body = len(data) - data.index(b"\n", data.index(b"{")) - 1       # the draws after the header line
+    cases = {"cut.bin": (data[:-8], f"holds {body - 8} bytes of draws where its header promises {body} (cut short?)"),
+             "foreign.bin": (b"PK\x03\x04", "is not a bootstrap draws file"),
+             "header.bin": (data[:40], "has an unreadable header (")}
+    for name, (content, _) in cases.items():
+        (tmp_path / name).write_bytes(content)
+    cases["folder.bin"] = (None, "is a directory where a file should be")
+    cases["a-file/draws.bin"] = (None, "cannot be read ([Errno 20] Not a directory")
+    for name, (_, what) in cases.items():
+        path = str(tmp_path / name)
+        damaged = read_bootstrap_draws(path)
+        assert isinstance(damaged, Damaged) and (damaged.path, damaged.fix) == (path, fix), name
+        assert damaged.what.startswith(what), (name, damaged.what)
+        assert damaged.message() == f"{path}: {damaged.what}; {fix}"

@@ -12,7 +12,7 @@ from ssa_bench.cli import main
 from ssa_bench.errors import DataError
 from ssa_bench.weights import catalog as weights_catalog
 from ssa_bench.weights.catalog import WeightEntry
-from ssa_bench.weights.fetch import PlainProgress, check, fetch
+from ssa_bench.weights.fetch import CHUNK, PlainProgress, check, fetch, sha256_of
 from ssa_bench.weights.mapping import KeyMapping
 
 DATA = checkpoint_bytes()
@@ -198,3 +198,110 @@ def test_cli_unknown_name_lists_the_catalog(site_catalog, capsys):
     assert main(["weights", "fetch", "segnext"]) == 2
     err = capsys.readouterr().err
     assert "segnext_t" in err and len(err.strip().splitlines()) == 1
+
+
+# -- what each failure says, whole, and the less common paths (found by mutation testing) -------
+
+def test_a_verified_file_in_place_reports_itself_complete(server, weights_dir):
+    url = server.serve("/ckpt.pth", Served(DATA))
+    fetch(entry(url, sha256_full=sha256(DATA)))
+    calls = []
+    fetch(entry(url, sha256_full=sha256(DATA)), progress=lambda e, done, total: calls.append((done, total)))
+    assert calls == [(len(DATA), len(DATA))]
+
+
+def test_a_download_into_a_folder_not_made_yet(server, tmp_path):
+    url = server.serve("/ckpt.pth", Served(DATA))
+    folder = tmp_path / "shared" / "team" / "weights"
+    assert fetch(entry(url, sha256_full=sha256(DATA)), folder).read_bytes() == DATA
+
+
+def test_a_part_longer_than_the_file_is_redone_in_the_same_folder(server, tmp_path, weights_dir):
+    url = server.serve("/ckpt.pth", Served(DATA))
+    folder = tmp_path / "elsewhere"                    # not $SSA_BENCH_WEIGHTS
+    folder.mkdir()
+    (folder / "backbone-demo.pth.part").write_bytes(DATA + b"trailing bytes")
+    path = fetch(entry(url, sha256_full=sha256(DATA)), folder)
+    assert path == folder / "backbone-demo.pth" and path.read_bytes() == DATA
+    assert [r["status"] for r in server.files["/ckpt.pth"].requests] == [416, 200]
+    assert not weights_dir.exists()
+
+
+def test_a_one_byte_part_resumes(server, weights_dir):
+    served = Served(DATA)
+    url = server.serve("/ckpt.pth", served)
+    weights_dir.mkdir()
+    (weights_dir / "backbone-demo.pth.part").write_bytes(DATA[:1])
+    assert fetch(entry(url, sha256_full=sha256(DATA))).read_bytes() == DATA
+    assert served.requests == [{"range": "bytes=1-", "status": 206}]
+
+
+def test_an_http_error_is_one_line_with_where_to_download_by_hand(server, weights_dir):
+    url = f"{server.base}/not-there.pth"
+    with pytest.raises(DataError) as refused:
+        fetch(entry(url))
+    path = weights_dir / "backbone-demo.pth"
+    assert str(refused.value) == (
+        f"{path}: downloading backbone-demo.pth failed: HTTP 404 Not Found from {url} -- try again later, or "
+        f"download it by hand from https://example.org/weights and save it as {path}")
+
+
+def test_an_unreachable_server_says_how_to_fetch_offline(server, weights_dir):
+    url = f"{server.base}/ckpt.pth"
+    server.__exit__(None, None, None)                  # the port is closed now: connection refused
+    with pytest.raises(DataError) as refused:
+        fetch(entry(url))
+    path = weights_dir / "backbone-demo.pth"
+    error = refused.value
+    assert error.file == str(path) and error.message.startswith(f"cannot reach {url}: ")
+    assert "Connection refused" in error.message
+    assert error.fix == (f"on a machine without internet, fetch on one that has it and copy the file to {path} "
+                         "(or set SSA_BENCH_WEIGHTS to a shared folder)")
+
+
+def test_a_short_download_names_the_part_file_and_how_far_it_got(server, weights_dir):
+    url = server.serve("/ckpt.pth", Served(DATA, cut_after=1000))
+    with pytest.raises(DataError) as stopped:
+        fetch(entry(url, sha256_full=sha256(DATA)))
+    part = weights_dir / "backbone-demo.pth.part"
+    assert str(stopped.value) == (f"{part}: download of backbone-demo.pth stopped at 1000 of {len(DATA)} bytes -- "
+                                  "run `ssa-bench weights fetch segnext_t` again: it resumes")
+
+
+def test_a_failure_while_writing_names_the_part_file(server, weights_dir):
+    url = server.serve("/ckpt.pth", Served(DATA))
+
+    def disk_full(item, done, total):
+        if done:                                       # after the first chunk is written
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(DataError) as stopped:
+        fetch(entry(url, sha256_full=sha256(DATA)), progress=disk_full)
+    part = weights_dir / "backbone-demo.pth.part"
+    error = stopped.value
+    assert error.file == str(part) and error.fix == "run `ssa-bench weights fetch segnext_t` again: it resumes"
+    assert error.message.startswith("download of backbone-demo.pth stopped at ")
+    assert error.message.endswith(f" of {len(DATA)} bytes ([Errno 28] No space left on device)")
+    assert 0 < part.stat().st_size < len(DATA)         # kept for the resume
+
+
+def test_check_reports_the_path_and_size_of_each_file(tmp_path):
+    (tmp_path / "good.pth").write_bytes(DATA)
+    results = check([entry(None, "good.pth", sha256_full=sha256(DATA)), entry(None, "absent.pth")], tmp_path)
+    assert [(r.path, r.state, r.sha256, r.size) for r in results] == [
+        (tmp_path / "good.pth", "ok", sha256(DATA), len(DATA)), (tmp_path / "absent.pth", "missing", None, None)]
+
+
+def test_hashing_reports_progress_in_bytes(tmp_path):
+    (tmp_path / "x.pth").write_bytes(DATA)
+    seen = []
+    assert sha256_of(tmp_path / "x.pth", seen.append) == sha256(DATA)
+    assert seen[-1] == len(DATA) and seen[0] == min(len(DATA), CHUNK)
+
+
+def test_plain_progress_shows_the_sizes():
+    stream = io.StringIO()
+    progress = PlainProgress(stream)
+    progress(entry(None), 1_500_000, 3_000_000)
+    progress(entry(None, "unknown-length.pth"), 2_000_000, None)
+    assert stream.getvalue().splitlines() == ["backbone-demo.pth:  50% 1.5/3.0 MB", "unknown-length.pth: 2.0 MB"]
