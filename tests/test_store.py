@@ -413,10 +413,12 @@ def test_the_run_folder_layout_names_every_file(tmp_path):
     assert paths.run_id == "abc123"
     assert {name: os.path.relpath(getattr(paths, name), run) for name in (
         "work_dir", "progress", "state", "config", "stages_dir", "dump_dir", "record", "image_counts",
-        "traceback", "claim", "worker_log")} == {
+        "bootstrap_draws", "traceback", "claim", "worker_log")} == {
         "work_dir": "work_dir", "progress": "progress.json", "state": "state.json", "config": "run.json",
         "stages_dir": "stages", "dump_dir": "dump", "record": "record.json",
-        "image_counts": os.path.join("stages", "evaluate_counts.npz"), "traceback": "traceback.txt",
+        "image_counts": os.path.join("stages", "evaluate_counts.npz"),
+        # a new name would orphan every draws file already written (reports then resample the counts)
+        "bootstrap_draws": os.path.join("stages", "evaluate_draws.bin"), "traceback": "traceback.txt",
         "claim": "claim.json", "worker_log": "worker.log"}
 
 

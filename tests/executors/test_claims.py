@@ -334,3 +334,22 @@ def test_a_claim_whose_since_is_not_a_number_is_not_a_claim(since):
     data = {"kind": "local", "host": "node1", "pid": 12, "job_id": None, "since": since}
     assert claims.owner_from_dict(data) is None
     assert claims.owner_from_dict({**data, "since": 1765000000}) == Owner("local", "node1", 12, None, 1765000000.0)
+
+
+def test_a_claim_released_between_our_link_and_our_read_is_taken_on_the_next_try(tmp_path, monkeypatch):
+    """Another holder's claim is gone when we read it (released in between): that is a free claim to
+    try again, not a foreign one to give up on."""
+    path = str(tmp_path / "runs" / "r" / "claim.json")
+    ours = Owner.this_process("local")
+    real_try_create = claims.try_create
+    attempts = []
+
+    def someone_else_held_it_then_released(target, owner):
+        attempts.append(target)
+        if len(attempts) == 1:
+            return False              # our link failed: the file existed ... and is gone before our read
+        return real_try_create(target, owner)
+
+    monkeypatch.setattr(claims, "try_create", someone_else_held_it_then_released)
+    assert claims.claim(path, ours)
+    assert len(attempts) == 2 and ours.same_as(claims.holder(path))
