@@ -73,10 +73,10 @@ def latex_label(label: str) -> str:
     """A plain row label in the paper's LaTeX: "Lg" -> $\\mathcal{L}_{g}$, "Softmax_HW" -> Softmax$_{HW}$."""
     text = str(label)
     pieces: list[tuple[int, int, str]] = []
-    for pattern, replace in _LABEL_TOKENS:
+    for pattern, render in _LABEL_TOKENS:
         for match in pattern.finditer(text):
             if not any(start < match.end() and match.start() < end for start, end, _ in pieces):
-                pieces.append((match.start(), match.end(), replace(match)))
+                pieces.append((match.start(), match.end(), render(match)))
     out, position = [], 0
     for start, end, latex in sorted(pieces):
         out.append(latex_escape(text[position:start]))
