@@ -30,10 +30,6 @@ from ssa_bench.statistics import (TABLE_LEVEL, TABLE_METHOD, TABLE_RESAMPLES, TA
 from ssa_bench.store import Store, read_json, write_json_atomic
 from ssa_bench.store.image_counts import read_bootstrap_draws, read_image_counts
 
-LEVEL = TABLE_LEVEL
-METHOD = TABLE_METHOD
-RESAMPLES = TABLE_RESAMPLES   # per column of a table; docs/statistics.md: the Monte Carlo error this leaves
-SEED = TABLE_SEED
 # The record keeps mmseg's number rounded to 2 decimals (in float32): evidence that does not give
 # the same number back is not this record's.
 _AGREEMENT = 0.011
@@ -50,7 +46,7 @@ def _evidence(store: Store, run_id: str, record_miou) -> RunDraws | ImageCounts 
             draws = RunDraws.from_arrays(arrays)
         except (ValueError, KeyError, TypeError):
             draws = None
-        if draws is not None and (draws.n_resamples, draws.seed) == (RESAMPLES, SEED):
+        if draws is not None and (draws.n_resamples, draws.seed) == (TABLE_RESAMPLES, TABLE_SEED):
             return draws if _agrees(draws.point["mIoU"], record_miou) else None
     arrays = read_image_counts(paths.image_counts)
     if not isinstance(arrays, dict):
@@ -123,7 +119,8 @@ def _stat(path: str):
 
 
 def _fingerprint(table: ReportTable, ids: dict, store: Store, accuracy: list[int]) -> str:
-    parts = {"version": CACHE_VERSION, "level": LEVEL, "method": METHOD, "resamples": RESAMPLES, "seed": SEED,
+    parts = {"version": CACHE_VERSION, "level": TABLE_LEVEL, "method": TABLE_METHOD, "resamples": TABLE_RESAMPLES,
+             "seed": TABLE_SEED,
              "columns": [[table.columns[i].group, table.columns[i].metric] for i in accuracy], "rows": []}
     for row in table.rows:
         runs = sorted({run_id for i in accuracy for run_id in ids.get(cell_key(row.section, row.label,
@@ -157,7 +154,7 @@ def _compute(table: ReportTable, ids: dict, miou: dict, store: Store, accuracy: 
         if not cells:
             continue
         try:
-            resampled = Resampled(cells, n_resamples=RESAMPLES, seed=SEED)
+            resampled = Resampled(cells, n_resamples=TABLE_RESAMPLES, seed=TABLE_SEED)
         except ValueError:
             # Rows evaluated on different images (another test set): each alone, no pairing.
             continue
@@ -171,14 +168,15 @@ def _compute(table: ReportTable, ids: dict, miou: dict, store: Store, accuracy: 
                 if column.group != group:
                     continue
                 values = out.setdefault(f"{row_index}/{column_index}", {})
-                own = resampled.interval(position, column.metric, level=LEVEL, method=METHOD)
+                own = resampled.interval(position, column.metric, level=TABLE_LEVEL, method=TABLE_METHOD)
                 values.update(ci_low=own.low, ci_high=own.high)
                 if row.is_baseline or base is None or row.cells[column_index].gain is None:
                     continue
-                gain = resampled.gain(position, base, column.metric, level=LEVEL, method=METHOD)
+                gain = resampled.gain(position, base, column.metric, level=TABLE_LEVEL, method=TABLE_METHOD)
                 values.update(gain_low=gain.low, gain_high=gain.high, gain_p=gain.p, gain_rule="interval",
                               gain_shown=gain.excludes_zero, seeds_share=(gain.shares or {}).get("seeds"))
-    facts = ({"level": LEVEL, "method": METHOD, "resamples": RESAMPLES, "images": sorted(images)}
+    facts = ({"level": TABLE_LEVEL, "method": TABLE_METHOD, "resamples": TABLE_RESAMPLES,
+              "images": sorted(images)}
              if images else {})
     return {"cells": out, "facts": facts}
 
